@@ -1,0 +1,27 @@
+# Two entry points do all set-up from the project's own files:
+#   make run   - create .venv, install wsgw, start `wsgw run-local` on the bundled chat app
+#   make test  - create .venv, install wsgw with test tools, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/wsgw run-local $(ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(ARGS)
+	$(VENV)/bin/python -m mypy
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache

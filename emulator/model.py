@@ -1,0 +1,116 @@
+"""The API model: everything run-local needs to know about one WebSocket API.
+
+Loaders (the JSON app description today, CloudFormation/CDK templates later) produce
+an :class:`ApiModel`; the rest of the emulator only ever reads it. All values are
+frozen so they can cross module and thread boundaries safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+CONNECT = "$connect"
+DISCONNECT = "$disconnect"
+DEFAULT = "$default"
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """AWS's WebSocket limits (reference §6, DOCS-limits); configurable for tests.
+
+    ``frame_bytes``/``message_bytes``: 32 KB per frame, 128 KB per message (close 1009
+    beyond). ``post_data_bytes``: PostToConnection ``Data`` max (service model 131072).
+    ``idle_timeout_ms``: 10 minutes; ``max_connection_ms``: 2 hours.
+    ``integration_timeout_ms``: 29 s, the ceiling for every integration.
+    """
+
+    frame_bytes: int = 32 * 1024
+    message_bytes: int = 128 * 1024
+    post_data_bytes: int = 131_072
+    idle_timeout_ms: int = 10 * 60 * 1000
+    max_connection_ms: int = 2 * 60 * 60 * 1000
+    integration_timeout_ms: int = 29_000
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: where its code is and how it runs.
+
+    ``handler`` is Lambda's ``module.function`` (``module`` may be dotted for code in
+    packages); ``code_dir`` goes first on the worker's ``sys.path``. Defaults are
+    Lambda's: 3 s timeout, 128 MB.
+    """
+
+    name: str
+    handler: str
+    code_dir: Path
+    runtime: str = "python3.12"
+    environment: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    timeout_s: float = 3.0
+    memory_mb: int = 128
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route: its key, the function its AWS_PROXY integration calls, and whether a
+    route response makes it two-way (reference §4.1)."""
+
+    key: str
+    function: str
+    two_way: bool = False
+    integration_timeout_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    """A DynamoDB key attribute: name and scalar type (``S``, ``N`` or ``B``)."""
+
+    name: str
+    type: str = "S"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table that run-local creates in the embedded AWS services."""
+
+    logical_id: str
+    table_name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiModel:
+    """One WebSocket API as run-local serves it."""
+
+    name: str
+    stage: str
+    route_selection_expression: str
+    routes: Mapping[str, RouteSpec]
+    functions: Mapping[str, FunctionSpec]
+    tables: tuple[TableSpec, ...] = ()
+    api_id: str = "wsgwlocal1"
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    limits: Limits = field(default_factory=Limits)
+
+    def route(self, key: str) -> RouteSpec | None:
+        """The route with exactly this key, if the API has one."""
+        return self.routes.get(key)
+
+    def function_for(self, route: RouteSpec) -> FunctionSpec:
+        return self.functions[route.function]
