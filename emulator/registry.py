@@ -1,0 +1,76 @@
+"""The connection table: which connections exist and what API Gateway remembers
+about each (``connectedAt``, ``lastActiveAt``, the client's identity).
+
+Unlike a ``defaultdict``, an unknown id is simply absent: callers decide what that
+means (410 for the management API). A connection is ``CONNECTING`` while its
+``$connect`` integration runs and ``OPEN`` after the 101; it leaves the table when it
+closes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+
+class ConnectionStatus(enum.Enum):
+    CONNECTING = "CONNECTING"
+    OPEN = "OPEN"
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """What the gateway knows about one connection; replaced, never mutated."""
+
+    connection_id: str
+    connected_at_ms: int
+    last_active_at_ms: int
+    source_ip: str
+    user_agent: str | None
+    status: ConnectionStatus = ConnectionStatus.CONNECTING
+
+
+class ConnectionRegistry:
+    """All connections the gateway currently knows, by connection id."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, ConnectionRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[ConnectionRecord]:
+        return iter(list(self._records.values()))
+
+    def add(self, record: ConnectionRecord) -> None:
+        """Register a connection that has just started its handshake."""
+        if record.connection_id in self._records:
+            raise ValueError(f"duplicate connection id {record.connection_id}")
+        self._records[record.connection_id] = record
+
+    def get(self, connection_id: str) -> ConnectionRecord | None:
+        return self._records.get(connection_id)
+
+    def get_open(self, connection_id: str) -> ConnectionRecord | None:
+        """The record if the connection is established (``$connect`` done), else None."""
+        record = self._records.get(connection_id)
+        if record is None or record.status is not ConnectionStatus.OPEN:
+            return None
+        return record
+
+    def mark_open(self, connection_id: str) -> ConnectionRecord:
+        """Call when the 101 is sent: the connection becomes usable."""
+        record = replace(self._records[connection_id], status=ConnectionStatus.OPEN)
+        self._records[connection_id] = record
+        return record
+
+    def touch(self, connection_id: str, now_ms: int) -> None:
+        """Record activity (an inbound message or an outbound post) for ``lastActiveAt``."""
+        record = self._records.get(connection_id)
+        if record is not None:
+            self._records[connection_id] = replace(record, last_active_at_ms=now_ms)
+
+    def remove(self, connection_id: str) -> ConnectionRecord | None:
+        """Forget a connection; returns its last record, or None if it was unknown."""
+        return self._records.pop(connection_id, None)
