@@ -1,0 +1,236 @@
+"""The composition root: builds and wires one local gateway, starts and stops it.
+
+:class:`LocalGateway` is what ``wsgw run-local``, the tests and the pytest plugin use
+(``await gw.start()`` ... ``await gw.stop()``); :class:`BackgroundGateway` runs one in
+a thread with its own event loop, for synchronous callers such as boto3-based tests.
+Nothing else in the emulator constructs the pieces below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Coroutine, TypeVar
+
+from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from .clock import Clock, SystemClock
+from .gateway import Gateway
+from .ids import IdFactory, RandomIds
+from .invoker import Invoker, LogSink
+from .management import ManagementApi
+from .model import ApiModel
+from .server import GatewayServer, bind_listener
+from .tls import TlsMaterial, ensure_tls_material, server_ssl_context
+
+T = TypeVar("T")
+
+# Variables a worker inherits from our environment; everything else it gets is
+# built here (Lambda gives each function a clean, defined environment).
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
+_CALLER_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def default_tls_dir() -> Path:
+    """Where the local CA lives: one per user, so a CA trusted once stays trusted."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wsgw" / "tls"
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    """How to run: where to listen, which AWS endpoint handlers use, pool sizes."""
+
+    host: str = "127.0.0.1"
+    port: int = 3001
+    aws_endpoint_url: str | None = None
+    tls_dir: Path = field(default_factory=default_tls_dir)
+    max_workers_per_function: int = 16
+    shutdown_timeout_s: float = 10.0
+
+
+def print_function_line(function: str, line: str) -> None:
+    """Default function log sink: CloudWatch-like lines prefixed with the function."""
+    sys.stdout.write(f"[{function}] {line}\n")
+    sys.stdout.flush()
+
+
+class LocalGateway:
+    """One running local API: listener, core, workers and embedded AWS services."""
+
+    def __init__(
+        self,
+        model: ApiModel,
+        options: GatewayOptions = GatewayOptions(),
+        *,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+        function_log: LogSink = print_function_line,
+    ) -> None:
+        self.model = model
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.ids = ids or RandomIds()
+        self.function_log = function_log
+        self.aws: EmbeddedAws | None = None
+        self.tls: TlsMaterial | None = None
+        self.invoker: Invoker | None = None
+        self.gateway: Gateway | None = None
+        self.server: GatewayServer | None = None
+        self.port = options.port
+
+    # -- addresses --------------------------------------------------------------
+
+    @property
+    def domain_name(self) -> str:
+        """``host:port`` as handlers see it in ``requestContext.domainName``."""
+        host = self.options.host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"  # reachable and covered by the certificate
+        elif host == "::":
+            host = "::1"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.domain_name}/{self.model.stage}"
+
+    @property
+    def wss_url(self) -> str:
+        return f"wss://{self.domain_name}/{self.model.stage}"
+
+    @property
+    def management_url(self) -> str:
+        """The callback URL (``endpoint_url`` for boto3's apigatewaymanagementapi)."""
+        return f"https://{self.domain_name}/{self.model.stage}"
+
+    @property
+    def http_management_url(self) -> str:
+        return f"http://{self.domain_name}/{self.model.stage}"
+
+    @property
+    def aws_endpoint_url(self) -> str | None:
+        if self.options.aws_endpoint_url:
+            return self.options.aws_endpoint_url
+        return self.aws.endpoint_url if self.aws else None
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything; returns once the port accepts connections."""
+        listener = bind_listener(self.options.host, self.options.port)
+        try:
+            self.port = int(listener.getsockname()[1])
+            hosts = ["localhost", "127.0.0.1", "::1"]
+            if self.options.host not in hosts + ["", "0.0.0.0", "::"]:
+                hosts.append(self.options.host)
+            self.tls = ensure_tls_material(self.options.tls_dir, hosts)
+            if self.options.aws_endpoint_url is None:
+                self.aws = EmbeddedAws()
+                await self.aws.start()
+            self.invoker = Invoker(
+                self.model.functions, base_env=self._worker_env(), log=self.function_log,
+                region=self.model.region, account_id=self.model.account_id,
+                max_workers_per_function=self.options.max_workers_per_function,
+            )
+            warm = asyncio.ensure_future(self.invoker.start())
+            if self.aws is not None and self.model.tables:
+                await asyncio.to_thread(
+                    create_tables, self.model.tables,
+                    endpoint_url=self.aws.endpoint_url, region=self.model.region,
+                )
+            await warm
+            self.gateway = Gateway(self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids)
+            management = ManagementApi(
+                stage=self.model.stage, registry=self.gateway.registry,
+                clock=self.clock, limits=self.model.limits,
+            )
+            self.server = GatewayServer(
+                self.gateway, management, self.invoker, ssl_context=server_ssl_context(self.tls),
+            )
+            self.server.start(listener)
+        except BaseException:
+            listener.close()
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 and run its ``$disconnect``, then stop
+        the workers and the embedded AWS services. Safe to call more than once."""
+        if self.server is not None:
+            await self.server.shutdown(self.options.shutdown_timeout_s)
+            self.server = None
+        if self.invoker is not None:
+            await self.invoker.close()
+            self.invoker = None
+        if self.aws is not None:
+            await self.aws.stop()
+            self.aws = None
+
+    def _worker_env(self) -> dict[str, str]:
+        assert self.tls is not None
+        env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
+        endpoint = self.aws_endpoint_url
+        assert endpoint is not None
+        env["AWS_ENDPOINT_URL"] = endpoint
+        # A management client created without endpoint_url reaches us too; one
+        # created the AWS-docs way (https://{domainName}/{stage}) wins over this.
+        env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self.http_management_url
+        # Our CA first, then the system roots: https to us and to real AWS both work.
+        env["AWS_CA_BUNDLE"] = str(self.tls.ca_bundle)
+        env["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        if self.options.aws_endpoint_url is None:
+            # Embedded services: dummy credentials, and no user profile can redirect
+            # a handler to a real account by accident.
+            env.update(DUMMY_CREDENTIALS)
+            env["AWS_CONFIG_FILE"] = os.devnull
+            env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        else:
+            passed = {k: os.environ[k] for k in _CALLER_CREDENTIALS if k in os.environ}
+            env.update(passed or DUMMY_CREDENTIALS)
+        return env
+
+
+class BackgroundGateway:
+    """A :class:`LocalGateway` on its own event loop in a daemon thread.
+
+    For synchronous callers (boto3 in tests, the pytest plugin): ``start()`` blocks
+    until the gateway accepts connections, ``stop()`` until it has shut down.
+    """
+
+    def __init__(self, gateway: LocalGateway) -> None:
+        self.gateway = gateway
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="wsgw-gateway", daemon=True)
+
+    def start(self, timeout_s: float = 60.0) -> LocalGateway:
+        self._thread.start()
+        self.run(self.gateway.start(), timeout_s)
+        return self.gateway
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
+        """Run ``coroutine`` on the gateway's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
+
+    def call(self, function: Callable[[], T], timeout_s: float = 30.0) -> T:
+        """Run a plain function on the gateway's loop (to read state safely)."""
+        async def wrapper() -> T:
+            return function()
+        return self.run(wrapper(), timeout_s)
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self.run(self.gateway.stop(), timeout_s)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout_s)
+            self.loop.close()

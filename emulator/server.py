@@ -1,0 +1,244 @@
+"""The gateway's one listening port: WebSocket and HTTP, plain and TLS.
+
+Like API Gateway, one host:port serves both the WebSocket endpoint
+(``ws[s]://host:port/{stage}``) and the management API
+(``http[s]://host:port/{stage}/@connections/{id}``). Each accepted socket is sniffed:
+a first byte of 0x16 is a TLS ClientHello (→ TLS, so ``https://{domainName}/{stage}``
+callbacks work), anything else is plain. Then the first request head decides between
+a :class:`WebSocketSession` (upgrade) and an :class:`HttpSession` (anything else).
+
+Call :meth:`GatewayServer.start`, then :meth:`GatewayServer.shutdown` to close every
+connection with 1001 and wait for their ``$disconnect`` invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import socket
+import ssl
+import time
+from typing import Any, Coroutine, Union
+
+from .errors import StartupError
+from .gateway import Gateway
+from .http_session import HttpSession
+from .invocation import Failed, InvocationService, Invoke, Outcome, Succeeded
+from .management import ManagementApi
+from .websocket_session import WebSocketSession
+
+log = logging.getLogger("wsgw.server")
+
+TLS_RECORD_HANDSHAKE = 0x16
+HANDSHAKE_TIMEOUT_S = 10.0
+MAX_HEAD_BYTES = 64 * 1024
+_UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
+
+Session = Union[WebSocketSession, HttpSession]
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` (0 picks a free port); one-line errors."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use; choose another with --port"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class GatewayServer:
+    """Accepts sockets and hands each to a WebSocket or HTTP session."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        management: ManagementApi,
+        invoker: InvocationService,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.management = management
+        self.invoker = invoker
+        self.ssl_context = ssl_context
+        self.sessions: dict[str, WebSocketSession] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._transports: set[asyncio.Transport] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._listener is not None, "start() first"
+        return int(self._listener.getsockname()[1])
+
+    def start(self, listener: socket.socket) -> None:
+        """Start accepting on ``listener`` (from :func:`bind_listener`)."""
+        listener.setblocking(False)
+        self._listener = listener
+        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(listener))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` in the background, tracked so shutdown can wait for it."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("internal error in a background task", exc_info=task.exception())
+
+    async def invoke(self, invoke: Invoke) -> Outcome:
+        """Run one integration and log one line for it; never raises for handler faults."""
+        started = time.perf_counter()
+        try:
+            outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
+        except Exception as exc:  # the invoker itself broke: report, keep serving
+            log.exception("invoking %s failed", invoke.function)
+            outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
+        status = "ok" if isinstance(outcome, Succeeded) else type(outcome).__name__.lower()
+        log.info(
+            "%s %s %s -> %s %s (%.1f ms)", invoke.connection_id, invoke.route_key,
+            invoke.request_id, invoke.function, status, outcome.duration_ms,
+        )
+        return outcome
+
+    # -- accepting --------------------------------------------------------------
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # e.g. EMFILE: keep serving the others
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            self.spawn(self._adopt(sock))
+
+    async def _adopt(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            first = await asyncio.wait_for(_peek_byte(loop, sock), HANDSHAKE_TIMEOUT_S)
+        except (asyncio.TimeoutError, OSError):
+            sock.close()
+            return
+        if not first:
+            sock.close()
+            return
+        secure = first[0] == TLS_RECORD_HANDSHAKE and self.ssl_context is not None
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: _Connection(self, secure=secure), sock,
+                ssl=self.ssl_context if secure else None,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if secure else None,
+            )
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            log.debug("connection dropped during TLS handshake: %s", exc)
+            sock.close()
+
+    # -- stopping ---------------------------------------------------------------
+
+    async def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop accepting, close every connection with 1001 "Going away", and wait
+        (at most ``timeout_s``) for every ``$disconnect`` and in-flight invocation."""
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            self._accept_task = None
+        if self._listener is not None:
+            self._listener.close()
+        for session in list(self.sessions.values()):
+            session.close(1001, "Going away")
+        deadline = time.monotonic() + timeout_s
+        while self.sessions and time.monotonic() < deadline - timeout_s / 2:
+            await asyncio.sleep(0.01)
+        for transport in list(self._transports):
+            transport.abort()  # clients that did not answer our close frame
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - time.monotonic()))
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def _peek_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(sock.fileno())
+    return sock.recv(1, socket.MSG_PEEK)
+
+
+class _Connection(asyncio.Protocol):
+    """Buffers the first request head, then forwards bytes to the right session."""
+
+    def __init__(self, server: GatewayServer, *, secure: bool) -> None:
+        self.server = server
+        self.secure = secure
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self._head = bytearray()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._transports.add(transport)
+        # A client that never completes its request head is dropped (slow loris).
+        self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT_S, self._head_timeout)
+
+    def _head_timeout(self) -> None:
+        if self.session is None and self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.receive(data)
+            return
+        assert self.transport is not None
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > MAX_HEAD_BYTES:
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                self.transport.close()
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        head = bytes(self._head[:end])
+        if _UPGRADE.search(head):
+            self.session = WebSocketSession(self.server, self.transport, secure=self.secure)
+        else:
+            self.session = HttpSession(self.server, self.transport)
+        buffered = bytes(self._head)
+        self._head = bytearray()
+        self.session.receive(buffered)
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.receive_eof()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.transport is not None:
+            self.server._transports.discard(self.transport)
+        if isinstance(self.session, WebSocketSession):
+            self.session.connection_lost()

@@ -1,0 +1,121 @@
+"""Shared fixtures for wsgw's integration tests: real gateways on loopback.
+
+Each gateway runs in a background thread with its own event loop (so tests can use
+blocking clients: websockets' sync client and boto3), real worker processes and a
+real embedded moto server. ``probe_gateway`` serves ``tests/apps/probe``; the
+``chat_gateway`` serves the bundled chat app (``wsgw.json``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+
+from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.config import load_app
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe" / "wsgw.json"
+
+
+class FunctionLog:
+    """Every line handler workers printed, as (function, line); thread-safe."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, function: str, line: str) -> None:
+        with self._lock:
+            self.lines.append((function, line))
+
+    def snapshot(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.lines)
+
+    def wait_for(self, predicate: Callable[[str, str], bool], timeout: float = 10.0) -> tuple[str, str]:
+        """Wait until a line matching ``predicate`` was printed; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for function, line in self.snapshot():
+                if predicate(function, line):
+                    return function, line
+            time.sleep(0.01)
+        raise AssertionError("no matching function log line within the timeout")
+
+
+class RunningGateway:
+    """A started gateway plus what tests need to talk to it."""
+
+    def __init__(self, background: BackgroundGateway, log: FunctionLog) -> None:
+        self.background = background
+        self.gateway = background.gateway
+        self.log = log
+
+    @property
+    def ws_url(self) -> str:
+        return self.gateway.ws_url
+
+    @property
+    def wss_url(self) -> str:
+        return self.gateway.wss_url
+
+    @property
+    def ca_cert(self) -> str:
+        assert self.gateway.tls is not None
+        return str(self.gateway.tls.ca_cert)
+
+    def management(self, *, secure: bool = True) -> Any:
+        """boto3's own apigatewaymanagementapi client bound to this gateway."""
+        url = self.gateway.management_url if secure else self.gateway.http_management_url
+        return boto3.client(
+            "apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            # Explicit: these machines export AWS_CA_BUNDLE for the system roots.
+            verify=self.ca_cert if secure else None,
+        )
+
+    def dynamodb(self) -> Any:
+        return boto3.client(
+            "dynamodb", endpoint_url=self.gateway.aws_endpoint_url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def open_connection_ids(self) -> set[str]:
+        assert self.gateway.server is not None
+        server = self.gateway.server
+        return self.background.call(lambda: set(server.sessions))
+
+
+def start_gateway(app: Path, tls_dir: Path, **options: Any) -> RunningGateway:
+    log = FunctionLog()
+    local = LocalGateway(
+        load_app(app), GatewayOptions(port=0, tls_dir=tls_dir, **options), function_log=log,
+    )
+    background = BackgroundGateway(local)
+    background.start()
+    return RunningGateway(background, log)
+
+
+@pytest.fixture(scope="session")
+def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tls")
+
+
+@pytest.fixture(scope="session")
+def probe_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
+    running = start_gateway(PROBE_APP, tls_dir)
+    yield running
+    running.background.stop()
+
+
+@pytest.fixture(scope="session")
+def chat_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
+    running = start_gateway(ROOT / "wsgw.json", tls_dir)
+    yield running
+    running.background.stop()
