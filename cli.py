@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
-from emulator.config import load_app
+from emulator.config import check_stage_name, load_app
 from emulator.errors import WsgwError
 from emulator.model import ApiModel
 
@@ -49,9 +49,10 @@ def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpo
     except WsgwError as exc:
         _fail(str(exc))
     if stage is not None:
-        if not stage or "/" in stage:
-            _fail("--stage must be a non-empty name without '/'")
-        model = dataclasses.replace(model, stage=stage)
+        try:
+            model = dataclasses.replace(model, stage=check_stage_name(stage, "--stage"))
+        except WsgwError as exc:
+            _fail(str(exc))
     options = GatewayOptions(
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,

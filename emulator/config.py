@@ -22,6 +22,7 @@ Shape::
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -29,6 +30,8 @@ from typing import Any, Mapping
 from .errors import ConfigError
 from .model import ApiModel, FunctionSpec, KeyAttribute, RouteSpec, TableSpec
 from .selection import RouteSelector
+
+_STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def load_app(path: Path) -> ApiModel:
@@ -58,14 +61,26 @@ def parse_app(raw: Any, *, base_dir: Path) -> ApiModel:
     tables = tuple(
         _table(name, spec) for name, spec in _mapping(doc.get("tables", {}), "tables").items()
     )
+    stage = check_stage_name(_string(doc, "stage", "app", default="dev"), "app.stage")
     return ApiModel(
         name=_string(doc, "name", "app", default="wsgw-app"),
-        stage=_string(doc, "stage", "app", default="dev"),
+        stage=stage,
         route_selection_expression=expression,
         routes=MappingProxyType(routes),
         functions=MappingProxyType(functions),
         tables=tables,
     )
+
+
+def check_stage_name(stage: str, where: str) -> str:
+    """Return ``stage`` if it is a valid stage name, else raise naming ``where``.
+
+    Stage names: alphanumerics, hyphens and underscores, up to 128 characters
+    (CreateStage docs); the stage is one path segment of every URL.
+    """
+    if not _STAGE_NAME.fullmatch(stage):
+        raise ConfigError(where, f"{stage!r} is not a stage name (letters, digits, - and _)")
+    return stage
 
 
 def _function(name: str, raw: Any, base_dir: Path) -> FunctionSpec:

@@ -226,23 +226,29 @@ def _connect_decision(connection_id: str, outcome: Outcome) -> Accept | Reject:
         # unconfirmed [?] (reference §4.2); a proxy integration's default response is
         # 200, so a handler that returns nothing still lets the client in.
         status = 200
+    elif status == _MALFORMED:
+        return Reject(502, '{"message": "Internal server error"}')
     if not 200 <= status <= 299:
         # Any non-2xx answers the handshake with that exact status [obs] §4.2.
         return Reject(status, "")
     return Accept(connection_id, _subprotocol(result))
 
 
+_MALFORMED = -1
+
+
 def _status_code(result: Any) -> int | None:
-    if not isinstance(result, Mapping):
+    """The result's statusCode: None when absent, ``_MALFORMED`` when unusable."""
+    if not isinstance(result, Mapping) or result.get("statusCode") is None:
         return None
-    value = result.get("statusCode")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    value = result["statusCode"]
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        # A statusCode that is no HTTP status is a malformed proxy response; API
+        # Gateway answers those with 502 (REST docs; unconfirmed for WebSocket [?]).
+        return _MALFORMED
+    return value
 
 
 def _subprotocol(result: Any) -> str | None:

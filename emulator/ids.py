@@ -31,7 +31,7 @@ def encode_id(raw: bytes) -> str:
 
 def is_aws_id(value: str) -> bool:
     """Tell whether ``value`` has the shape of a connection/request/message id."""
-    return AWS_ID_PATTERN.match(value) is not None
+    return AWS_ID_PATTERN.fullmatch(value) is not None
 
 
 class IdFactory(Protocol):

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from emulator.errors import ConfigError
+from .errors import ConfigError
 
 WHERE = "routeSelectionExpression"
 

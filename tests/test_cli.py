@@ -1,0 +1,150 @@
+"""``wsgw`` as a user runs it: a real subprocess, stopped with SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RunLocal:
+    """``python cli.py run-local`` in a child process, with its output collected."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "cli.py"), "run-local", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                match = regex.search(line)
+                if match:
+                    return match
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def run_local(tmp_path: Path) -> Iterator[type[RunLocal]]:
+    started: list[RunLocal] = []
+
+    class Tracked(RunLocal):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args, "--tls-dir", str(tmp_path / "tls"))
+            started.append(self)
+
+    yield Tracked
+    for process in started:
+        process.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_local_serves_and_stops_cleanly(run_local: type[RunLocal], signum: int) -> None:
+    server = run_local("--port", "0")
+    url = server.wait_for(r"WebSocket URL: (ws://127\.0\.0\.1:\d+/dev)").group(1)
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    server.wait_for(rf"Secure URL: +wss://127\.0\.0\.1:{port}/dev")
+    server.wait_for(rf"@connections: +https://127\.0\.0\.1:{port}/dev/@connections/")
+    ca_path = server.wait_for(r"Local CA: +(\S+ca\.pem)").group(1)
+    assert Path(ca_path).is_file()
+    with connect(url) as ws:
+        ws.send('{"action": "whoAmI"}')
+        connection_id = ws.recv(timeout=10)
+        server.process.send_signal(signum)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=20)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert server.process.wait(30) == 0
+    server.wait_for(r"wsgw: stopped\.")
+    # $disconnect ran for the open connection before exit.
+    request_ids = [m.group(1) for line in server.lines
+                   if (m := re.search(r"\$disconnect (\S+) -> DisconnectFunction ok", line))
+                   and connection_id in line]
+    assert len(request_ids) == 1
+    assert any(line.startswith("[DisconnectFunction] END RequestId: " + request_ids[0]) for line in server.lines)
+
+
+def test_handler_output_is_prefixed_with_the_function(run_local: type[RunLocal]) -> None:
+    server = run_local("--port", "0")
+    url = server.wait_for(r"WebSocket URL: (ws://\S+)").group(1)
+    with connect(url) as ws:
+        ws.send('{"action": "whoAmI"}')
+        ws.recv(timeout=10)
+    server.wait_for(r"^\[WhoAmIFunction\] START RequestId: \S+ Version: \$LATEST")
+    server.wait_for(r"^\[WhoAmIFunction\] REPORT RequestId: \S+\s+Duration: [\d.]+ ms")
+
+
+def test_port_in_use_is_one_clear_line(run_local: type[RunLocal]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        server = run_local("--port", str(port))
+        assert server.process.wait(30) == 1
+    server._reader.join(5)
+    assert server.lines == [line for line in server.lines if "Traceback" not in line]
+    assert any(f"wsgw: error: port {port} on 127.0.0.1 is already in use" in line for line in server.lines)
+
+
+def test_bad_app_file_errors_name_the_field(tmp_path: Path) -> None:
+    app = tmp_path / "wsgw.json"
+    (tmp_path / "code").mkdir()
+    app.write_text(json.dumps({"functions": {"F": {"handler": "missing.handler", "codeUri": "code"}}}))
+    result = CliRunner().invoke(cli.main, ["run-local", "--app", str(app), "--tls-dir", str(tmp_path / "tls")])
+    assert result.exit_code == 1
+    assert "wsgw: error: functions.F.handler: no file missing.py in" in result.output
+    app.write_text("{not json")
+    result = CliRunner().invoke(cli.main, ["run-local", "--app", str(app)])
+    assert result.exit_code == 1 and "not valid JSON (line 1" in result.output
+
+
+def test_help_lists_run_local() -> None:
+    result = CliRunner().invoke(cli.main, ["--help"])
+    assert result.exit_code == 0 and "run-local" in result.output
+    result = CliRunner().invoke(cli.main, ["run-local", "--help"])
+    for flag in ("--host", "--port", "--stage", "--aws-endpoint-url"):
+        assert flag in result.output
+
+
+def test_console_script_is_installed() -> None:
+    wsgw = Path(sys.executable).parent / "wsgw"
+    result = subprocess.run([str(wsgw), "--help"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0 and "run-local" in result.stdout
