@@ -66,12 +66,13 @@ def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpo
 
 async def _serve(model: ApiModel, options: GatewayOptions) -> None:
     gateway = LocalGateway(model, options)
-    click.echo(f"wsgw: starting {model.name} (stage {model.stage}, {len(model.functions)} functions)...")
-    await gateway.start()
+    # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    click.echo(f"wsgw: starting {model.name} (stage {model.stage}, {len(model.functions)} functions)...")
+    await gateway.start()
     assert gateway.tls is not None
     click.echo(f"  WebSocket URL: {gateway.ws_url}")
     click.echo(f"  Secure URL:    {gateway.wss_url}")

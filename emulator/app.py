@@ -9,12 +9,14 @@ Nothing else in the emulator constructs the pieces below.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine, TypeVar
+from urllib.parse import urlsplit
 
 from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
 from .clock import Clock, SystemClock
@@ -35,6 +37,17 @@ _CALLER_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
     "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
 )
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names a host on this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def default_tls_dir() -> Path:
@@ -140,10 +153,11 @@ class LocalGateway:
                 max_workers_per_function=self.options.max_workers_per_function,
             )
             warm = asyncio.ensure_future(self.invoker.start())
-            if self.aws is not None and self.model.tables:
+            tables_endpoint = self._tables_endpoint()
+            if tables_endpoint is not None and self.model.tables:
                 await asyncio.to_thread(
                     create_tables, self.model.tables,
-                    endpoint_url=self.aws.endpoint_url, region=self.model.region,
+                    endpoint_url=tables_endpoint, region=self.model.region,
                 )
             await warm
             self.gateway = Gateway(self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids)
@@ -172,6 +186,17 @@ class LocalGateway:
         if self.aws is not None:
             await self.aws.stop()
             self.aws = None
+
+    def _tables_endpoint(self) -> str | None:
+        """Where to create the app's tables: the embedded moto, or a user-given
+        endpoint on loopback (DynamoDB Local, LocalStack). Never a remote endpoint:
+        run-local does not create resources in a real AWS account."""
+        if self.aws is not None:
+            return self.aws.endpoint_url
+        url = self.options.aws_endpoint_url
+        if url is not None and is_loopback_url(url):
+            return url
+        return None
 
     def _worker_env(self) -> dict[str, str]:
         assert self.tls is not None

@@ -1,0 +1,83 @@
+"""The composition root: addresses, worker environments, --aws-endpoint-url."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import boto3
+import pytest
+from websockets.sync.client import connect
+
+from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway, is_loopback_url
+from emulator.aws_services import EmbeddedAws
+from emulator.config import load_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.0.1:8000", True), ("http://localhost:4566", True), ("http://[::1]:8000", True),
+    ("http://127.9.9.9", True), ("https://dynamodb.us-east-1.amazonaws.com", False),
+    ("http://10.0.0.1:8000", False), ("not a url", False),
+])
+def test_is_loopback_url(url: str, expected: bool) -> None:
+    assert is_loopback_url(url) is expected
+
+
+@pytest.mark.parametrize("host, domain", [
+    ("127.0.0.1", "127.0.0.1:3001"), ("0.0.0.0", "127.0.0.1:3001"),
+    ("::", "[::1]:3001"), ("::1", "[::1]:3001"), ("localhost", "localhost:3001"),
+])
+def test_domain_name_is_reachable_host_and_port(host: str, domain: str) -> None:
+    gateway = LocalGateway(load_app(ROOT / "wsgw.json"), GatewayOptions(host=host, port=3001))
+    assert gateway.domain_name == domain
+    assert gateway.ws_url == f"ws://{domain}/dev"
+    assert gateway.management_url == f"https://{domain}/dev"
+
+
+def test_worker_environment_is_built_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "my-real-account")
+    monkeypatch.setenv("SECRET_OF_THE_SHELL", "do-not-leak")
+    gateway = LocalGateway(load_app(ROOT / "wsgw.json"), GatewayOptions(port=0, tls_dir=tmp_path))
+    from emulator.tls import ensure_tls_material
+
+    gateway.tls = ensure_tls_material(tmp_path)
+    gateway.aws = EmbeddedAws()
+    gateway.aws.port = 9999
+    env = gateway._worker_env()
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9999"
+    assert env["AWS_CA_BUNDLE"] == str(gateway.tls.ca_bundle)
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert "AWS_PROFILE" not in env and "SECRET_OF_THE_SHELL" not in env
+    assert env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"].endswith("/dev")
+
+
+def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
+    # A second moto stands in for DynamoDB Local: the chat app's table is created
+    # there and $connect writes its row there.
+    other = EmbeddedAws()
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(other.start())
+    try:
+        background = BackgroundGateway(LocalGateway(
+            load_app(ROOT / "wsgw.json"),
+            GatewayOptions(port=0, tls_dir=tmp_path, aws_endpoint_url=other.endpoint_url),
+            function_log=lambda function, line: None,
+        ))
+        gateway = background.start()
+        try:
+            assert gateway.aws is None and gateway.aws_endpoint_url == other.endpoint_url
+            with connect(gateway.ws_url) as ws:
+                ws.send('{"action": "whoAmI"}')
+                connection_id = ws.recv(timeout=10)
+                dynamodb = boto3.client("dynamodb", endpoint_url=other.endpoint_url, region_name="us-east-1",
+                                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                item = dynamodb.get_item(TableName="wsgw-chat-connections",
+                                         Key={"connectionId": {"S": connection_id}})
+                assert "Item" in item
+        finally:
+            background.stop()
+    finally:
+        loop.run_until_complete(other.stop())
+        loop.close()
