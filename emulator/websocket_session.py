@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from websockets.exceptions import InvalidState
@@ -23,7 +23,7 @@ from websockets.server import ServerProtocol
 
 from .events import Handshake
 from .gateway import Accept, Reject, SendText
-from .invocation import Invoke, Outcome
+from .invocation import Invoke
 
 if TYPE_CHECKING:
     from .server import GatewayServer
@@ -186,16 +186,26 @@ class WebSocketSession:
             self.server.spawn(self._run_message(decision))
 
     async def _run_message(self, invoke: Invoke) -> None:
+        # One task per message; the integration timeout is a timer, not a second task
+        # (this is the hot path). When the timer fires first the client is told now
+        # and the invocation goes on, as a Lambda keeps running; its outcome is dropped.
         gateway = self.server.gateway
-        task = asyncio.ensure_future(self.server.invoke(invoke))
-        timeout = gateway.integration_timeout_ms(invoke) / 1000
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            # The invocation goes on (Lambda keeps running); the client is told now.
-            self.server.spawn(_drain(task))
+        timed_out = False
+
+        def integration_timeout() -> None:
+            nonlocal timed_out
+            timed_out = True
             self.send_text(gateway.integration_timed_out(invoke).text)
+
+        timer = asyncio.get_running_loop().call_later(
+            gateway.integration_timeout_ms(invoke) / 1000, integration_timeout,
+        )
+        try:
+            outcome = await self.server.invoke(invoke)
+        finally:
+            timer.cancel()
+        if timed_out:
             return
-        outcome: Outcome = task.result()
         reply = gateway.message_finished(invoke, outcome)
         if reply is not None:
             self.send_text(reply.text)
@@ -274,9 +284,3 @@ class WebSocketSession:
             return int(received.code), NO_STATUS_REASON
         return int(received.code), received.reason
 
-
-async def _drain(task: asyncio.Future[Any]) -> None:
-    try:
-        await task
-    except Exception:  # pragma: no cover - the invoker reports its own failures
-        log.exception("late invocation failed")

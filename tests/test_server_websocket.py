@@ -55,7 +55,7 @@ def test_handlers_get_lambda_context_env_and_warm_state(probe_gateway: RunningGa
         first, second = _dump(ws), _dump(ws)
     context = first["context"]
     assert context["function_name"] == "EventDump"  # type: ignore[index]
-    assert context["memory_limit_in_mb"] == 512  # type: ignore[index]
+    assert context["memory_limit_in_mb"] == "512"  # type: ignore[index]  # str, as on AWS
     assert context["aws_request_id"] == first["event"]["requestContext"]["requestId"]  # type: ignore[index]
     assert 0 < context["remaining"] <= 3000  # type: ignore[index, operator]
     assert first["env"] == {"PROBE_SETTING": "from-config", "AWS_REGION": "us-east-1",

@@ -1,0 +1,421 @@
+"""The invoker: warm worker pools, the only place user code runs.
+
+Each function gets a pool of worker processes (``worker.py``), each one a Lambda
+execution environment with its own environment variables and warm module state.
+Build an :class:`Invoker` from the model's functions, ``await start()`` to pre-warm
+one worker per function, ``await invoke(...)`` for every integration call (the hot
+path: one JSON frame each way over a ``socketpair``), and ``await close()`` at
+shutdown. A worker that times out, crashes or exits is killed and replaced on demand;
+nothing a handler does makes :meth:`Invoker.invoke` raise.
+
+Every line a worker prints (stdout and stderr share one pipe, so they stay in order,
+as in one CloudWatch stream) and every line the invoker writes about it (timeouts,
+exits, ``INIT_REPORT``) goes to the :data:`LogSink` as ``(function_name, line)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+from .invocation import Failed, Outcome, Succeeded, TimedOut
+from .model import FunctionSpec
+
+LogSink = Callable[[str, str], None]
+"""Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
+
+_WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
+_INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
+_STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
+_DRAIN_S = 0.5  # how long to wait for output still in a pipe
+_REPORT = "REPORT RequestId: "
+
+
+class _StartFailed(Exception):
+    """A worker exited with ``status`` (or hung: ``timed_out``) before it was ready."""
+
+    def __init__(self, status: int | None, *, timed_out: bool) -> None:
+        super().__init__(status)
+        self.status = status
+        self.timed_out = timed_out
+
+
+class _Worker(asyncio.SubprocessProtocol):
+    """One worker process: the protocol of its subprocess transport, and its pipe."""
+
+    def __init__(self, function: str, log: LogSink) -> None:
+        loop = asyncio.get_running_loop()
+        self._function = function
+        self._log = log
+        self._transport: asyncio.SubprocessTransport  # these three are set by launch()
+        self._reader: asyncio.StreamReader
+        self._writer: asyncio.StreamWriter
+        self._partial = b""
+        self._last_report = ""  # request id of the last REPORT line seen
+        self._report_seen: asyncio.Future[None] | None = None
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self._output_closed: asyncio.Future[None] = loop.create_future()
+
+    @classmethod
+    async def launch(cls, function: str, env: Mapping[str, str], log: LogSink) -> _Worker:
+        """Start the process; it imports the handler next (see :meth:`wait_ready`)."""
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        transport: asyncio.SubprocessTransport | None = None
+        with theirs:  # the child has its own copy once started
+            try:
+                transport, worker = await loop.subprocess_exec(
+                    lambda: cls(function, log),
+                    sys.executable, "-I", _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    pass_fds=(theirs.fileno(),), env=dict(env),
+                )  # fmt: skip
+                worker._transport = transport
+                worker._reader, worker._writer = await asyncio.open_unix_connection(sock=ours)
+            except BaseException:
+                ours.close()
+                if transport is not None:
+                    transport.close()  # kills it; the child watcher reaps it
+                raise
+        return worker
+
+    @property
+    def pid(self) -> int:
+        return self._transport.get_pid()
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    async def wait_ready(self) -> None:
+        """Wait for the end of init. Raises ``IncompleteReadError`` if the process
+        died and ``TimeoutError`` after Lambda's 10 s init limit."""
+        async with asyncio.timeout(_INIT_TIMEOUT_S):
+            await self._read_frame()  # an initError is logged by the worker and
+            # answered by it to every invocation, so the ready message needs no more
+
+    async def call(self, frame: bytes, request_id: str) -> dict[str, Any]:
+        """Send one invoke frame and return the result message, once the worker's
+        log lines for it (through REPORT) have gone to the sink."""
+        self._writer.write(frame)
+        reply = await self._read_frame()
+        # The worker writes REPORT before the result, and the loop reads both fds in
+        # the same turn, so this wait is only for output larger than one read.
+        if self._last_report != request_id and not self._output_closed.done():
+            self._report_seen = asyncio.get_running_loop().create_future()
+            await _within(self._report_seen, _DRAIN_S)
+            self._report_seen = None
+        return reply
+
+    async def _read_frame(self) -> dict[str, Any]:
+        header = await self._reader.readexactly(4)
+        message: dict[str, Any] = json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
+        return message
+
+    async def stop(self, *, kill: bool = False) -> int | None:
+        """Stop the process (end of file, then SIGTERM, then SIGKILL after a grace
+        each; SIGKILL at once if ``kill``), wait for it and its output, release its
+        pipes and return its exit status (negative: the signal). Idempotent."""
+        self._writer.close()  # end of file: an idle worker exits by itself
+        t = self._transport
+        for step in [t.kill] if kill else [None, t.terminate, t.kill]:
+            if step is not None:
+                with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                    step()
+            if await _within(self.exited, _STOP_GRACE_S):
+                break
+        await _within(self._output_closed, _DRAIN_S)
+        self._transport.close()
+        return self._transport.get_returncode()
+
+    # asyncio.SubprocessProtocol
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").removesuffix("\r")
+            self._log(self._function, line)
+            if line.startswith(_REPORT):
+                self._last_report = line[len(_REPORT) :].split("\t", 1)[0]
+                _resolve(self._report_seen)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if self._partial:
+            self._log(self._function, self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        _resolve(self._output_closed)
+        _resolve(self._report_seen)
+
+    def process_exited(self) -> None:
+        _resolve(self.exited)
+
+
+class _Pool:
+    """The workers of one function: at most ``limit``, idle ones reused LIFO, callers
+    beyond the limit served FIFO as workers come free."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], log: LogSink, limit: int, arn: str) -> None:
+        self.spec = spec
+        self.context_json = json.dumps({"invokedFunctionArn": arn})
+        self.workers: set[_Worker] = set()
+        self.closed = False
+        self._env = env
+        self._log = log
+        self._limit = limit
+        self._idle: list[_Worker] = []
+        self._slots = 0  # workers alive or starting, plus slots handed to waiters
+        self._waiters: deque[asyncio.Future[_Worker | None]] = deque()
+
+    async def prewarm(self) -> None:
+        if not self.workers:
+            with contextlib.suppress(_StartFailed):  # logged; invocations try again
+                self.release(await self.acquire())
+
+    async def acquire(self) -> _Worker:
+        """A ready worker for this caller alone; give it back with :meth:`release`
+        or :meth:`drop`. Raises :class:`_StartFailed` if a new one could not start."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                return worker
+            await self.drop(worker)  # died while idle
+        if self._slots < self._limit:
+            self._slots += 1
+            return await self._start()
+        waiter: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            handed = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())
+            raise
+        return handed if handed is not None else await self._start()
+
+    async def drop(self, worker: _Worker, *, kill: bool = False) -> int | None:
+        """Stop a worker for good and free its slot; return its exit status."""
+        status = await worker.stop(kill=kill)
+        self.workers.discard(worker)
+        self.release(None)
+        return status
+
+    def release(self, worker: _Worker | None) -> None:
+        """Give back a worker ready for its next invocation (``None``: a free slot);
+        the caller that has waited longest gets it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        if worker is not None:
+            self._idle.append(worker)
+        else:
+            self._slots -= 1
+
+    async def _start(self) -> _Worker:
+        """Start a worker in a slot the caller holds; free the slot if that fails."""
+        started = time.perf_counter()
+        env = {**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream_name(), **self.spec.environment}
+        try:
+            worker = await _Worker.launch(self.spec.name, env, self._log)
+        except BaseException:
+            self.release(None)
+            raise
+        self.workers.add(worker)
+        try:
+            await worker.wait_ready()
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            status = await self.drop(worker, kill=timed_out)
+            self._log(
+                self.spec.name,
+                f"INIT_REPORT Init Duration: {(time.perf_counter() - started) * 1000:.2f} ms\tPhase: init"
+                + ("\tStatus: timeout" if timed_out else "\tStatus: error\tError Type: Runtime.ExitError"),
+            )
+            raise _StartFailed(status, timed_out=timed_out) from None
+        except BaseException:
+            await asyncio.shield(self.drop(worker, kill=True))
+            raise
+        if self.closed:  # close() ran while it started
+            raise _StartFailed(await self.drop(worker), timed_out=False)
+        return worker
+
+    async def close(self) -> None:
+        self.closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the invoker is closed"))
+        await asyncio.gather(*(worker.stop() for worker in list(self.workers)))
+        self._idle.clear()
+
+
+class Invoker:
+    """Runs Lambda handlers in warm worker pools, one pool per function."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionSpec],
+        *,
+        base_env: Mapping[str, str],
+        log: LogSink,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        max_workers_per_function: int = 16,
+    ) -> None:
+        if max_workers_per_function < 1:
+            raise ValueError("max_workers_per_function must be at least 1")
+        self._log = log
+        self._closed = False
+        self._pools = {
+            name: _Pool(
+                spec,
+                {**base_env, **_lambda_variables(spec, region)},
+                log,
+                max_workers_per_function,
+                f"arn:aws:lambda:{region}:{account_id}:function:{spec.name}",
+            )
+            for name, spec in functions.items()
+        }
+
+    async def start(self) -> None:
+        """Pre-warm: start one worker per function, all at once, and wait until each
+        has finished its init (a failed init is logged, not raised)."""
+        await asyncio.gather(*(pool.prewarm() for pool in self._pools.values()))
+
+    async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Outcome:
+        """Run ``function``'s handler with ``event``; ``request_id`` becomes the
+        context's ``aws_request_id``. Raises ``KeyError`` for an unknown function and
+        ``TypeError`` for an event that is not JSON; every handler or worker failure
+        is an outcome. Waits for a free worker if the function has its maximum."""
+        pool = self._pools.get(function)
+        if pool is None:
+            raise KeyError(f"no function named {function!r}; known: {', '.join(sorted(self._pools)) or 'none'}")
+        if self._closed:
+            raise RuntimeError("the invoker is closed")
+        event_json = json.dumps(event)
+        spec = pool.spec
+        try:
+            worker = await pool.acquire()
+        except _StartFailed as failure:
+            # Deliberate simplification: AWS would retry a failed init inside the
+            # invocation; here its failure is the outcome (10 s: the init's timeout).
+            return self._lost(spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
+        started = time.perf_counter()  # like Lambda's Duration, leaves out init
+        frame = (
+            f'{{"type":"invoke","requestId":{json.dumps(request_id)},'
+            f'"deadlineMs":{int(time.time() * 1000 + spec.timeout_s * 1000)},'
+            f'"context":{pool.context_json},"event":{event_json}}}'
+        ).encode()
+        try:
+            async with asyncio.timeout(spec.timeout_s):
+                reply = await worker.call(len(frame).to_bytes(4, "big") + frame, request_id)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            duration_ms = (time.perf_counter() - started) * 1000
+            timed_out = isinstance(exc, TimeoutError)
+            status = await asyncio.shield(pool.drop(worker, kill=timed_out))
+            owed = [f"END RequestId: {request_id}", _report_line(request_id, duration_ms, spec.memory_mb)]
+            return self._lost(spec, request_id, duration_ms, status, timed_out, spec.timeout_s, owed)
+        except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+            await asyncio.shield(pool.drop(worker, kill=True))
+            raise
+        duration_ms = (time.perf_counter() - started) * 1000
+        pool.release(worker)
+        if reply.get("ok"):
+            return Succeeded(reply.get("result"), duration_ms)
+        return Failed(str(reply.get("errorType")), str(reply.get("errorMessage")), duration_ms)
+
+    async def close(self) -> None:
+        """Stop every worker and wait for them to exit; idempotent. Invocations in
+        flight end as ``Runtime.ExitError``, queued and later ones raise ``RuntimeError``."""
+        if not self._closed:
+            self._closed = True
+            await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+
+    def worker_pids(self) -> dict[str, list[int]]:
+        """PIDs of each function's live workers (for tests and diagnostics)."""
+        return {name: sorted(w.pid for w in pool.workers if w.alive) for name, pool in self._pools.items()}
+
+    def _lost(
+        self, spec: FunctionSpec, request_id: str, duration_ms: float, status: int | None, timed_out: bool,
+        timeout_s: float, owed: list[str],
+    ) -> Outcome:  # fmt: skip
+        """A worker timed out or exited: log it as Lambda does, with the END and
+        REPORT lines ``owed`` after a START, and return the outcome."""
+        if timed_out:
+            lines = [*owed, f"{_iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds"]
+            outcome: Outcome = TimedOut(timeout_s, duration_ms)
+        else:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {_exit_reason(status)}"
+            lines = [message, "Runtime.ExitError", *owed]
+            outcome = Failed("Runtime.ExitError", message, duration_ms)
+        for line in lines:
+            self._log(spec.name, line)
+        return outcome
+
+
+def _lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
+    """The reserved variables of a Lambda execution environment (the log stream name
+    is added per worker). Reference: Lambda "Defined runtime environment variables"."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "LAMBDA_TASK_ROOT": str(Path(spec.code_dir).resolve()),
+        "_HANDLER": spec.handler,
+        "TZ": ":UTC",
+    }
+
+
+def _log_stream_name() -> str:
+    return f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+
+
+def _iso_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _report_line(request_id: str, duration_ms: float, memory_mb: int) -> str:
+    # For a worker that was killed or died: its peak memory is not known here, so
+    # unlike Lambda's, this line has no "Max Memory Used".
+    billed = max(1, math.ceil(duration_ms))
+    return f"{_REPORT}{request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
+
+
+def _exit_reason(status: int | None) -> str:
+    """Go's ``ExitError`` wording, which Lambda shows: ``exit status 3``, ``signal: killed``."""
+    if status is None:
+        return "exit status unknown"
+    if status >= 0:
+        return f"exit status {status}"
+    name = signal.strsignal(-status)  # glibc's names, lowercased, are Go's
+    return f"signal: {name.lower() if name else -status}"
+
+
+async def _within(future: Awaitable[Any], timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``future`` without cancelling it; True if it is done."""
+    done, _ = await asyncio.wait({asyncio.ensure_future(future)}, timeout=timeout)
+    return bool(done)
+
+
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)

@@ -1,0 +1,80 @@
+"""Handlers for tests/test_invoker.py: each one shows one behaviour of a worker."""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+logging.getLogger().setLevel(logging.INFO)
+
+_count = 0
+
+
+def echo(event, context):
+    return event
+
+
+def nothing(event, context):
+    return None
+
+
+def environment(event, context):
+    return {name: os.environ.get(name) for name in event["names"]}
+
+
+def counter(event, context):
+    global _count
+    _count += 1
+    return {"count": _count, "pid": os.getpid()}
+
+
+def context_info(event, context):
+    return {
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "aws_request_id": context.aws_request_id,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "identity": context.identity,
+        "client_context": context.client_context,
+        "remaining": context.get_remaining_time_in_millis(),
+        "cwd": os.getcwd(),
+        "sys_path_0": sys.path[0],
+    }
+
+
+def chatty(event, context):
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+    logging.getLogger("chatty").info("through logging")
+    return "ok"
+
+
+def boom(event, context):
+    raise ValueError("something broke")
+
+
+def sleep(event, context):
+    time.sleep(event["seconds"])
+    return {"pid": os.getpid()}
+
+
+def exit_hard(event, context):
+    os._exit(3)
+
+
+def kill_self(event, context):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def unserialisable(event, context):
+    return {"a set": {1, 2}}
+
+
+def decimals(event, context):
+    from decimal import Decimal
+
+    return {"whole": Decimal("3"), "part": Decimal("1.5")}

@@ -1,0 +1,3 @@
+"""A handler module that raises while it is imported (tests/test_invoker.py)."""
+
+raise RuntimeError("config missing")
