@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 
 from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
+from emulator import event_loop as event_loop_module
 from emulator.config import check_stage_name, load_app
+from emulator.event_loop import LoopChoice
 from emulator.errors import WsgwError
 from emulator.model import ApiModel
 
@@ -41,8 +43,10 @@ def main() -> None:
               help="Where the local CA and certificate live (default: ~/.local/share/wsgw/tls).")
 @click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1, 1000),
               help="Most worker processes per function (concurrent invocations beyond wait).")
+@click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
+              help="auto uses uvloop when installed.")
 def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpoint_url: str | None,
-              tls_dir: Path | None, max_workers: int) -> None:
+              tls_dir: Path | None, max_workers: int, event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     try:
         model = load_app(app_path)
@@ -59,7 +63,7 @@ def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpo
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     try:
-        asyncio.run(_serve(model, options))
+        event_loop_module.run(_serve(model, options), event_loop)
     except WsgwError as exc:
         _fail(str(exc))
 

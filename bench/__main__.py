@@ -19,6 +19,8 @@ from typing import Callable
 
 from websockets.exceptions import WebSocketException
 
+from emulator.event_loop import resolve as resolve_loop
+
 from .report import Settings, build_document, format_table, load_average, machine_info, write_document
 from .roundtrip import RunResult, TargetSummary, UnexpectedReply, measure_run
 from .servers import PROJECT_ROOT, ServerStartError, running_server
@@ -55,20 +57,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="runs per target, alternating bare/wsgw (default: %(default)s)")
     parser.add_argument("--warmup", type=_at_least(0), default=200, metavar="N",
                         help="untimed round trips before each run (default: %(default)s)")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop of BOTH servers; auto = uvloop when installed, as run-local (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="where to write the JSON results (default: bench/results/roundtrip-<timestamp>.json)")
     return parser.parse_args(argv)  # fmt: skip
 
 
-async def run_benchmark(settings: Settings) -> tuple[TargetSummary, TargetSummary]:
-    """Start both servers, alternate runs between them, stop both (always)."""
+async def run_benchmark(settings: Settings, loop: str) -> tuple[TargetSummary, TargetSummary]:
+    """Start both servers on event loop ``loop``, alternate runs between them, stop both (always)."""
     timeout_s = 30.0 + (settings.warmup + settings.messages) * 0.02
     runs: dict[str, list[RunResult]] = {BARE: [], WSGW: []}
     async with contextlib.AsyncExitStack() as servers:
         urls = {
-            BARE: await servers.enter_async_context(running_server(BARE, "bench.bare_echo")),
+            BARE: await servers.enter_async_context(running_server(BARE, "bench.bare_echo", ["--loop", loop])),
             WSGW: await servers.enter_async_context(
-                running_server("the wsgw gateway", "bench.gateway_child", ["--app", str(ECHO_APP)])
+                running_server("the wsgw gateway", "bench.gateway_child", ["--app", str(ECHO_APP), "--loop", loop])
             ),
         }
         for index in range(settings.runs):
@@ -90,8 +94,9 @@ def main(argv: list[str]) -> int:
     settings = Settings(messages=args.messages, warmup=args.warmup, runs=args.runs)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = load_average()
+    loop = resolve_loop(args.loop)
     try:
-        bare, wsgw = asyncio.run(run_benchmark(settings))
+        bare, wsgw = asyncio.run(run_benchmark(settings, loop))
     except ServerStartError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +107,7 @@ def main(argv: list[str]) -> int:
         print("bench: interrupted; servers stopped", file=sys.stderr)
         return 130
     machine = machine_info(load_at_start)
+    machine["event_loop"] = loop
     print(format_table(settings, bare, wsgw, machine))
     path = args.json or RESULTS_DIR / f"roundtrip-{started:%Y%m%dT%H%M%SZ}.json"
     command = [sys.executable, "-m", "bench", *argv]

@@ -10,8 +10,10 @@ Run as ``python -m bench.bare_echo``; see :mod:`bench.lifecycle` for the protoco
 
 from __future__ import annotations
 
-import asyncio
+import argparse
+import sys
 
+from emulator import event_loop
 from websockets.asyncio.server import ServerConnection, serve
 
 from .lifecycle import announce, wait_for_stop
@@ -31,5 +33,11 @@ async def serve_until_stopped() -> None:
         await wait_for_stop()
 
 
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bare_echo", description=__doc__)
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop")
+    event_loop.run(serve_until_stopped(), parser.parse_args(argv).loop)
+
+
 if __name__ == "__main__":
-    asyncio.run(serve_until_stopped())
+    main(sys.argv[1:])

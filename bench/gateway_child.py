@@ -11,11 +11,11 @@ Run as ``python -m bench.gateway_child --app PATH``; see :mod:`bench.lifecycle`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 from pathlib import Path
 
+from emulator import event_loop
 from emulator.app import GatewayOptions, LocalGateway
 from emulator.config import load_app
 from emulator.errors import WsgwError
@@ -43,9 +43,10 @@ async def serve_until_stopped(app: Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_child", description=__doc__)
     parser.add_argument("--app", type=Path, required=True, help="app description (wsgw.json) to serve")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop")
     args = parser.parse_args(argv)
     try:
-        asyncio.run(serve_until_stopped(args.app))
+        event_loop.run(serve_until_stopped(args.app), args.loop)
     except WsgwError as exc:
         sys.stderr.write(f"wsgw: error: {exc}\n")
         return 1

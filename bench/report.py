@@ -88,7 +88,7 @@ def format_table(settings: Settings, bare: TargetSummary, wsgw: TargetSummary, m
         f"  -> wsgw here: p50 x{wsgw.p50_ms / ref.p50_ms:.2f}, msgs/s x{wsgw.msgs_per_s / ref.msgs_per_s:.2f}",
         "",
         f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, Python {platform.python_version()}, "
-        f"websockets {machine['websockets']}; load average before the run "
+        f"websockets {machine['websockets']}, event loop {machine.get('event_loop', '?')} (both servers); load average before the run "
         + (f"{machine['load_average_at_start'][0]:.2f}" if machine["load_average_at_start"] else "unknown"),
     ]
     return "\n".join(lines)

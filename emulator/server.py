@@ -20,7 +20,7 @@ import re
 import socket
 import ssl
 import time
-from typing import Any, Coroutine, Union
+from typing import Any, Coroutine, Union, cast
 
 from .errors import StartupError
 from .gateway import Gateway
@@ -196,9 +196,9 @@ class _Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.server._transports.add(transport)
+        # Not an isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
+        self.server._transports.add(self.transport)
         # A client that never completes its request head is dropped (slow loris).
         self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT_S, self._head_timeout)
 
