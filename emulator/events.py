@@ -9,6 +9,7 @@ arguments.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -62,14 +63,19 @@ class Handshake:
         return found
 
 
-def clf_time(epoch_ms: int) -> str:
-    """``requestTime`` in CLF, English month, UTC: ``11/Nov/2024:11:35:24 +0000``."""
-    seconds = epoch_ms // 1000
+@functools.lru_cache(maxsize=4)
+def _clf_second(seconds: int) -> str:
+    # Cached: every event within one second shares its requestTime (hot path).
     days, rem = divmod(seconds, 86_400)
     hour, rem = divmod(rem, 3600)
     minute, second = divmod(rem, 60)
     year, month, day = _civil_from_days(days)
     return f"{day:02d}/{_MONTHS[month - 1]}/{year:04d}:{hour:02d}:{minute:02d}:{second:02d} +0000"
+
+
+def clf_time(epoch_ms: int) -> str:
+    """``requestTime`` in CLF, English month, UTC: ``11/Nov/2024:11:35:24 +0000``."""
+    return _clf_second(epoch_ms // 1000)
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:

@@ -45,16 +45,33 @@ class IdFactory(Protocol):
 
 
 class RandomIds:
-    """Fresh random ids, as a deployed API hands them out."""
+    """Fresh random ids, as a deployed API hands them out.
+
+    Random bytes are read from the OS a few hundred ids at a time: every message
+    needs two ids, and one ``getrandom`` call per id is a measurable cost.
+    """
+
+    _BATCH = 11 * 256
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._offset = 0
+
+    def _next(self) -> str:
+        if self._offset >= len(self._pool):
+            self._pool, self._offset = os.urandom(self._BATCH), 0
+        raw = self._pool[self._offset:self._offset + 11]
+        self._offset += 11
+        return base64.urlsafe_b64encode(raw).decode("ascii")
 
     def connection_id(self) -> str:
-        return encode_id(os.urandom(11))
+        return self._next()
 
     def request_id(self) -> str:
-        return encode_id(os.urandom(11))
+        return self._next()
 
     def message_id(self) -> str:
-        return encode_id(os.urandom(11))
+        return self._next()
 
 
 class SequentialIds:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import signal
 import socket
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
+from . import wire_json
 from .invocation import Failed, Outcome, Succeeded, TimedOut
 from .model import FunctionSpec
 
@@ -121,7 +121,7 @@ class _Worker(asyncio.SubprocessProtocol):
 
     async def _read_frame(self) -> dict[str, Any]:
         header = await self._reader.readexactly(4)
-        message: dict[str, Any] = json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
+        message: dict[str, Any] = wire_json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
         return message
 
     async def stop(self, *, kill: bool = False) -> int | None:
@@ -169,7 +169,7 @@ class _Pool:
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], log: LogSink, limit: int, arn: str) -> None:
         self.spec = spec
-        self.context_json = json.dumps({"invokedFunctionArn": arn})
+        self.context_json = wire_json.dumps({"invokedFunctionArn": arn})
         self.workers: set[_Worker] = set()
         self.closed = False
         self._env = env
@@ -306,7 +306,7 @@ class Invoker:
             raise KeyError(f"no function named {function!r}; known: {', '.join(sorted(self._pools)) or 'none'}")
         if self._closed:
             raise RuntimeError("the invoker is closed")
-        event_json = json.dumps(event)
+        event_json = wire_json.dumps(event)
         spec = pool.spec
         try:
             worker = await pool.acquire()
@@ -315,11 +315,12 @@ class Invoker:
             # invocation; here its failure is the outcome (10 s: the init's timeout).
             return self._lost(spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
         started = time.perf_counter()  # like Lambda's Duration, leaves out init
-        frame = (
-            f'{{"type":"invoke","requestId":{json.dumps(request_id)},'
-            f'"deadlineMs":{int(time.time() * 1000 + spec.timeout_s * 1000)},'
-            f'"context":{pool.context_json},"event":{event_json}}}'
-        ).encode()
+        deadline_ms = int(time.time() * 1000 + spec.timeout_s * 1000)
+        frame = b"".join((
+            b'{"type":"invoke","requestId":', wire_json.dumps(request_id),
+            b',"deadlineMs":', str(deadline_ms).encode(),
+            b',"context":', pool.context_json, b',"event":', event_json, b"}",
+        ))
         try:
             async with asyncio.timeout(spec.timeout_s):
                 reply = await worker.call(len(frame).to_bytes(4, "big") + frame, request_id)

@@ -141,7 +141,7 @@ def _log_error(exc: BaseException) -> None:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     frames = "".join(traceback.format_list(traceback.extract_tb(tb)))
-    err = sys.__stderr__ or sys.stderr
+    err = _streams()[1]
     err.write(f"{header}\nTraceback (most recent call last):\n{frames}")
     err.flush()
 
@@ -166,6 +166,52 @@ def _max_memory_mb() -> int:
     return peak // (1024 * 1024) if sys.platform == "darwin" else peak // 1024
 
 
+class _Output(io.TextIOWrapper):
+    """The worker's stdout/stderr: line-buffered UTF-8 text on the pipe to the invoker.
+
+    The START line of an invocation is held back until the first output of the
+    handler (it is written just before it, so order is kept) or, for a handler that
+    prints nothing, written together with END and REPORT: a quiet invocation costs
+    one write to the pipe instead of two (this is every message's hot path).
+    """
+
+    pending_start = ""  # shared by stdout and stderr: one START per invocation
+
+    def write(self, text: str) -> int:
+        if _Output.pending_start:
+            start, _Output.pending_start = _Output.pending_start, ""
+            io.TextIOWrapper.write(_streams()[0], start)
+        return super().write(text)
+
+
+def _replace_std_streams() -> tuple[_Output, _Output]:
+    """Swap sys.stdout/sys.stderr for :class:`_Output` wrappers of the same pipes."""
+    replaced = []
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name)
+        stream = _Output(old.detach(), encoding="utf-8", errors="backslashreplace", line_buffering=True)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)  # the old object is detached and unusable
+        replaced.append(stream)
+    return replaced[0], replaced[1]
+
+
+_std: tuple[_Output, _Output] | None = None
+
+
+def _streams() -> tuple[_Output, _Output]:
+    """Our stdout and stderr, even if a handler rebinds ``sys.stdout``."""
+    assert _std is not None, "main() installs the streams first"
+    return _std
+
+
+_decode: Callable[[bytes], Any] = json.loads
+try:  # invoke messages are built by wsgw; orjson decodes them to the same values, faster
+    from orjson import loads as _decode
+except ImportError:  # pragma: no cover - orjson is one of wsgw's dependencies
+    pass
+
+
 class _Channel:
     """This end of the socketpair: length-prefixed JSON frames."""
 
@@ -179,7 +225,7 @@ class _Channel:
         if len(header) < 4:
             return None
         body = self._rfile.read(int.from_bytes(header, "big"))
-        message: dict[str, Any] = json.loads(body)
+        message: dict[str, Any] = _decode(body)
         return message
 
     def send_raw(self, body: bytes) -> None:
@@ -195,7 +241,7 @@ class _Runtime:
         self._init_ms: float | None = init_ms
         self._version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self._memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        self._out = sys.__stdout__ or sys.stdout  # ours, even if a handler swaps sys.stdout
+        self._out = _streams()[0]
 
     def invoke(self, message: dict[str, Any]) -> bytes:
         """Run one invocation; return the encoded result message to send back."""
@@ -204,7 +250,7 @@ class _Runtime:
         _request_id = request_id
         arn = message.get("context", {}).get("invokedFunctionArn", "")
         context = LambdaContext(request_id, message["deadlineMs"], arn)
-        self._out.write(f"START RequestId: {request_id} Version: {self._version}\n")
+        _Output.pending_start = f"START RequestId: {request_id} Version: {self._version}\n"
         started = time.perf_counter()
         body = self._run(request_id, message["event"], context)
         duration_ms = (time.perf_counter() - started) * 1000
@@ -216,7 +262,8 @@ class _Runtime:
         if self._init_ms is not None:  # like Lambda: only on the cold start's REPORT
             report += f"\tInit Duration: {self._init_ms:.2f} ms"
             self._init_ms = None
-        self._out.write(f"END RequestId: {request_id}\n{report}\n")
+        start, _Output.pending_start = _Output.pending_start, ""  # still held if nothing was printed
+        io.TextIOWrapper.write(self._out, f"{start}END RequestId: {request_id}\n{report}\n")
         _request_id = ""
         return body
 
@@ -263,9 +310,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: worker.py --fd N\n")
         return 2
     channel = _Channel(int(argv[1]))
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    global _std
+    _std = _replace_std_streams()
     # Ctrl+C in a terminal reaches the whole process group; the invoker stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

@@ -415,3 +415,20 @@ async def test_close_leaves_no_child_processes(make_invoker: MakeInvoker) -> Non
     assert isinstance(outcome, Failed) and outcome.error_type == "Runtime.ExitError"
     with pytest.raises(RuntimeError):
         await invoker.invoke("Echo", {}, "req-late")
+
+
+@pytest.mark.asyncio
+async def test_start_line_precedes_output_on_either_stream(make_invoker: MakeInvoker, log: Log) -> None:
+    # The worker holds START back until the first output (one pipe write for a
+    # quiet handler); whichever stream writes first, START still comes first.
+    invoker = make_invoker(spec("Quiet", "basic.echo"), spec("Loud", "basic.stderr_first"))
+
+    await invoker.invoke("Quiet", {"x": 1}, "req-q")
+    await invoker.invoke("Loud", {}, "req-l")
+
+    assert log.lines("Quiet")[:2] == ["START RequestId: req-q Version: $LATEST", "END RequestId: req-q"]
+    assert log.lines("Quiet")[2].startswith("REPORT RequestId: req-q\t")
+    assert log.lines("Loud")[:4] == [
+        "START RequestId: req-l Version: $LATEST", "first, to stderr", "then to sys.__stdout__",
+        "END RequestId: req-l",
+    ]

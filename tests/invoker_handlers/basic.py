@@ -78,3 +78,9 @@ def decimals(event, context):
     from decimal import Decimal
 
     return {"whole": Decimal("3"), "part": Decimal("1.5")}
+
+
+def stderr_first(event, context):
+    sys.stderr.write("first, to stderr\n")
+    sys.__stdout__.write("then to sys.__stdout__\n")
+    return None
