@@ -19,7 +19,7 @@ import sys
 from typing import Any, Iterable
 
 from .errors import StartupError
-from .model import TableSpec
+from .model import IndexSpec, TableSpec
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -83,24 +83,48 @@ def create_tables(tables: Iterable[TableSpec], *, endpoint_url: str, region: str
     )
     existing = set(client.list_tables().get("TableNames", []))
     for table in tables:
-        if table.table_name in existing:
-            continue
-        keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
-        client.create_table(
-            TableName=table.table_name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.type} for k in keys],
-            KeySchema=[
-                {"AttributeName": k.name, "KeyType": "HASH" if i == 0 else "RANGE"}
-                for i, k in enumerate(keys)
-            ],
-        )
-        if table.ttl_attribute:
-            client.update_time_to_live(
-                TableName=table.table_name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-            )
+        if table.table_name not in existing:
+            client.create_table(**create_table_request(table))
+            if table.ttl_attribute:
+                client.update_time_to_live(
+                    TableName=table.table_name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
 
+
+def create_table_request(table: TableSpec) -> dict[str, Any]:
+    """The DynamoDB ``CreateTable`` arguments for ``table`` (on-demand billing)."""
+    keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+    definitions = {k.name: k.type for k in (*keys, *table.attributes)}
+    request: dict[str, Any] = {
+        "TableName": table.table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in definitions.items()],
+        "KeySchema": _key_schema(table.partition_key.name, table.sort_key.name if table.sort_key else None),
+    }
+    if table.global_indexes:
+        request["GlobalSecondaryIndexes"] = [_index(index) for index in table.global_indexes]
+    if table.local_indexes:
+        request["LocalSecondaryIndexes"] = [_index(index) for index in table.local_indexes]
+    return request
+
+
+def _key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition, "KeyType": "HASH"}]
+    if sort is not None:
+        schema.append({"AttributeName": sort, "KeyType": "RANGE"})
+    return schema
+
+
+def _index(index: IndexSpec) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection_type}
+    if index.non_key_attributes:
+        projection["NonKeyAttributes"] = list(index.non_key_attributes)
+    return {
+        "IndexName": index.name,
+        "KeySchema": _key_schema(index.partition_key, index.sort_key),
+        "Projection": projection,
+    }
 
 def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)

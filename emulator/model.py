@@ -66,12 +66,34 @@ class FunctionSpec:
 @dataclass(frozen=True)
 class RouteSpec:
     """A route: its key, the function its AWS_PROXY integration calls, and whether a
-    route response makes it two-way (reference §4.1)."""
+    route response makes it two-way (reference §4.1).
+
+    ``authorization_type`` is ``NONE``, ``AWS_IAM`` or ``CUSTOM`` (then
+    ``authorizer`` names an :class:`AuthorizerSpec`); only ``$connect`` may carry
+    authorization or ``api_key_required`` (reference §8).
+    """
 
     key: str
     function: str
     two_way: bool = False
     integration_timeout_ms: int | None = None
+    authorization_type: str = "NONE"
+    authorizer: str | None = None
+    api_key_required: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    """A Lambda REQUEST authorizer (``AWS::ApiGatewayV2::Authorizer``).
+
+    ``identity_source`` holds entries like ``route.request.header.Authorization`` or
+    ``route.request.querystring.token``.
+    """
+
+    name: str
+    function: str
+    identity_source: tuple[str, ...] = ()
+    authorizer_type: str = "REQUEST"
 
 
 @dataclass(frozen=True)
@@ -83,14 +105,32 @@ class KeyAttribute:
 
 
 @dataclass(frozen=True)
+class IndexSpec:
+    """A global or local secondary index: key attribute names and projection."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    projection_type: str = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TableSpec:
-    """A DynamoDB table that run-local creates in the embedded AWS services."""
+    """A DynamoDB table that run-local creates in the embedded AWS services.
+
+    ``attributes`` lists every attribute an index uses that is not one of the
+    table's own keys (as CloudFormation's ``AttributeDefinitions`` would).
+    """
 
     logical_id: str
     table_name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     ttl_attribute: str | None = None
+    attributes: tuple[KeyAttribute, ...] = ()
+    global_indexes: tuple[IndexSpec, ...] = ()
+    local_indexes: tuple[IndexSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +143,8 @@ class ApiModel:
     routes: Mapping[str, RouteSpec]
     functions: Mapping[str, FunctionSpec]
     tables: tuple[TableSpec, ...] = ()
+    authorizers: Mapping[str, AuthorizerSpec] = field(default_factory=lambda: MappingProxyType({}))
+    api_key_selection_expression: str | None = None
     api_id: str = "wsgwlocal1"
     region: str = "us-east-1"
     account_id: str = "123456789012"
@@ -114,3 +156,7 @@ class ApiModel:
 
     def function_for(self, route: RouteSpec) -> FunctionSpec:
         return self.functions[route.function]
+
+    def function_arn(self, name: str) -> str:
+        """The ARN a handler would use for function ``name`` (Lambda Invoke by ARN)."""
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
