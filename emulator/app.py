@@ -207,6 +207,8 @@ class LocalGateway:
         # A management client created without endpoint_url reaches us too; one
         # created the AWS-docs way (https://{domainName}/{stage}) wins over this.
         env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self.http_management_url
+        # Lambda Invoke of the app's own functions is served on our port too.
+        env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{self.domain_name}"
         # Our CA first, then the system roots: https to us and to real AWS both work.
         env["AWS_CA_BUNDLE"] = str(self.tls.ca_bundle)
         env["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)

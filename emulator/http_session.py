@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import h11
 
+from .invocation import Invoke
+from .lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
 from .management import Deliver, Disconnect, HttpResponse, ManagementRequest
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ class HttpSession:
                 if event is h11.PAUSED and self.conn.our_state is h11.DONE:
                     self._next_cycle()
                     continue
-                return
+                return  # PAUSED while an asynchronous answer is pending: resumed later
             if isinstance(event, h11.Request):
                 self._request = event
                 self._body = []
@@ -82,11 +84,13 @@ class HttpSession:
     def _answer(self) -> None:
         request = self._request
         assert request is not None
-        management = ManagementRequest(
-            method=request.method.decode("ascii", "replace"),
-            target=request.target.decode("ascii", "replace"),
-            body=b"".join(self._body),
-        )
+        method = request.method.decode("ascii", "replace")
+        target = request.target.decode("ascii", "replace")
+        body = b"".join(self._body)
+        if is_lambda_path(target):
+            self._answer_lambda(method, target, request, body)
+            return
+        management = ManagementRequest(method=method, target=target, body=body)
         response, action = self.server.management.handle(management, str(uuid.uuid4()))
         self._send(response)
         if isinstance(action, Deliver):
@@ -109,6 +113,34 @@ class HttpSession:
                 # $disconnect as AWS's logs do (chalice#2060).
                 session.close(action.code, "", reported_reason=action.reason)
         log.debug("%s %s -> %d", management.method, management.target, response.status)
+
+    def _answer_lambda(self, method: str, target: str, request: h11.Request, body: bytes) -> None:
+        request_id = str(uuid.uuid4())  # Lambda request ids are UUIDs
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+        model = self.server.gateway.model
+        parsed = parse_invoke(
+            method, target, headers, body, model.functions,
+            region=model.region, account_id=model.account_id, request_id=request_id,
+        )
+        if isinstance(parsed, HttpResponse):
+            self._send(parsed)
+            return
+        invoke = Invoke(parsed.function, parsed.event, request_id, "-", "lambda:Invoke")
+        if parsed.invocation_type == "RequestResponse":
+            # Answered when the function returns; h11 holds later pipelined requests.
+            self.server.spawn(self._finish_lambda(invoke))
+            return
+        if parsed.invocation_type == "Event":
+            self.server.spawn(self.server.invoke(invoke))  # runs on; nobody waits
+        self._send(accepted_response(parsed.invocation_type, request_id))
+
+    async def _finish_lambda(self, invoke: Invoke) -> None:
+        outcome = await self.server.invoke(invoke)
+        if self.transport.is_closing():
+            return
+        self._send(invoke_response(outcome, invoke.request_id))
+        self._next_cycle()
+        self._process()  # requests that arrived meanwhile
 
     def _send(self, response: HttpResponse) -> None:
         headers = [

@@ -255,3 +255,19 @@ def test_binary_frame_closes_with_1003(probe_gateway: RunningGateway) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("sync", 'sync:{"recorded": "n1"}'),
+    ("event", "event:202"),
+    ("missing", "missing:ResourceNotFoundException"),
+    ("error", "error:Unhandled:ValueError"),
+])
+def test_handler_invokes_another_function_through_lambda_api(
+    probe_gateway: RunningGateway, mode: str, expected: str,
+) -> None:
+    with connect(probe_gateway.ws_url) as ws:
+        ws.send(json.dumps({"action": "invoke", "mode": mode, "note": "n1"}))
+        assert ws.recv(timeout=20) == expected
+    if mode == "event":
+        probe_gateway.log.wait_for(lambda f, line: f == "Recorder" and line == 'RECORDER {"note": "n1"}')

@@ -90,3 +90,30 @@ def callback(event: dict[str, Any], context: Any) -> Any:
 
 def one_way(event: dict[str, Any], context: Any) -> Any:
     return {"statusCode": 200, "body": "never sent"}
+
+
+def invoke_other(event: dict[str, Any], context: Any) -> Any:
+    """Two-way: invokes EventDump synchronously and Echo... as an Event, via boto3's Lambda client."""
+    client = boto3.client("lambda")
+    body = json.loads(event["body"])
+    if body.get("mode") == "event":
+        response = client.invoke(FunctionName="Recorder", InvocationType="Event",
+                                 Payload=json.dumps({"note": body["note"]}).encode())
+        return {"statusCode": 200, "body": f"event:{response['StatusCode']}"}
+    if body.get("mode") == "missing":
+        try:
+            client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+        except client.exceptions.ResourceNotFoundException as exc:
+            return {"statusCode": 200, "body": "missing:" + exc.response["Error"]["Code"]}
+    if body.get("mode") == "error":
+        response = client.invoke(FunctionName=context.invoked_function_arn.rsplit(":", 1)[0] + ":Crash",
+                                 Payload=b"{}")
+        return {"statusCode": 200, "body": "error:" + response.get("FunctionError", "")
+                + ":" + json.loads(response["Payload"].read())["errorType"]}
+    response = client.invoke(FunctionName="Recorder", Payload=json.dumps({"note": body["note"]}).encode())
+    return {"statusCode": 200, "body": "sync:" + response["Payload"].read().decode()}
+
+
+def recorder(event: dict[str, Any], context: Any) -> Any:
+    print("RECORDER " + json.dumps(event))
+    return {"recorded": event.get("note")}
