@@ -1,5 +1,5 @@
 # Two entry points do all set-up from the project's own files:
-#   make run   - create .venv, install wsgw, start `wsgw run-local` on the bundled chat app
+#   make run   - create .venv, install wsgw (+ the CDK CLI from npm), start `wsgw run-local` on the bundled chat app
 #   make test  - create .venv, install wsgw with test tools, run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -7,11 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench typecheck clean
 
-$(STAMP): pyproject.toml
+NODE_STAMP := deploy/node_modules/.installed
+
+$(STAMP): pyproject.toml $(NODE_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,cdk]'
 	touch $(STAMP)
+
+# The AWS CDK CLI (npm aws-cdk, pinned in deploy/package-lock.json) for synth/deploy.
+$(NODE_STAMP): deploy/package.json deploy/package-lock.json
+	npm ci --prefix deploy --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/wsgw run-local $(ARGS)
