@@ -35,6 +35,7 @@ DEFAULT_STACK_NAME = "WsgwChatStack"
 FINGERPRINT_FILE = ".wsgw-fingerprint.json"
 DEPLOY_OUT = "cdk.deploy.out"  # deploy's own (staged) assembly, apart from synth's cdk.out
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+UNVERIFIED = "could not verify"  # starts a problem line that is only a warning
 MIN_BOOTSTRAP_VERSION = 6  # what the synthesized template's CheckBootstrapVersion rule demands
 SYNTH_TIMEOUT_S = 600
 _SKIPPED = ("__pycache__",)  # same as the asset's exclude list in deploy/stack.py
@@ -243,7 +244,7 @@ def check_deploy_prerequisites(*, profile: str | None = None, region: str | None
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
         if code == "ParameterNotFound":
             return problems + [f"{region} is not CDK-bootstrapped: run `cdk bootstrap` (cd deploy && npx cdk bootstrap)"]
-        return problems + [f"could not verify the CDK bootstrap in {region} ({code}): "
+        return problems + [f"{UNVERIFIED} the CDK bootstrap in {region} ({code}): "
                            "run `cdk bootstrap` (cd deploy && npx cdk bootstrap) if deploy fails"]
     if version < MIN_BOOTSTRAP_VERSION:
         problems.append(f"the CDK bootstrap in {region} is version {version}, {MIN_BOOTSTRAP_VERSION}+ "
