@@ -45,10 +45,15 @@ def main() -> None:
               help="Where the local CA and certificate live (default: ~/.local/share/wsgw/tls).")
 @click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1, 1000),
               help="Most worker processes per function (concurrent invocations beyond wait).")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Close connections idle this long with 1001 (default: AWS's 600).")
+@click.option("--max-connection-duration", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Close connections this old with 1001 (default: AWS's 7200).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
               help="auto uses uvloop when installed.")
 def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpoint_url: str | None,
-              tls_dir: Path | None, max_workers: int, event_loop: LoopChoice) -> None:
+              tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
+              max_connection_duration: float | None, event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     try:
         model = load_app(app_path)
@@ -62,6 +67,7 @@ def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpo
     options = GatewayOptions(
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
+        idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     try:

@@ -9,6 +9,7 @@ Nothing else in the emulator constructs the pieces below.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import os
 import sys
@@ -66,6 +67,9 @@ class GatewayOptions:
     tls_dir: Path = field(default_factory=default_tls_dir)
     max_workers_per_function: int = 16
     shutdown_timeout_s: float = 10.0
+    idle_timeout_s: float | None = None  # None: AWS's 10 minutes
+    max_connection_duration_s: float | None = None  # None: AWS's 2 hours
+    sweep_interval_s: float = 1.0  # how often timeouts are checked; 0: only by sweep()
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -86,7 +90,7 @@ class LocalGateway:
         ids: IdFactory | None = None,
         function_log: LogSink = print_function_line,
     ) -> None:
-        self.model = model
+        self.model = _with_limits(model, options)
         self.options = options
         self.clock = clock or SystemClock()
         self.ids = ids or RandomIds()
@@ -168,11 +172,16 @@ class LocalGateway:
             self.server = GatewayServer(
                 self.gateway, management, self.invoker, ssl_context=server_ssl_context(self.tls),
             )
-            self.server.start(listener)
+            self.server.start(listener, sweep_interval_s=self.options.sweep_interval_s)
         except BaseException:
             listener.close()
             await self.stop()
             raise
+
+    def sweep(self) -> int:
+        """Close connections past their idle timeout or maximum duration now (tests
+        move a :class:`~emulator.clock.ManualClock`, then call this)."""
+        return self.server.sweep() if self.server is not None else 0
 
     async def stop(self) -> None:
         """Close every connection with 1001 and run its ``$disconnect``, then stop
@@ -223,6 +232,15 @@ class LocalGateway:
             passed = {k: os.environ[k] for k in _CALLER_CREDENTIALS if k in os.environ}
             env.update(passed or DUMMY_CREDENTIALS)
         return env
+
+
+def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
+    changes: dict[str, int] = {}
+    if options.idle_timeout_s is not None:
+        changes["idle_timeout_ms"] = int(options.idle_timeout_s * 1000)
+    if options.max_connection_duration_s is not None:
+        changes["max_connection_ms"] = int(options.max_connection_duration_s * 1000)
+    return dataclasses.replace(model, limits=dataclasses.replace(model.limits, **changes)) if changes else model
 
 
 class BackgroundGateway:

@@ -9,6 +9,7 @@ clock itself. The lifecycle of one connection::
     message(id, text)          -> Invoke | SendText         (SendText = Forbidden frame)
     message_finished(inv, out) -> SendText | None           (two-way body or error frame)
     integration_timed_out(inv) -> SendText                  ("Endpoint request timed out")
+    expired()                  -> [CloseConnection]         (idle 10 min / 2 h maximum)
     closed(id, code, reason)   -> Invoke($disconnect) | None
 """
 
@@ -23,7 +24,7 @@ from .events import Handshake, StageEndpoint, connect_event, disconnect_event, m
 from .ids import IdFactory
 from .invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from .model import CONNECT, DEFAULT, DISCONNECT, ApiModel
-from .registry import ConnectionRecord, ConnectionRegistry
+from .registry import ConnectionRecord, ConnectionRegistry, ConnectionStatus
 from .selection import RouteSelector
 
 
@@ -49,6 +50,15 @@ class SendText:
 
     connection_id: str
     text: str
+
+
+@dataclass(frozen=True)
+class CloseConnection:
+    """Close a connection from the server side with this code and reason."""
+
+    connection_id: str
+    code: int
+    reason: str
 
 
 ConnectDecision = Union[Reject, Accept, Invoke]
@@ -192,6 +202,32 @@ class Gateway:
         if route is not None and route.integration_timeout_ms is not None:
             return min(route.integration_timeout_ms, limit)
         return limit
+
+    # -- timeouts ---------------------------------------------------------------
+
+    def activity(self, connection_id: str) -> None:
+        """Call when a message goes out to a client: activity in either direction
+        resets the idle timeout [doc] DOCS-limits, reference §6."""
+        self.registry.touch(connection_id, self.clock.now_ms())
+
+    def expired(self) -> list[CloseConnection]:
+        """Connections past the idle timeout (10 min without activity) or the maximum
+        duration (2 h); close each with 1001 "Going away" and report that to
+        ``$disconnect``. Call periodically (and after moving a test clock).
+
+        AWS's close frame on these limits is unconfirmed [?]; the $disconnect capture
+        after an idle timeout shows 1001 "Going away" [obs] reference §1.3.
+        """
+        now = self.clock.now_ms()
+        limits = self.model.limits
+        return [
+            CloseConnection(record.connection_id, 1001, "Going away")
+            for record in self.registry
+            if record.status is ConnectionStatus.OPEN and (
+                now - record.last_active_at_ms >= limits.idle_timeout_ms
+                or now - record.connected_at_ms >= limits.max_connection_ms
+            )
+        ]
 
     # -- disconnect -------------------------------------------------------------
 

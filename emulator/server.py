@@ -71,6 +71,7 @@ class GatewayServer:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._transports: set[asyncio.Transport] = set()
 
     @property
@@ -78,11 +79,31 @@ class GatewayServer:
         assert self._listener is not None, "start() first"
         return int(self._listener.getsockname()[1])
 
-    def start(self, listener: socket.socket) -> None:
-        """Start accepting on ``listener`` (from :func:`bind_listener`)."""
+    def start(self, listener: socket.socket, *, sweep_interval_s: float = 1.0) -> None:
+        """Start accepting on ``listener`` (from :func:`bind_listener`) and checking the
+        idle/maximum-duration timeouts every ``sweep_interval_s`` (0: never by itself;
+        call :meth:`sweep`, as tests with a manual clock do)."""
         listener.setblocking(False)
         self._listener = listener
-        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(listener))
+        loop = asyncio.get_running_loop()
+        self._accept_task = loop.create_task(self._accept_loop(listener))
+        if sweep_interval_s > 0:
+            self._sweep_task = loop.create_task(self._sweep_loop(sweep_interval_s))
+
+    def sweep(self) -> int:
+        """Close every connection past its idle timeout or maximum duration; returns
+        how many were closed (their ``$disconnect`` runs as they go)."""
+        expired = self.gateway.expired()
+        for close in expired:
+            session = self.sessions.get(close.connection_id)
+            if session is not None:
+                session.close(close.code, close.reason)
+        return len(expired)
+
+    async def _sweep_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.sweep()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run ``coroutine`` in the background, tracked so shutdown can wait for it."""
@@ -151,9 +172,10 @@ class GatewayServer:
     async def shutdown(self, timeout_s: float = 10.0) -> None:
         """Stop accepting, close every connection with 1001 "Going away", and wait
         (at most ``timeout_s``) for every ``$disconnect`` and in-flight invocation."""
-        if self._accept_task is not None:
-            self._accept_task.cancel()
-            self._accept_task = None
+        for loop_task in (self._accept_task, self._sweep_task):
+            if loop_task is not None:
+                loop_task.cancel()
+        self._accept_task = self._sweep_task = None
         if self._listener is not None:
             self._listener.close()
         for session in list(self.sessions.values()):

@@ -225,6 +225,10 @@ class WebSocketSession:
         """
         if self.protocol.state is not State.OPEN:
             return False
+        if self.connection_id is not None:
+            # Before the bytes leave: a client that saw the message must never see an
+            # older lastActiveAt.
+            self.server.gateway.activity(self.connection_id)
         size = self.server.gateway.model.limits.frame_bytes
         try:
             if len(data) <= size:
