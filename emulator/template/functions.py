@@ -1,0 +1,170 @@
+"""``AWS::Lambda::Function`` resources -> :class:`FunctionSpec`.
+
+Call :func:`functions_by_name` first (local name -> resource, used to map integration
+URIs back to functions), then :func:`build_function` for each function the model
+serves. Properties read (AWS::Lambda::Function reference): ``Handler``, ``Runtime``,
+``Code``, ``Environment.Variables``, ``Timeout`` (default 3 s), ``MemorySize``
+(default 128 MB), ``FunctionName``, ``PackageType``.
+
+The code folder is, in this order: the CDK asset folder named by
+``Metadata["aws:asset:path"]`` (staged under ``cdk.out``, or the source folder itself
+with ``--no-staging``); or ``Code`` given as a local path (what
+``aws cloudformation package`` accepts). Relative paths resolve against ``base_dir``,
+the template's folder.
+
+Pure apart from checking that the code folder and handler file exist (no reads).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ConfigError
+from ..model import FunctionSpec
+from .document import Document, Resource
+from .intrinsics import NO_VALUE, Resolver
+from .references import FUNCTION, function_name
+
+_PYTHON = re.compile(r"python3\.\d+")
+
+
+def functions_by_name(resolver: Resolver, document: Document) -> dict[str, Resource]:
+    """Every function of the template that is created, keyed by its local name."""
+    found: dict[str, Resource] = {}
+    for resource in document.of_type(FUNCTION):
+        if resource.condition is not None and not resolver.condition(
+            resource.condition, f"Resources.{resource.logical_id}.Condition"
+        ):
+            continue
+        name = function_name(resolver, resource)
+        if name in found:
+            raise ConfigError(
+                resource.where("FunctionName"),
+                f"function name {name!r} is also used by {found[name].logical_id}",
+            )
+        found[name] = resource
+    return found
+
+
+def is_python(resolver: Resolver, resource: Resource) -> bool:
+    """Whether the function runs on a ``python3.x`` runtime (others are skipped unless a
+    route needs them)."""
+    raw = resource.properties.get("Runtime")
+    if raw is None:
+        return False
+    runtime = resolver.resolve(raw, resource.where("Runtime"))
+    return isinstance(runtime, str) and _PYTHON.fullmatch(runtime) is not None
+
+
+def build_function(resolver: Resolver, resource: Resource, *, base_dir: Path) -> FunctionSpec:
+    """The spec of one function; raise naming the property that cannot be served."""
+    props = resource.properties
+    package_type = _optional(resolver, resource, "PackageType")
+    if package_type not in (None, "Zip"):
+        raise ConfigError(
+            resource.where("PackageType"), f"{package_type} functions are not supported (only Zip)"
+        )
+    runtime = _optional(resolver, resource, "Runtime")
+    if runtime is None:
+        raise ConfigError(resource.where("Runtime"), "is required (a python3.x runtime)")
+    if not isinstance(runtime, str) or not _PYTHON.fullmatch(runtime):
+        raise ConfigError(
+            resource.where("Runtime"), f"{runtime!r} is not a Python runtime; wsgw runs python3.x handlers"
+        )
+    handler = resolver.string(props.get("Handler"), resource.where("Handler")) if "Handler" in props else None
+    if handler is None:
+        raise ConfigError(resource.where("Handler"), "is required (module.function)")
+    module, dot, attribute = handler.rpartition(".")
+    if not dot or not module or not attribute:
+        raise ConfigError(resource.where("Handler"), f"{handler!r} is not of the form module.function")
+    code_dir = _code_dir(resolver, resource, base_dir)
+    # The Python runtime imports `module` with "/" read as "." (awslambdaric bootstrap).
+    relative = module.replace("/", ".").replace(".", "/")
+    if not (code_dir / f"{relative}.py").is_file() and not (code_dir / relative / "__init__.py").is_file():
+        raise ConfigError(
+            resource.where("Handler"), f"no file {relative}.py (or package {relative}/) in {code_dir}"
+        )
+    return FunctionSpec(
+        name=function_name(resolver, resource),
+        handler=handler,
+        code_dir=code_dir,
+        runtime=runtime,
+        environment=MappingProxyType(_environment(resolver, resource)),
+        timeout_s=_number(resolver, resource, "Timeout", default=3, low=1, high=900),
+        memory_mb=int(_number(resolver, resource, "MemorySize", default=128, low=128, high=10240)),
+    )
+
+
+def _code_dir(resolver: Resolver, resource: Resource, base_dir: Path) -> Path:
+    asset = resource.metadata.get("aws:asset:path")
+    if isinstance(asset, str) and resource.metadata.get("aws:asset:property", "Code") == "Code":
+        # CDK asset metadata: relative to the assembly (the template's folder), or an
+        # absolute source folder when synthesized with --no-staging.
+        where = f"Resources.{resource.logical_id}.Metadata.aws:asset:path"
+        path = base_dir / asset
+    else:
+        where = resource.where("Code")
+        code = resolver.resolve(resource.properties.get("Code", NO_VALUE), where)
+        if code is NO_VALUE:
+            raise ConfigError(where, "is required")
+        if isinstance(code, dict) and "ZipFile" in code:
+            raise ConfigError(where, "inline ZipFile code is not supported; put the handler in a folder "
+                              "and set Code to that folder's path")
+        if isinstance(code, dict) and "ImageUri" in code:
+            raise ConfigError(where, "container images are not supported")
+        if not isinstance(code, str):
+            raise ConfigError(where, "code in S3 cannot run locally; set Code to a local folder "
+                              "(CDK templates: synthesize with asset metadata)")
+        path = base_dir / code
+    path = path.resolve()
+    if not path.is_dir():
+        state = "is a file; wsgw needs the unpacked folder" if path.exists() else "does not exist"
+        raise ConfigError(where, f"code folder {path} {state}")
+    return path
+
+
+def _environment(resolver: Resolver, resource: Resource) -> dict[str, str]:
+    where = resource.where("Environment")
+    environment = resolver.resolve(resource.properties.get("Environment", {}), where)
+    if not isinstance(environment, dict):
+        raise ConfigError(where, "must be a mapping with Variables")
+    variables = environment.get("Variables", {})
+    if not isinstance(variables, dict):
+        raise ConfigError(f"{where}.Variables", "must be a mapping")
+    result: dict[str, str] = {}
+    for key, value in variables.items():
+        # Lambda environment values are strings; YAML numbers/booleans become text as
+        # CloudFormation passes them.
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.Variables.{key}", "must be a string")
+        result[str(key)] = value
+    return result
+
+
+def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
+    if prop not in resource.properties:
+        return None
+    value = resolver.resolve(resource.properties[prop], resource.where(prop))
+    return None if value is NO_VALUE else value
+
+
+def _number(
+    resolver: Resolver, resource: Resource, prop: str, *, default: float, low: float, high: float
+) -> float:
+    value = _optional(resolver, resource, prop)
+    if value is None:
+        return float(default)
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(resource.where(prop), f"must be a number from {low:g} to {high:g}, got {value!r}")
+    return number

@@ -1,0 +1,298 @@
+"""The ``AWS::ApiGatewayV2::*`` resources of one WebSocket API -> routes, authorizers, stage.
+
+Call :func:`select_api` to pick the API, then :func:`read_api`, :func:`build_routes`
+and :func:`stage_name`. This is the parsing recipe of reference §9: every
+``AWS::ApiGatewayV2::Route`` whose ``ApiId`` is the API; ``Target``
+(``integrations/<id>``) -> ``AWS::ApiGatewayV2::Integration`` (``AWS_PROXY`` only) ->
+``IntegrationUri`` -> the Lambda function; two-way iff the route has a
+``RouteResponseSelectionExpression`` or an ``AWS::ApiGatewayV2::RouteResponse``;
+``AuthorizerId`` -> ``AWS::ApiGatewayV2::Authorizer`` (reference §8).
+
+``Ref`` of an integration, route or authorizer gives its logical id locally, so
+``Target: !Join ['/', [integrations, !Ref Integ]]`` resolves to ``integrations/Integ``.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..config import check_stage_name
+from ..errors import ConfigError
+from ..model import CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec
+from ..selection import RouteSelector
+from .document import Document, Resource
+from .intrinsics import NO_VALUE, Resolver
+from .references import WEBSOCKET_API
+
+_ROUTE = "AWS::ApiGatewayV2::Route"
+_INTEGRATION = "AWS::ApiGatewayV2::Integration"
+_AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
+_ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
+_STAGE = "AWS::ApiGatewayV2::Stage"
+# `arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{fnArn}/invocations`
+_INVOCATION = re.compile(r"arn:[^:]+:apigateway:[^:]*:lambda:path/2015-03-31/functions/(.+)/invocations")
+# The only two values API Gateway accepts (reference §8, DOCS-selexpr).
+_API_KEY_EXPRESSIONS = ("$request.header.x-api-key", "$context.authorizer.usageIdentifierKey")
+# Identity sources of WebSocket REQUEST authorizers (reference §8).
+_IDENTITY_PREFIXES = ("route.request.header.", "route.request.querystring.", "stageVariables.", "context.")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The API-level fields of the served API."""
+
+    name: str
+    route_selection_expression: str
+    api_key_selection_expression: str | None
+
+
+def _created(resolver: Resolver, resource: Resource) -> bool:
+    if resource.condition is None:
+        return True
+    return resolver.condition(resource.condition, f"Resources.{resource.logical_id}.Condition")
+
+
+def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
+    if prop not in resource.properties:
+        return None
+    value = resolver.resolve(resource.properties[prop], resource.where(prop))
+    return None if value is NO_VALUE else value
+
+
+def _optional_string(resolver: Resolver, resource: Resource, prop: str) -> str | None:
+    value = _optional(resolver, resource, prop)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(resource.where(prop), "must be a string")
+    return value
+
+
+def _api_name(resolver: Resolver, api: Resource) -> str:
+    return _optional_string(resolver, api, "Name") or api.logical_id
+
+
+def select_api(resolver: Resolver, document: Document, wanted: str | None) -> Resource:
+    """The WebSocket API to serve: the only one, or the one whose logical id or
+    ``Name`` is ``wanted``. HTTP APIs (``ProtocolType: HTTP``) are ignored."""
+    candidates = [
+        api for api in document.of_type(WEBSOCKET_API)
+        if _created(resolver, api) and _optional(resolver, api, "ProtocolType") == "WEBSOCKET"
+    ]
+    listing = ", ".join(f"{api.logical_id} (Name {_api_name(resolver, api)!r})" for api in candidates)
+    if wanted is not None:
+        for api in candidates:
+            if wanted in (api.logical_id, _api_name(resolver, api)):
+                return api
+        raise ConfigError(
+            "api", f"no WebSocket API {wanted!r} in the template (candidates: {listing or 'none'})"
+        )
+    if not candidates:
+        raise ConfigError("Resources", "no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET")
+    if len(candidates) > 1:
+        raise ConfigError("api", f"the template has several WebSocket APIs, choose one: {listing}")
+    return candidates[0]
+
+
+def read_api(resolver: Resolver, api: Resource) -> ApiSettings:
+    """Name and selection expressions of the served API, validated."""
+    expression = _optional_string(resolver, api, "RouteSelectionExpression")
+    if expression is None:
+        raise ConfigError(api.where("RouteSelectionExpression"), "is required for WebSocket APIs")
+    try:
+        RouteSelector.parse(expression)  # fail at load time, not at the first message
+    except ConfigError as exc:
+        raise ConfigError(api.where("RouteSelectionExpression"), exc.problem) from None
+    api_key = _optional_string(resolver, api, "ApiKeySelectionExpression")
+    if api_key is not None and api_key not in _API_KEY_EXPRESSIONS:
+        raise ConfigError(
+            api.where("ApiKeySelectionExpression"), f"must be one of {', '.join(_API_KEY_EXPRESSIONS)}"
+        )
+    return ApiSettings(_api_name(resolver, api), expression, api_key)
+
+
+def _belongs(resolver: Resolver, resource: Resource, api_ref: Any) -> bool:
+    return bool(_optional(resolver, resource, "ApiId") == api_ref)
+
+
+def build_routes(
+    resolver: Resolver, document: Document, api: Resource, functions: Mapping[str, Resource]
+) -> tuple[dict[str, RouteSpec], dict[str, AuthorizerSpec]]:
+    """Routes keyed by route key, and the authorizers they use keyed by logical id.
+
+    ``functions`` maps local function names to resources (functions.py).
+    """
+    api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
+    with_response = {
+        resolver.resolve(response.properties.get("RouteId"), response.where("RouteId"))
+        for response in document.of_type(_ROUTE_RESPONSE)
+        if _created(resolver, response) and _belongs(resolver, response, api_ref)
+    }
+    routes: dict[str, RouteSpec] = {}
+    owners: dict[str, str] = {}
+    authorizers: dict[str, AuthorizerSpec] = {}
+    for resource in document.of_type(_ROUTE):
+        if not _created(resolver, resource) or not _belongs(resolver, resource, api_ref):
+            continue
+        route, authorizer = _route(resolver, document, resource, functions, with_response)
+        if route.key in routes:
+            raise ConfigError(
+                resource.where("RouteKey"), f"route {route.key!r} is also defined by {owners[route.key]}"
+            )
+        routes[route.key], owners[route.key] = route, resource.logical_id
+        if authorizer is not None and route.authorizer is not None:
+            authorizers[route.authorizer] = authorizer
+    return routes, authorizers
+
+
+def _route(
+    resolver: Resolver, document: Document, resource: Resource, functions: Mapping[str, Resource],
+    with_response: set[Any],
+) -> tuple[RouteSpec, AuthorizerSpec | None]:
+    key = _optional_string(resolver, resource, "RouteKey")
+    if not key:
+        raise ConfigError(resource.where("RouteKey"), "is required")
+    if key.startswith("$") and key not in (CONNECT, DISCONNECT, DEFAULT):
+        # Custom route keys must not start with $ [doc] DOCS-routes.
+        raise ConfigError(resource.where("RouteKey"), f"{key!r}: custom route keys must not start with '$'")
+    target = _optional_string(resolver, resource, "Target")
+    if target is None:
+        raise ConfigError(
+            resource.where("Target"),
+            "is required: wsgw serves routes through an AWS_PROXY Lambda integration",
+        )
+    function, timeout = _integration(resolver, document, target, resource.where("Target"), functions)
+    authorization = _optional_string(resolver, resource, "AuthorizationType") or "NONE"
+    if authorization not in ("NONE", "AWS_IAM", "CUSTOM"):
+        # JWT authorizers exist only for HTTP APIs (reference §8).
+        raise ConfigError(
+            resource.where("AuthorizationType"), f"{authorization!r} is not NONE, AWS_IAM or CUSTOM"
+        )
+    if authorization != "NONE" and key != CONNECT:
+        # API Gateway rejects authorization on any other route (reference §8, LS-TEST).
+        raise ConfigError(
+            resource.where("AuthorizationType"), "only the $connect route can have authorization"
+        )
+    authorizer_key: str | None = None
+    authorizer: AuthorizerSpec | None = None
+    if authorization == "CUSTOM":
+        authorizer_key, authorizer = _authorizer(resolver, document, resource, functions)
+    api_key = _optional(resolver, resource, "ApiKeyRequired")
+    if api_key not in (None, True, False, "true", "false"):
+        raise ConfigError(resource.where("ApiKeyRequired"), "must be true or false")
+    two_way = (
+        _optional(resolver, resource, "RouteResponseSelectionExpression") is not None
+        or resource.logical_id in with_response
+    )
+    route = RouteSpec(
+        key=key, function=function, two_way=two_way, integration_timeout_ms=timeout,
+        authorization_type=authorization, authorizer=authorizer_key,
+        api_key_required=api_key in (True, "true"),
+    )
+    return route, authorizer
+
+
+def _integration(
+    resolver: Resolver, document: Document, target: str, where: str, functions: Mapping[str, Resource]
+) -> tuple[str, int | None]:
+    prefix, _, integration_id = target.partition("/")
+    integration = document.get(integration_id)
+    if prefix != "integrations" or not integration_id:
+        raise ConfigError(where, f"{target!r} is not of the form integrations/<IntegrationId>")
+    if integration is None or integration.type != _INTEGRATION:
+        raise ConfigError(where, f"{target!r} names no AWS::ApiGatewayV2::Integration of this template")
+    kind = _optional_string(resolver, integration, "IntegrationType")
+    if kind != "AWS_PROXY":
+        raise ConfigError(
+            integration.where("IntegrationType"),
+            f"{kind or 'missing'} integrations are not supported (only AWS_PROXY)",
+        )
+    uri = _optional_string(resolver, integration, "IntegrationUri")
+    if uri is None:
+        raise ConfigError(integration.where("IntegrationUri"), "is required for AWS_PROXY integrations")
+    function = _function_of(uri, integration.where("IntegrationUri"), functions)
+    timeout = _optional(resolver, integration, "TimeoutInMillis")
+    if timeout is None:
+        return function, None
+    if isinstance(timeout, str) and timeout.isdigit():
+        timeout = int(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 50 <= timeout <= 29_000:
+        # 50 ms - 29 s for every integration type [doc] DOCS-limits.
+        raise ConfigError(integration.where("TimeoutInMillis"), "must be an integer from 50 to 29000")
+    return function, timeout
+
+
+def _function_of(uri: str, where: str, functions: Mapping[str, Resource]) -> str:
+    """The local function name in an integration/authorizer URI: an API Gateway
+    invocation ARN around a function ARN, or (accepted by AWS for AWS_PROXY, reference
+    §9) a plain function ARN, possibly qualified with a version or alias."""
+    match = _INVOCATION.fullmatch(uri)
+    arn = match.group(1) if match else uri
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda" or parts[5] != "function":
+        raise ConfigError(where, f"{uri!r} is not a Lambda function ARN or invocation ARN")
+    name = parts[6]
+    if name not in functions:
+        known = ", ".join(sorted(functions)) or "none"
+        raise ConfigError(
+            where, f"function {name!r} is not an AWS::Lambda::Function of this template (functions: {known})"
+        )
+    return name
+
+
+def _authorizer(
+    resolver: Resolver, document: Document, route: Resource, functions: Mapping[str, Resource]
+) -> tuple[str, AuthorizerSpec]:
+    where = route.where("AuthorizerId")
+    reference = _optional_string(resolver, route, "AuthorizerId")
+    if reference is None:
+        raise ConfigError(where, "is required when AuthorizationType is CUSTOM")
+    resource = document.get(reference)
+    if resource is None or resource.type != _AUTHORIZER:
+        raise ConfigError(where, f"{reference!r} is not an AWS::ApiGatewayV2::Authorizer of this template")
+    kind = _optional_string(resolver, resource, "AuthorizerType")
+    if kind != "REQUEST":
+        # WebSocket APIs have only Lambda REQUEST authorizers (JWT is HTTP-only, §8).
+        raise ConfigError(
+            resource.where("AuthorizerType"), f"{kind or 'missing'}: only REQUEST authorizers are supported"
+        )
+    uri = _optional_string(resolver, resource, "AuthorizerUri")
+    if uri is None:
+        raise ConfigError(resource.where("AuthorizerUri"), "is required for REQUEST authorizers")
+    sources = _optional(resolver, resource, "IdentitySource") or []
+    if not isinstance(sources, list):
+        raise ConfigError(resource.where("IdentitySource"), "must be a list")
+    for i, source in enumerate(sources):
+        if not isinstance(source, str) or not source.startswith(_IDENTITY_PREFIXES) or source.endswith("."):
+            http_form = isinstance(source, str) and source.startswith("$")
+            hint = " ($request... is the HTTP API form)" if http_form else ""
+            raise ConfigError(
+                f"{resource.where('IdentitySource')}[{i}]",
+                f"{source!r} is not route.request.header.<name>, route.request.querystring.<name>, "
+                f"stageVariables.<name> or context.<name>{hint}",
+            )
+    spec = AuthorizerSpec(
+        name=_optional_string(resolver, resource, "Name") or resource.logical_id,
+        function=_function_of(uri, resource.where("AuthorizerUri"), functions),
+        identity_source=tuple(sources),
+        authorizer_type=kind,
+    )
+    return resource.logical_id, spec
+
+
+def stage_name(resolver: Resolver, document: Document, api: Resource) -> str:
+    """The name of the API's stage: the first ``AWS::ApiGatewayV2::Stage`` of the API
+    in template order (deliberate: wsgw serves one stage; with or without a
+    ``Deployment``, since CDK relies on ``AutoDeploy``)."""
+    api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
+    for stage in document.of_type(_STAGE):
+        if _created(resolver, stage) and _belongs(resolver, stage, api_ref):
+            name = _optional_string(resolver, stage, "StageName")
+            if name is None:
+                raise ConfigError(stage.where("StageName"), "is required")
+            return check_stage_name(name, stage.where("StageName"))
+    raise ConfigError(
+        f"Resources.{api.logical_id}", "has no AWS::ApiGatewayV2::Stage; wsgw serves the API at its stage"
+    )
