@@ -18,13 +18,12 @@ import click
 from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
 from emulator import cdk_cli
 from emulator import event_loop as event_loop_module
-from emulator.config import check_stage_name, load_app
+from emulator.config import check_stage_name
 from emulator.event_loop import LoopChoice
 from emulator.errors import WsgwError
 from emulator.model import ApiModel
+from emulator.sources import load_model
 
-HERE = Path(__file__).resolve().parent
-BUNDLED_APP = HERE / "wsgw.json"
 
 
 @click.group()
@@ -37,8 +36,13 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=3001, show_default=True, type=click.IntRange(0, 65535), help="Port for ws://, wss:// and @connections.")
 @click.option("--stage", default=None, help="Stage name in the URL path (default: the app's stage).")
-@click.option("--app", "app_path", type=click.Path(path_type=Path), default=BUNDLED_APP, show_default="the bundled chat app",
-              help="App description (wsgw.json) to serve.")
+@click.option("--template", "template", type=click.Path(path_type=Path), default=None,
+              help="What to serve: a CDK cloud assembly folder (cdk.out), a CloudFormation or SAM template "
+                   "(JSON/YAML), or a wsgw.json app description. Default: the bundled CDK app, freshly synthesized.")
+@click.option("--api", default=None, help="Which WebSocket API (logical id or Name) when the template has several.")
+@click.option("--stack", "stack_name", default=None, help="Which stack of a cloud assembly with several.")
+@click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="KEY=VALUE",
+              help="Template parameter values (repeatable).")
 @click.option("--aws-endpoint-url", default=None, metavar="URL",
               help="Send handlers' AWS calls here (DynamoDB Local, LocalStack, real AWS) instead of the embedded moto.")
 @click.option("--tls-dir", type=click.Path(path_type=Path), default=None,
@@ -51,12 +55,21 @@ def main() -> None:
               help="Close connections this old with 1001 (default: AWS's 7200).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
               help="auto uses uvloop when installed.")
-def run_local(host: str, port: int, stage: str | None, app_path: Path, aws_endpoint_url: str | None,
+def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
+              stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
               max_connection_duration: float | None, event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
+    parameters: dict[str, str] = {}
+    for item in parameter_overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--parameter-overrides {item!r}: expected KEY=VALUE")
+        parameters[key] = value
+    if template is None:
+        click.echo("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
     try:
-        model = load_app(app_path)
+        model = load_model(template, api=api, stack=stack_name, parameters=parameters)
     except WsgwError as exc:
         _fail(str(exc))
     if stage is not None:

@@ -65,6 +65,10 @@ class WsgwChatStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+        cfn_table = table.node.default_child
+        assert isinstance(cfn_table, dynamodb.CfnTable)
+        cfn_table.override_logical_id("ConnectionsTable")  # local table name: ConnectionsTable
+
         code = lambda_.Code.from_asset(str(HANDLERS_DIR), exclude=ASSET_EXCLUDE)
         functions: dict[str, lambda_.Function] = {}
         for name, spec in FUNCTIONS.items():
@@ -78,6 +82,11 @@ class WsgwChatStack(Stack):
                 memory_size=spec.memory_mb,
                 environment={"CONNECTIONS_TABLE": table.table_name} if spec.writes_table else None,
             )
+            # Stable logical ids (no CDK hash suffix): run-local names each function by
+            # its logical id, so logs read [ConnectFunction], as in wsgw's docs.
+            cfn_function = functions[name].node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            cfn_function.override_logical_id(name)
             if spec.writes_table:
                 table.grant_write_data(functions[name])
 

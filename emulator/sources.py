@@ -29,7 +29,11 @@ def is_app_description(path: Path) -> bool:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False  # the template loader reports the problem with its context
-    return isinstance(document, dict) and "Resources" not in document and "routes" in document
+    return (
+        isinstance(document, dict)
+        and "Resources" not in document
+        and any(key in document for key in ("routes", "functions", "routeSelectionExpression"))
+    )
 
 
 def load_model(

@@ -3,7 +3,7 @@
 Each gateway runs in a background thread with its own event loop (so tests can use
 blocking clients: websockets' sync client and boto3), real worker processes and a
 real embedded moto server. ``probe_gateway`` serves ``tests/apps/probe``; the
-``chat_gateway`` serves the bundled chat app (``wsgw.json``).
+``chat_gateway`` serves the bundled chat app from its synthesized CDK template.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
-from emulator.config import load_app
+from emulator.sources import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe" / "wsgw.json"
@@ -92,10 +92,11 @@ class RunningGateway:
         return self.background.call(lambda: set(server.sessions))
 
 
-def start_gateway(app: Path, tls_dir: Path, **options: Any) -> RunningGateway:
+def start_gateway(app: Path | None, tls_dir: Path, **options: Any) -> RunningGateway:
+    """Serve ``app`` (None: the bundled CDK app, synthesized) on a free port."""
     log = FunctionLog()
     local = LocalGateway(
-        load_app(app), GatewayOptions(port=0, tls_dir=tls_dir, **options), function_log=log,
+        load_model(app), GatewayOptions(port=0, tls_dir=tls_dir, **options), function_log=log,
     )
     background = BackgroundGateway(local)
     background.start()
@@ -116,6 +117,6 @@ def probe_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
 
 @pytest.fixture(scope="session")
 def chat_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
-    running = start_gateway(ROOT / "wsgw.json", tls_dir)
+    running = start_gateway(None, tls_dir)
     yield running
     running.background.stop()

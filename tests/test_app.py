@@ -11,9 +11,10 @@ from websockets.sync.client import connect
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway, is_loopback_url
 from emulator.aws_services import EmbeddedAws
-from emulator.config import load_app
+from emulator.sources import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
+CHAT_MODEL = load_model(ROOT / "tests" / "apps" / "chat" / "wsgw.json")
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -30,7 +31,7 @@ def test_is_loopback_url(url: str, expected: bool) -> None:
     ("::", "[::1]:3001"), ("::1", "[::1]:3001"), ("localhost", "localhost:3001"),
 ])
 def test_domain_name_is_reachable_host_and_port(host: str, domain: str) -> None:
-    gateway = LocalGateway(load_app(ROOT / "wsgw.json"), GatewayOptions(host=host, port=3001))
+    gateway = LocalGateway(CHAT_MODEL, GatewayOptions(host=host, port=3001))
     assert gateway.domain_name == domain
     assert gateway.ws_url == f"ws://{domain}/dev"
     assert gateway.management_url == f"https://{domain}/dev"
@@ -39,7 +40,7 @@ def test_domain_name_is_reachable_host_and_port(host: str, domain: str) -> None:
 def test_worker_environment_is_built_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "my-real-account")
     monkeypatch.setenv("SECRET_OF_THE_SHELL", "do-not-leak")
-    gateway = LocalGateway(load_app(ROOT / "wsgw.json"), GatewayOptions(port=0, tls_dir=tmp_path))
+    gateway = LocalGateway(CHAT_MODEL, GatewayOptions(port=0, tls_dir=tmp_path))
     from emulator.tls import ensure_tls_material
 
     gateway.tls = ensure_tls_material(tmp_path)
@@ -61,7 +62,7 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
     loop.run_until_complete(other.start())
     try:
         background = BackgroundGateway(LocalGateway(
-            load_app(ROOT / "wsgw.json"),
+            CHAT_MODEL,
             GatewayOptions(port=0, tls_dir=tmp_path, aws_endpoint_url=other.endpoint_url),
             function_log=lambda function, line: None,
         ))

@@ -13,11 +13,14 @@ from emulator.ids import is_aws_id
 
 from conftest import RunningGateway
 
-TABLE = "wsgw-chat-connections"
+def _table(chat_gateway: RunningGateway) -> str:
+    """The connections table's local name, as the template defines it."""
+    (table,) = chat_gateway.gateway.model.tables
+    return table.table_name
 
 
 def _rows(chat_gateway: RunningGateway) -> set[str]:
-    items = chat_gateway.dynamodb().scan(TableName=TABLE)["Items"]
+    items = chat_gateway.dynamodb().scan(TableName=_table(chat_gateway))["Items"]
     return {item["connectionId"]["S"] for item in items}
 
 
@@ -44,7 +47,7 @@ def test_connect_and_disconnect_keep_the_table(chat_gateway: RunningGateway) -> 
         ws.send('{"action": "whoAmI"}')
         connection_id = ws.recv(timeout=10)
         # $connect finished before the 101, so its row exists before any message.
-        item = chat_gateway.dynamodb().get_item(TableName=TABLE, Key={"connectionId": {"S": connection_id}})["Item"]
+        item = chat_gateway.dynamodb().get_item(TableName=_table(chat_gateway), Key={"connectionId": {"S": connection_id}})["Item"]
         assert int(item["ttl"]["N"]) > time.time() + 2 * 3600
         ws.close()
         _wait_until(lambda: connection_id not in _rows(chat_gateway))
@@ -64,7 +67,7 @@ def test_delete_connection_closes_client_and_removes_row(chat_gateway: RunningGa
 
 def test_send_to_gone_connection_reports_error_and_prunes_row(chat_gateway: RunningGateway) -> None:
     stale = "GoneGoneGoneGoA="
-    chat_gateway.dynamodb().put_item(TableName=TABLE, Item={"connectionId": {"S": stale}})
+    chat_gateway.dynamodb().put_item(TableName=_table(chat_gateway), Item={"connectionId": {"S": stale}})
     with connect(chat_gateway.ws_url) as ws:
         ws.send(json.dumps({"action": "sendMessage", "connectionId": stale, "message": "hello?"}))
         error = json.loads(ws.recv(timeout=10))["error"]

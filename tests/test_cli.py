@@ -127,11 +127,11 @@ def test_bad_app_file_errors_name_the_field(tmp_path: Path) -> None:
     app = tmp_path / "wsgw.json"
     (tmp_path / "code").mkdir()
     app.write_text(json.dumps({"functions": {"F": {"handler": "missing.handler", "codeUri": "code"}}}))
-    result = CliRunner().invoke(cli.main, ["run-local", "--app", str(app), "--tls-dir", str(tmp_path / "tls")])
+    result = CliRunner().invoke(cli.main, ["run-local", "--template", str(app), "--tls-dir", str(tmp_path / "tls")])
     assert result.exit_code == 1
     assert "wsgw: error: functions.F.handler: no file missing.py in" in result.output
     app.write_text("{not json")
-    result = CliRunner().invoke(cli.main, ["run-local", "--app", str(app)])
+    result = CliRunner().invoke(cli.main, ["run-local", "--template", str(app)])
     assert result.exit_code == 1 and "not valid JSON (line 1" in result.output
 
 

@@ -14,7 +14,7 @@ from emulator.errors import ConfigError, WsgwError
 from emulator.model import KeyAttribute
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "wsgw.json"
+BUNDLED = ROOT / "tests" / "apps" / "chat" / "wsgw.json"
 
 MINIMAL: dict[str, Any] = {
     "name": "t",

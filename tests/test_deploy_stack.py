@@ -117,7 +117,7 @@ def test_connection_table(template: Template) -> None:
 
 def test_functions_match_wsgw_json(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    described = json.loads((ROOT / "wsgw.json").read_text(encoding="utf-8"))["functions"]
+    described = json.loads((ROOT / "tests" / "apps" / "chat" / "wsgw.json").read_text(encoding="utf-8"))["functions"]
     functions = functions_by_handler(template)
     assert set(functions) == {spec["handler"] for spec in described.values()}
     for spec in described.values():
@@ -142,7 +142,7 @@ def test_websocket_api_routes_and_two_way_routes(template: Template) -> None:
     assert set(routes) == {"$connect", "$disconnect", "$default", "whoAmI", "sendMessage"}
     integrations = of_type(template, "AWS::ApiGatewayV2::Integration")
     functions = {name: res["Properties"]["Handler"] for name, res in of_type(template, "AWS::Lambda::Function").items()}
-    described = json.loads((ROOT / "wsgw.json").read_text(encoding="utf-8"))
+    described = json.loads((ROOT / "tests" / "apps" / "chat" / "wsgw.json").read_text(encoding="utf-8"))
     for key, (_, props) in routes.items():
         assert props["ApiId"] == {"Ref": api_id}
         integration_id = props["Target"]["Fn::Join"][1][1]["Ref"]
