@@ -29,6 +29,7 @@ class ConnectionRecord:
     source_ip: str
     user_agent: str | None
     status: ConnectionStatus = ConnectionStatus.CONNECTING
+    gone: bool = False  # fault injection: the management API answers 410 for it
 
 
 class ConnectionRegistry:
@@ -55,9 +56,18 @@ class ConnectionRegistry:
     def get_open(self, connection_id: str) -> ConnectionRecord | None:
         """The record if the connection is established (``$connect`` done), else None."""
         record = self._records.get(connection_id)
-        if record is None or record.status is not ConnectionStatus.OPEN:
+        if record is None or record.status is not ConnectionStatus.OPEN or record.gone:
             return None
         return record
+
+    def mark_gone(self, connection_id: str) -> bool:
+        """Make the management API treat an open connection as gone (410) while its
+        socket stays open: what a stale id looks like on AWS. For fault injection."""
+        record = self._records.get(connection_id)
+        if record is None:
+            return False
+        self._records[connection_id] = replace(record, gone=True)
+        return True
 
     def mark_open(self, connection_id: str) -> ConnectionRecord:
         """Call when the 101 is sent: the connection becomes usable."""

@@ -111,3 +111,16 @@ def test_iteration_is_a_snapshot() -> None:
         seen.append(record.connection_id)
     assert seen == ["AAAAAAAAAAAAAA0=", "AAAAAAAAAAAAAA1=", "AAAAAAAAAAAAAA2="]
     assert len(registry) == 0
+
+
+def test_mark_gone_hides_an_open_connection_from_get_open() -> None:
+    from emulator.registry import ConnectionRecord, ConnectionRegistry
+
+    registry = ConnectionRegistry()
+    registry.add(ConnectionRecord("AAAAAAAAAAAAAAA=", 1, 1, "127.0.0.1", None))
+    registry.mark_open("AAAAAAAAAAAAAAA=")
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is not None
+    assert registry.mark_gone("AAAAAAAAAAAAAAA=") is True
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert registry.get("AAAAAAAAAAAAAAA=") is not None  # still connected
+    assert registry.mark_gone("BBBBBBBBBBBBBBB=") is False
