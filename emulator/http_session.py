@@ -90,7 +90,10 @@ class HttpSession:
         if is_lambda_path(target):
             self._answer_lambda(method, target, request, body)
             return
-        management = ManagementRequest(method=method, target=target, body=body)
+        authorization = next(
+            (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
+        )
+        management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
         response, action = self.server.management.handle(management, str(uuid.uuid4()))
         self._send(response)
         if isinstance(action, Deliver):

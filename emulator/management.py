@@ -36,6 +36,7 @@ class ManagementRequest:
     method: str
     target: str
     body: bytes = b""
+    authorization: str | None = None  # the Authorization header, if any
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,12 @@ class ManagementApi:
         return unquote(parts[3])
 
     def _handle(self, request: ManagementRequest, request_id: str) -> tuple[HttpResponse, Action]:
+        if not _is_sigv4(request.authorization):
+            # The @connections API takes only SigV4-signed requests [doc] DOCS-conns;
+            # unsigned ones get 403 "Missing Authentication Token" (API Gateway's
+            # answer to unauthenticated calls). Deliberate difference: the signature
+            # itself is not verified, so any credentials work locally.
+            raise ForbiddenException("Missing Authentication Token")
         connection_id = self.connection_id_from(request.target)
         method = request.method.upper()
         if method not in ("POST", "GET", "DELETE"):
@@ -153,6 +160,14 @@ class ManagementApi:
             headers = plain + (("Content-Type", "application/json"),)
             return HttpResponse(200, headers, body), None
         return HttpResponse(204, plain, b""), Disconnect(connection_id)
+
+
+def _is_sigv4(authorization: str | None) -> bool:
+    """Whether an Authorization header has SigV4's shape (algorithm, credential
+    scope, signed headers and signature)."""
+    if not authorization or not authorization.startswith("AWS4-HMAC-SHA256 "):
+        return False
+    return all(part in authorization for part in ("Credential=", "SignedHeaders=", "Signature="))
 
 
 def _connection_view(record: ConnectionRecord) -> dict[str, object]:

@@ -28,6 +28,8 @@ CID_PATH = "/dev/@connections/R0oXAdfD0kwCH6w%3D"
 RID = "d184b96c-bd65-42f4-855b-ccd53c5049f4"
 CONNECTED_AT = 1_731_324_924_553
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+SIGNED = ("AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/execute-api/aws4_request, "
+          "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
 
 
 def make_api(*, ua: str | None = "Mozilla/5.0", open_: bool = True) -> tuple[ManagementApi, ConnectionRegistry, ManualClock]:
@@ -51,8 +53,9 @@ def header(response: HttpResponse, name: str) -> str | None:
     return values[0] if values else None
 
 
-def call(api: ManagementApi, method: str, target: str, body: bytes = b"") -> tuple[HttpResponse, object]:
-    response, action = api.handle(ManagementRequest(method, target, body), RID)
+def call(api: ManagementApi, method: str, target: str, body: bytes = b"",
+         authorization: str | None = SIGNED) -> tuple[HttpResponse, object]:
+    response, action = api.handle(ManagementRequest(method, target, body, authorization), RID)
     assert header(response, "x-amzn-RequestId") == RID
     return response, action
 
@@ -296,3 +299,16 @@ def test_iso_ms_matches_exact_integer_arithmetic(epoch_ms: int) -> None:
     moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
     expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     assert iso_ms(epoch_ms) == expected
+
+
+@pytest.mark.parametrize("authorization", [
+    None, "", "Basic dXNlcjpwYXNz", "AWS4-HMAC-SHA256 Credential=AKID/x",
+    "AWS AKID:signature",
+])
+def test_unsigned_requests_are_forbidden(authorization: str | None) -> None:
+    api, _, _ = make_api()
+    for method in ("POST", "GET", "DELETE"):
+        response, action = call(api, method, CID_PATH, b"x", authorization=authorization)
+        assert_error(response, 403, "ForbiddenException")
+        assert json.loads(response.body) == {"message": "Missing Authentication Token"}
+        assert action is None

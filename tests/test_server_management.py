@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 
@@ -59,10 +60,23 @@ def test_get_connection_reports_times_and_identity(probe_gateway: RunningGateway
 
 
 def test_get_connection_wire_format(probe_gateway: RunningGateway) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     with connect(probe_gateway.ws_url, user_agent_header=None) as ws:
         connection_id = _connection_id(ws)
         url = f"{probe_gateway.gateway.http_management_url}/@connections/{connection_id.replace('=', '%3D')}"
-        with urllib.request.urlopen(url, timeout=10) as response:
+        # Unsigned: 403 like AWS's "Missing Authentication Token".
+        with pytest.raises(urllib.error.HTTPError) as unsigned:
+            urllib.request.urlopen(url, timeout=10)
+        unsigned.value.close()
+        assert unsigned.value.code == 403
+        assert unsigned.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+        request = AWSRequest(method="GET", url=url)
+        SigV4Auth(Credentials("AKID", "secret"), "execute-api", "us-east-1").add_auth(request)
+        signed = urllib.request.Request(url, headers=dict(request.headers.items()))
+        with urllib.request.urlopen(signed, timeout=10) as response:
             body = json.loads(response.read())
     assert list(body) == ["connectedAt", "identity", "lastActiveAt"]
     assert body["identity"] == {"sourceIp": "127.0.0.1"}  # no userAgent when none was sent

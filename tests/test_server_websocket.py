@@ -271,3 +271,35 @@ def test_handler_invokes_another_function_through_lambda_api(
         assert ws.recv(timeout=20) == expected
     if mode == "event":
         probe_gateway.log.wait_for(lambda f, line: f == "Recorder" and line == 'RECORDER {"note": "n1"}')
+
+
+def _closed_code(ws: object) -> int:
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)  # type: ignore[attr-defined]
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+def test_frame_over_32_kb_closes_with_1009(probe_gateway: RunningGateway) -> None:
+    with connect(probe_gateway.ws_url, max_size=None) as ws:
+        ws.send(json.dumps({"action": "echo", "pad": "x" * 32_000}))  # under 32 KB: fine
+        assert len(ws.recv(timeout=10)) > 32_000
+        connection_id = json.loads(_dump_id(ws))
+        ws.send("x" * (32 * 1024 + 1))
+        assert _closed_code(ws) == 1009
+    _, line = probe_gateway.log.wait_for(lambda f, line: f == "Disconnect" and connection_id in line)
+    assert json.loads(line.split(" ", 1)[1])["requestContext"]["disconnectStatusCode"] == 1009
+
+
+def test_message_over_128_kb_in_small_frames_closes_with_1009(probe_gateway: RunningGateway) -> None:
+    with connect(probe_gateway.ws_url) as ws:
+        # 128 KB exactly, as four 32 KB fragments: accepted ($default-less app: Forbidden).
+        ws.send(iter(["y" * (32 * 1024)] * 4))
+        assert json.loads(ws.recv(timeout=10))["message"] == "Forbidden"
+        ws.send(iter(["y" * (32 * 1024)] * 4 + ["y"]))
+        assert _closed_code(ws) == 1009
+
+
+def _dump_id(ws: object) -> str:
+    ws.send(json.dumps({"action": "dump"}))  # type: ignore[attr-defined]
+    return json.dumps(json.loads(ws.recv(timeout=10))["event"]["requestContext"]["connectionId"])  # type: ignore[attr-defined]
