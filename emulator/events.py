@@ -103,7 +103,7 @@ def trace_id(epoch_ms: int, request_id: str) -> str:
     return f"Root=1-{epoch_ms // 1000:08x}-{digest}"
 
 
-def _multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+def single_and_multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
     # Single-value maps keep the last value of a repeated name, multi-value maps
     # every value in order, as API Gateway's proxy events do for REST payloads
     # (repeated names are not in any WebSocket capture [?]).
@@ -123,7 +123,7 @@ def _identity(record: ConnectionRecord) -> dict[str, str]:
     return identity
 
 
-def _context(
+def request_context(
     endpoint: StageEndpoint,
     record: ConnectionRecord,
     *,
@@ -157,6 +157,10 @@ def _context(
     ctx["domainName"] = endpoint.domain_name
     ctx["connectionId"] = record.connection_id
     ctx["apiId"] = endpoint.api_id
+    if record.authorizer is not None:
+        # Set by a Lambda authorizer on $connect; present on every later event of the
+        # connection (reference §1.2, LS-TEST validated).
+        ctx["authorizer"] = dict(record.authorizer)
     return ctx
 
 
@@ -179,14 +183,14 @@ def connect_event(
         ("X-Forwarded-Port", str(handshake.port)),
         ("X-Forwarded-Proto", "https" if handshake.secure else "http"),
     ]
-    headers, multi_headers = _multi(forwarded)
+    headers, multi_headers = single_and_multi(forwarded)
     event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
     if handshake.query:
         # Query keys only when the upgrade URL had a query string [obs] PT-Connect.
-        query, multi_query = _multi(handshake.query)
+        query, multi_query = single_and_multi(handshake.query)
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = multi_query
-    event["requestContext"] = _context(
+    event["requestContext"] = request_context(
         endpoint, record, route_key="$connect", event_type="CONNECT",
         request_id=request_id, now_ms=now_ms,
     )
@@ -209,7 +213,7 @@ def message_event(
     No headers at all: message events carry none [obs] PT-Message, GO-send-message.
     """
     return {
-        "requestContext": _context(
+        "requestContext": request_context(
             endpoint, record, route_key=route_key, event_type="MESSAGE",
             request_id=request_id, now_ms=now_ms, message_id=message_id,
         ),
@@ -241,7 +245,7 @@ def disconnect_event(
     return {
         "headers": headers,
         "multiValueHeaders": {key: [value] for key, value in headers.items()},
-        "requestContext": _context(
+        "requestContext": request_context(
             endpoint, record, route_key="$disconnect", event_type="DISCONNECT",
             request_id=request_id, now_ms=now_ms, disconnect=(status_code, reason),
         ),

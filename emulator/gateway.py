@@ -4,8 +4,8 @@ The server (I/O) calls one method per thing that happens on the wire and carries
 the action it gets back; the core never touches a socket, awaits, or reads the
 clock itself. The lifecycle of one connection::
 
-    open(handshake)            -> Reject | Accept | Invoke($connect)
-    connect_finished(inv, out) -> Accept | Reject           (after the $connect Invoke)
+    open(handshake)            -> Reject | Accept | Invoke(authorizer or $connect)
+    connect_finished(inv, out) -> Accept | Reject | Invoke($connect after the authorizer)
     message(id, text)          -> Invoke | SendText         (SendText = Forbidden frame)
     message_finished(inv, out) -> SendText | None           (two-way body or error frame)
     integration_timed_out(inv) -> SendText                  ("Endpoint request timed out")
@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
+from .authorizer import authorizer_event, method_arn, missing_identity, verdict
 from .clock import Clock
 from .events import Handshake, StageEndpoint, connect_event, disconnect_event, message_event
 from .ids import IdFactory
@@ -64,6 +65,15 @@ class CloseConnection:
 ConnectDecision = Union[Reject, Accept, Invoke]
 
 FORBIDDEN_BODY = '{"message":"Forbidden"}'
+UNAUTHORIZED_BODY = '{"message":"Unauthorized"}'
+_REFUSAL_BODIES = {
+    401: UNAUTHORIZED_BODY,
+    403: FORBIDDEN_BODY,
+    500: '{"message": null}',
+}
+
+AUTHORIZER = "$connect:authorizer"
+"""``route_key`` of the Invoke that runs a Lambda authorizer before ``$connect``."""
 
 
 def error_frame(message: str, connection_id: str, request_id: str) -> str:
@@ -89,19 +99,32 @@ class Gateway:
         clock: Clock,
         ids: IdFactory,
         registry: ConnectionRegistry | None = None,
+        api_keys: frozenset[str] = frozenset(),
     ) -> None:
         self.model = model
+        self.api_keys = api_keys
+        # ApiKeySelectionExpression: $request.header.x-api-key (the default) or
+        # $context.authorizer.usageIdentifierKey [doc] DOCS-selexpr.
+        self._key_from_authorizer = (
+            model.api_key_selection_expression == "$context.authorizer.usageIdentifierKey"
+        )
+        self._handshakes: dict[str, Handshake] = {}  # waiting for their authorizer
         self.clock = clock
         self.ids = ids
         self.registry = registry if registry is not None else ConnectionRegistry()
         self.endpoint = StageEndpoint(model.api_id, model.stage, domain_name)
         self.selector = RouteSelector.parse(model.route_selection_expression)
         self._stage_path = "/" + model.stage
+        self._method_arn = method_arn(self.endpoint, model.region, model.account_id)
 
     # -- connect ---------------------------------------------------------------
 
     def open(self, handshake: Handshake) -> ConnectDecision:
-        """Call when an upgrade request has been parsed; before any reply is sent."""
+        """Call when an upgrade request has been parsed; before any reply is sent.
+
+        An :class:`Invoke` is the authorizer's (``route_key`` :data:`AUTHORIZER`) or
+        ``$connect``'s; pass its outcome to :meth:`connect_finished`.
+        """
         if handshake.path != self._stage_path:
             # Any path other than /{stage} is refused with 403 before any
             # integration runs, like API Gateway's missing-route answer [?] body.
@@ -114,23 +137,65 @@ class Gateway:
             source_ip=handshake.source_ip,
             user_agent=handshake.header("User-Agent"),
         )
-        self.registry.add(record)
         route = self.model.route(CONNECT)
         if route is None:
             # "Setting up an integration for $connect is optional" [doc] DOCS-connect.
+            self.registry.add(record)
             self.registry.mark_open(record.connection_id)
             return Accept(record.connection_id)
+        if route.api_key_required and not self._key_from_authorizer and not self._valid_key(
+            handshake.header("x-api-key")
+        ):
+            # ApiKeyRequired with $request.header.x-api-key: a missing or unknown key
+            # is refused before any integration; 403 by analogy with REST [?] §8.
+            return Reject(403, FORBIDDEN_BODY)
+        self.registry.add(record)
+        if route.authorization_type == "CUSTOM" and route.authorizer is not None:
+            spec = self.model.authorizers[route.authorizer]
+            if missing_identity(spec, handshake) is not None:
+                # A missing identity source: 401 without invoking the authorizer §8.
+                self.registry.remove(record.connection_id)
+                return Reject(401, UNAUTHORIZED_BODY)
+            self._handshakes[record.connection_id] = handshake
+            request_id = self.ids.request_id()
+            event = authorizer_event(
+                self.endpoint, record, handshake, request_id=request_id, now_ms=now, arn=self._method_arn,
+            )
+            return Invoke(spec.function, event, request_id, record.connection_id, AUTHORIZER)
+        return self._connect_invoke(record, handshake)
+
+    def _connect_invoke(self, record: ConnectionRecord, handshake: Handshake) -> Invoke:
+        route = self.model.routes[CONNECT]
         request_id = self.ids.request_id()
-        event = connect_event(self.endpoint, record, handshake, request_id=request_id, now_ms=now)
+        event = connect_event(self.endpoint, record, handshake, request_id=request_id, now_ms=self.clock.now_ms())
         return Invoke(route.function, event, request_id, record.connection_id, CONNECT)
 
-    def connect_finished(self, invoke: Invoke, outcome: Outcome) -> Accept | Reject:
-        """Call with the ``$connect`` outcome; then send the 101 or the refusal."""
-        decision = _connect_decision(invoke.connection_id, outcome)
+    def _valid_key(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.api_keys
+
+    def connect_finished(self, invoke: Invoke, outcome: Outcome) -> Accept | Reject | Invoke:
+        """Call with the outcome of an :meth:`open` Invoke (authorizer or ``$connect``);
+        then send the 101 or the refusal, or run the next Invoke (``$connect`` after
+        an allowing authorizer) and call again."""
+        connection_id = invoke.connection_id
+        if invoke.route_key == AUTHORIZER:
+            handshake = self._handshakes.pop(connection_id)
+            judged = verdict(outcome, self._method_arn)
+            if judged.status is not None:
+                self.registry.remove(connection_id)
+                return Reject(judged.status, _REFUSAL_BODIES[judged.status])
+            if self._key_from_authorizer and self.model.routes[CONNECT].api_key_required and not self._valid_key(
+                judged.context.get("usageIdentifierKey")
+            ):
+                self.registry.remove(connection_id)
+                return Reject(403, FORBIDDEN_BODY)
+            record = self.registry.set_authorizer(connection_id, judged.context)
+            return self._connect_invoke(record, handshake)
+        decision = _connect_decision(connection_id, outcome)
         if isinstance(decision, Accept):
-            self.registry.mark_open(invoke.connection_id)
+            self.registry.mark_open(connection_id)
         else:
-            self.registry.remove(invoke.connection_id)
+            self.registry.remove(connection_id)
         return decision
 
     def abandon(self, connection_id: str) -> None:
@@ -140,6 +205,7 @@ class Gateway:
         $connect never completed was never established.
         """
         self.registry.remove(connection_id)
+        self._handshakes.pop(connection_id, None)
 
     # -- messages ---------------------------------------------------------------
 

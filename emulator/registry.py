@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 
 class ConnectionStatus(enum.Enum):
@@ -30,6 +30,7 @@ class ConnectionRecord:
     user_agent: str | None
     status: ConnectionStatus = ConnectionStatus.CONNECTING
     gone: bool = False  # fault injection: the management API answers 410 for it
+    authorizer: Mapping[str, Any] | None = None  # requestContext.authorizer, if one ran
 
 
 class ConnectionRegistry:
@@ -72,6 +73,12 @@ class ConnectionRegistry:
     def mark_open(self, connection_id: str) -> ConnectionRecord:
         """Call when the 101 is sent: the connection becomes usable."""
         record = replace(self._records[connection_id], status=ConnectionStatus.OPEN)
+        self._records[connection_id] = record
+        return record
+
+    def set_authorizer(self, connection_id: str, context: Mapping[str, Any]) -> ConnectionRecord:
+        """Remember what the authorizer returned, for every later event."""
+        record = replace(self._records[connection_id], authorizer=context)
         self._records[connection_id] = record
         return record
 

@@ -128,8 +128,10 @@ class WebSocketSession:
             self.transport.abort()
 
     async def _finish_connect(self, invoke: Invoke, response: Response) -> None:
-        outcome = await self.server.invoke(invoke)
-        decision = self.server.gateway.connect_finished(invoke, outcome)
+        decision: Accept | Reject | Invoke = invoke
+        while isinstance(decision, Invoke):  # the authorizer, then $connect
+            outcome = await self.server.invoke(decision)
+            decision = self.server.gateway.connect_finished(decision, outcome)
         if self.transport.is_closing():
             # The client left while $connect ran: never established, no $disconnect.
             self.server.gateway.abandon(invoke.connection_id)
