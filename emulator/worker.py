@@ -25,6 +25,7 @@ is sent, so the invoker hands on an invocation's log lines before its outcome.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import json
 import logging
@@ -100,6 +101,21 @@ def _install_lambda_logging() -> None:
     handler.setFormatter(formatter)
     handler.addFilter(_RequestIdFilter())
     logging.getLogger().addHandler(handler)
+
+
+def _install_endpoint_redirect() -> None:
+    """Route botocore calls for the emulated API's real execute-api hostname to the
+    gateway (``endpoint_redirect.py``, loaded by path: isolated mode has no package)."""
+    hosts = os.environ.get("WSGW_REDIRECT_HOSTS")
+    target = os.environ.get("WSGW_REDIRECT_TARGET")
+    if not hosts or not target:
+        return
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "endpoint_redirect.py")
+    spec = importlib.util.spec_from_file_location("_wsgw_endpoint_redirect", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install(hosts.split(","), target)
 
 
 def _load_handler(name: str) -> Handler:
@@ -320,6 +336,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, task_root)
     os.chdir(task_root)
     _install_lambda_logging()
+    _install_endpoint_redirect()
     handler, init_error = _init(os.environ.get("_HANDLER", ""))
     ready: dict[str, Any] = {"type": "ready"}
     if init_error is not None:

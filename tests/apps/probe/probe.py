@@ -117,3 +117,12 @@ def invoke_other(event: dict[str, Any], context: Any) -> Any:
 def recorder(event: dict[str, Any], context: Any) -> Any:
     print("RECORDER " + json.dumps(event))
     return {"recorded": event.get("note")}
+
+
+def real_endpoint(event: dict[str, Any], context: Any) -> Any:
+    """One-way: answers through the management API at the REAL execute-api hostname
+    (from an environment variable), as many deployed handlers do."""
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["CALLBACK_URL"])
+    client.post_to_connection(ConnectionId=event["requestContext"]["connectionId"],
+                              Data=b"via " + os.environ["CALLBACK_URL"].encode())
+    return {"statusCode": 200}
