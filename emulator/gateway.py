@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, Mapping, Union
 
+from . import sigv4
 from .authorizer import authorizer_event, method_arn, missing_identity, verdict
 from .clock import Clock
 from .events import Handshake, StageEndpoint, connect_event, disconnect_event, message_event
@@ -72,6 +75,9 @@ _REFUSAL_BODIES = {
     500: '{"message": null}',
 }
 
+DEFAULT_IAM_CREDENTIALS: Mapping[str, str] = MappingProxyType({"testing": "testing"})
+"""Access key → secret accepted for AWS_IAM on $connect: the dummy ones handlers get."""
+
 AUTHORIZER = "$connect:authorizer"
 """``route_key`` of the Invoke that runs a Lambda authorizer before ``$connect``."""
 
@@ -100,9 +106,11 @@ class Gateway:
         ids: IdFactory,
         registry: ConnectionRegistry | None = None,
         api_keys: frozenset[str] = frozenset(),
+        iam_credentials: Mapping[str, str] = DEFAULT_IAM_CREDENTIALS,
     ) -> None:
         self.model = model
         self.api_keys = api_keys
+        self.iam_credentials = iam_credentials
         # ApiKeySelectionExpression: $request.header.x-api-key (the default) or
         # $context.authorizer.usageIdentifierKey [doc] DOCS-selexpr.
         self._key_from_authorizer = (
@@ -149,6 +157,10 @@ class Gateway:
             # ApiKeyRequired with $request.header.x-api-key: a missing or unknown key
             # is refused before any integration; 403 by analogy with REST [?] §8.
             return Reject(403, FORBIDDEN_BODY)
+        if route.authorization_type == "AWS_IAM" and self._iam_refusal(handshake) is not None:
+            # An unsigned or badly signed upgrade request is refused with 403
+            # [doc] DOCS-iam, DOCS-connect.
+            return Reject(403, FORBIDDEN_BODY)
         self.registry.add(record)
         if route.authorization_type == "CUSTOM" and route.authorizer is not None:
             spec = self.model.authorizers[route.authorizer]
@@ -169,6 +181,13 @@ class Gateway:
         request_id = self.ids.request_id()
         event = connect_event(self.endpoint, record, handshake, request_id=request_id, now_ms=self.clock.now_ms())
         return Invoke(route.function, event, request_id, record.connection_id, CONNECT)
+
+    def _iam_refusal(self, handshake: Handshake) -> str | None:
+        now = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=timezone.utc)
+        return sigv4.verify(
+            "GET", handshake.path, handshake.query, handshake.headers,
+            credentials=self.iam_credentials, now=now,
+        )
 
     def _valid_key(self, key: object) -> bool:
         return isinstance(key, str) and key in self.api_keys

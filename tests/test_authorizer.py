@@ -132,3 +132,36 @@ def test_api_key_from_authorizer(usage_key: str | None, accepted: bool) -> None:
     result = {**_policy("Allow", resource="*")} | ({"usageIdentifierKey": usage_key} if usage_key else {})
     decision = gateway.connect_finished(first, Succeeded(result, 1.0))
     assert isinstance(decision, Invoke) if accepted else decision == Reject(403, '{"message":"Forbidden"}')
+
+
+def _iam_gateway() -> tuple[Gateway, ManualClock]:
+    import time
+
+    clock = ManualClock(int(time.time() * 1000))
+    functions = {"Connect": FunctionSpec(name="Connect", handler="c.handler", code_dir=Path("."))}
+    model = ApiModel(
+        name="t", stage="dev", route_selection_expression="$request.body.action",
+        routes=MappingProxyType({"$connect": RouteSpec("$connect", "Connect", authorization_type="AWS_IAM")}),
+        functions=MappingProxyType(functions),
+    )
+    return Gateway(model, domain_name="h", clock=clock, ids=SequentialIds()), clock
+
+
+def _signed_handshake(secret: str = "testing") -> Handshake:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url="https://h/dev?a=1", headers={"Host": "h"})
+    SigV4Auth(Credentials("testing", secret), "execute-api", "us-east-1").add_auth(request)
+    return Handshake(path="/dev", query=(("a", "1"),), headers=tuple(request.headers.items()), source_ip="127.0.0.1")
+
+
+def test_iam_connect_needs_a_valid_signature() -> None:
+    gateway, clock = _iam_gateway()
+    assert isinstance(gateway.open(_signed_handshake()), Invoke)
+    assert gateway.open(_signed_handshake(secret="wrong")) == Reject(403, '{"message":"Forbidden"}')
+    assert gateway.open(_handshake((("a", "1"),))) == Reject(403, '{"message":"Forbidden"}')
+    signed = _signed_handshake()
+    clock.advance(16 * 60 * 1000)  # past SigV4's 15-minute window
+    assert gateway.open(signed) == Reject(403, '{"message":"Forbidden"}')

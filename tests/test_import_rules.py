@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR = ROOT / "emulator"
 HANDLERS = ROOT / "handlers"
-PURE = ("model", "selection", "events", "ids", "clock", "registry", "gateway", "management", "errors", "invocation", "config", "lambda_api", "authorizer")
+PURE = ("model", "selection", "events", "ids", "clock", "registry", "gateway", "management", "errors", "invocation", "config", "lambda_api", "authorizer", "sigv4")
 
 
 @dataclass(frozen=True)
