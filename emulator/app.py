@@ -26,7 +26,7 @@ from .ids import IdFactory, RandomIds
 from .invoker import Invoker, LogSink
 from .management import ManagementApi
 from .model import ApiModel
-from .server import GatewayServer, bind_listener
+from .server import FaultSource, GatewayServer, InvocationObserver, bind_listener
 from .tls import TlsMaterial, ensure_tls_material, server_ssl_context
 
 T = TypeVar("T")
@@ -89,12 +89,16 @@ class LocalGateway:
         clock: Clock | None = None,
         ids: IdFactory | None = None,
         function_log: LogSink = print_function_line,
+        faults: FaultSource | None = None,
+        observer: InvocationObserver | None = None,
     ) -> None:
         self.model = _with_limits(model, options)
         self.options = options
         self.clock = clock or SystemClock()
         self.ids = ids or RandomIds()
         self.function_log = function_log
+        self.faults = faults  # test hooks for GatewayServer.invoke (the pytest plugin)
+        self.observer = observer
         self.aws: EmbeddedAws | None = None
         self.tls: TlsMaterial | None = None
         self.invoker: Invoker | None = None
@@ -171,6 +175,7 @@ class LocalGateway:
             )
             self.server = GatewayServer(
                 self.gateway, management, self.invoker, ssl_context=server_ssl_context(self.tls),
+                faults=self.faults, observer=self.observer,
             )
             self.server.start(listener, sweep_interval_s=self.options.sweep_interval_s)
         except BaseException:

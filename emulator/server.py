@@ -20,7 +20,7 @@ import re
 import socket
 import ssl
 import time
-from typing import Any, Coroutine, Union, cast
+from typing import Any, Callable, Coroutine, Protocol, Union, cast
 
 from .errors import StartupError
 from .gateway import Gateway
@@ -37,6 +37,18 @@ MAX_HEAD_BYTES = 64 * 1024
 _UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
 
 Session = Union[WebSocketSession, HttpSession]
+
+
+class FaultSource(Protocol):
+    """Consulted before each invocation: an outcome to use instead of running the
+    handler, or None to run it (see :class:`emulator.faults.FaultPlan`)."""
+
+    def before(self, invoke: Invoke) -> Outcome | None:
+        ...
+
+
+InvocationObserver = Callable[[Invoke, Outcome, bool], None]
+"""Told of every finished invocation: ``(invoke, outcome, injected)``."""
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -62,11 +74,16 @@ class GatewayServer:
         invoker: InvocationService,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        faults: FaultSource | None = None,
+        observer: InvocationObserver | None = None,
     ) -> None:
         self.gateway = gateway
         self.management = management
         self.invoker = invoker
         self.ssl_context = ssl_context
+        # Test hooks (the pytest plugin, emulator/faults.py); None in run-local.
+        self.faults = faults
+        self.observer = observer
         self.sessions: dict[str, WebSocketSession] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self._listener: socket.socket | None = None
@@ -117,18 +134,31 @@ class GatewayServer:
             log.error("internal error in a background task", exc_info=task.exception())
 
     async def invoke(self, invoke: Invoke) -> Outcome:
-        """Run one integration and log one line for it; never raises for handler faults."""
+        """Run one integration and log one line for it; never raises for handler faults.
+
+        The one place every integration runs, so the test hooks sit here: ``faults``
+        may supply the outcome instead (the handler does not run), ``observer`` hears
+        of every outcome."""
         started = time.perf_counter()
-        try:
-            outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
-        except Exception as exc:  # the invoker itself broke: report, keep serving
-            log.exception("invoking %s failed", invoke.function)
-            outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
+        injected = self.faults.before(invoke) if self.faults is not None else None
+        if injected is not None:
+            outcome: Outcome = injected  # a test's fault: the handler does not run
+        else:
+            try:
+                outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
+            except Exception as exc:  # the invoker itself broke: report, keep serving
+                log.exception("invoking %s failed", invoke.function)
+                outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
         status = "ok" if isinstance(outcome, Succeeded) else type(outcome).__name__.lower()
         log.info(
-            "%s %s %s -> %s %s (%.1f ms)", invoke.connection_id, invoke.route_key,
-            invoke.request_id, invoke.function, status, outcome.duration_ms,
+            "%s %s %s -> %s %s%s (%.1f ms)", invoke.connection_id, invoke.route_key, invoke.request_id,
+            invoke.function, status, " (injected)" if injected is not None else "", outcome.duration_ms,
         )
+        if self.observer is not None:
+            try:
+                self.observer(invoke, outcome, injected is not None)
+            except Exception:
+                log.exception("invocation observer failed")
         return outcome
 
     # -- accepting --------------------------------------------------------------
