@@ -53,12 +53,19 @@ def main() -> None:
               help="Close connections idle this long with 1001 (default: AWS's 600).")
 @click.option("--max-connection-duration", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Close connections this old with 1001 (default: AWS's 7200).")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="An accepted x-api-key for routes with ApiKeyRequired (repeatable).")
+@click.option("--api-keys-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A file of accepted API keys, one per line.")
+@click.option("--iam-credentials", "iam_credentials", multiple=True, metavar="ACCESS_KEY:SECRET",
+              help="Credentials accepted for AWS_IAM on $connect (repeatable; default testing:testing).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
               help="auto uses uvloop when installed.")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
-              max_connection_duration: float | None, event_loop: LoopChoice) -> None:
+              max_connection_duration: float | None, api_keys: tuple[str, ...], api_keys_file: Path | None,
+              iam_credentials: tuple[str, ...], event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     parameters: dict[str, str] = {}
     for item in parameter_overrides:
@@ -77,11 +84,27 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
             model = dataclasses.replace(model, stage=check_stage_name(stage, "--stage"))
         except WsgwError as exc:
             _fail(str(exc))
+    keys = set(api_keys)
+    if api_keys_file is not None:
+        try:
+            keys.update(line.strip() for line in api_keys_file.read_text(encoding="utf-8").splitlines()
+                        if line.strip() and not line.startswith("#"))
+        except OSError as exc:
+            _fail(f"--api-keys-file {api_keys_file}: {exc.strerror or exc}")
+    credentials: dict[str, str] = {}
+    for item in iam_credentials:
+        access_key, sep, secret = item.partition(":")
+        if not sep or not access_key or not secret:
+            _fail(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
+        credentials[access_key] = secret
     options = GatewayOptions(
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
+        api_keys=frozenset(keys),
     )
+    if credentials:
+        options = dataclasses.replace(options, iam_credentials=credentials)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
     try:
         event_loop_module.run(_serve(model, options), event_loop)

@@ -16,12 +16,12 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
 from .clock import Clock, SystemClock
-from .gateway import Gateway
+from .gateway import DEFAULT_IAM_CREDENTIALS, Gateway
 from .ids import IdFactory, RandomIds
 from .invoker import Invoker, LogSink
 from .management import ManagementApi
@@ -70,6 +70,11 @@ class GatewayOptions:
     idle_timeout_s: float | None = None  # None: AWS's 10 minutes
     max_connection_duration_s: float | None = None  # None: AWS's 2 hours
     sweep_interval_s: float = 1.0  # how often timeouts are checked; 0: only by sweep()
+    frame_bytes: int | None = None  # None: AWS's 32 KB
+    message_bytes: int | None = None  # None: AWS's 128 KB
+    api_keys: frozenset[str] = frozenset()  # accepted x-api-key values (ApiKeyRequired)
+    # Access key -> secret accepted for AWS_IAM on $connect (default: the dummy ones).
+    iam_credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IAM_CREDENTIALS))
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -168,7 +173,10 @@ class LocalGateway:
                     endpoint_url=tables_endpoint, region=self.model.region,
                 )
             await warm
-            self.gateway = Gateway(self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids)
+            self.gateway = Gateway(
+                self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids,
+                api_keys=self.options.api_keys, iam_credentials=self.options.iam_credentials,
+            )
             management = ManagementApi(
                 stage=self.model.stage, registry=self.gateway.registry,
                 clock=self.clock, limits=self.model.limits,
@@ -223,6 +231,12 @@ class LocalGateway:
         env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self.http_management_url
         # Lambda Invoke of the app's own functions is served on our port too.
         env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{self.domain_name}"
+        # Handlers that build the callback URL from the API's real hostname reach us
+        # too: the worker redirects it inside botocore (endpoint_redirect.py).
+        env["WSGW_REDIRECT_HOSTS"] = (
+            f"{self.model.api_id}.execute-api.{self.model.region}.amazonaws.com"
+        )
+        env["WSGW_REDIRECT_TARGET"] = f"https://{self.domain_name}"
         # Our CA first, then the system roots: https to us and to real AWS both work.
         env["AWS_CA_BUNDLE"] = str(self.tls.ca_bundle)
         env["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
@@ -241,6 +255,10 @@ class LocalGateway:
 
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
     changes: dict[str, int] = {}
+    if options.frame_bytes is not None:
+        changes["frame_bytes"] = options.frame_bytes
+    if options.message_bytes is not None:
+        changes["message_bytes"] = options.message_bytes
     if options.idle_timeout_s is not None:
         changes["idle_timeout_ms"] = int(options.idle_timeout_s * 1000)
     if options.max_connection_duration_s is not None:
