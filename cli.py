@@ -53,6 +53,10 @@ def main() -> None:
               help="Close connections idle this long with 1001 (default: AWS's 600).")
 @click.option("--max-connection-duration", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Close connections this old with 1001 (default: AWS's 7200).")
+@click.option("--frame-limit", type=click.IntRange(min=125), default=None, metavar="BYTES",
+              help="Largest inbound frame before closing with 1009 (default: AWS's 32768).")
+@click.option("--message-limit", type=click.IntRange(min=125), default=None, metavar="BYTES",
+              help="Largest inbound message before closing with 1009 (default: AWS's 131072).")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
               help="An accepted x-api-key for routes with ApiKeyRequired (repeatable).")
 @click.option("--api-keys-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -64,7 +68,8 @@ def main() -> None:
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
-              max_connection_duration: float | None, api_keys: tuple[str, ...], api_keys_file: Path | None,
+              max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
+              api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     parameters: dict[str, str] = {}
@@ -101,7 +106,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
-        api_keys=frozenset(keys),
+        frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
     )
     if credentials:
         options = dataclasses.replace(options, iam_credentials=credentials)

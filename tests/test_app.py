@@ -82,3 +82,8 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
     finally:
         loop.run_until_complete(other.stop())
         loop.close()
+
+
+def test_frame_and_message_limits_are_configurable() -> None:
+    model = LocalGateway(CHAT_MODEL, GatewayOptions(frame_bytes=1000, message_bytes=4000)).model
+    assert (model.limits.frame_bytes, model.limits.message_bytes) == (1000, 4000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -303,3 +304,17 @@ def test_message_over_128_kb_in_small_frames_closes_with_1009(probe_gateway: Run
 def _dump_id(ws: object) -> str:
     ws.send(json.dumps({"action": "dump"}))  # type: ignore[attr-defined]
     return json.dumps(json.loads(ws.recv(timeout=10))["event"]["requestContext"]["connectionId"])  # type: ignore[attr-defined]
+
+
+def test_configured_frame_limit_applies(tls_dir: Path) -> None:
+    from conftest import PROBE_APP, start_gateway
+
+    small = start_gateway(PROBE_APP, tls_dir, frame_bytes=1000)
+    try:
+        with connect(small.ws_url) as ws:
+            ws.send(json.dumps({"action": "echo", "pad": "x" * 900}))
+            assert len(ws.recv(timeout=10)) > 900
+            ws.send("x" * 1001)
+            assert _closed_code(ws) == 1009
+    finally:
+        small.background.stop()
