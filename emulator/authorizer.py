@@ -16,7 +16,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .events import Handshake, StageEndpoint, request_context, single_and_multi, trace_id
+from .events import Handshake, StageEndpoint, added_headers, request_context, single_and_multi
 from .invocation import Outcome, Succeeded
 from .model import AuthorizerSpec
 from .registry import ConnectionRecord
@@ -65,13 +65,7 @@ def authorizer_event(
     headers = list(handshake.headers)
     if not any(name.lower() == "content-length" for name, _ in headers):
         headers.append(("content-length", "0"))
-    headers += [
-        ("X-Amzn-Trace-Id", trace_id(now_ms, request_id)),
-        ("X-Forwarded-For", handshake.source_ip),
-        ("X-Forwarded-Port", str(handshake.port)),
-        ("X-Forwarded-Proto", "https" if handshake.secure else "http"),
-    ]
-    single, multi = single_and_multi(headers)
+    single, multi = single_and_multi(headers + added_headers(handshake, now_ms, request_id))
     query, multi_query = single_and_multi(handshake.query)
     return {
         "type": "REQUEST",

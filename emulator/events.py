@@ -164,6 +164,22 @@ def request_context(
     return ctx
 
 
+def added_headers(handshake: Handshake, now_ms: int, request_id: str) -> list[tuple[str, str]]:
+    """The four headers API Gateway adds to ``$connect`` and authorizer events
+    [obs] PT-Connect, PT-authorizer.
+
+    Deliberate difference: AWS always says port 443 / https; we say the port and
+    scheme the client really used, so code that rebuilds URLs from them reaches the
+    local gateway.
+    """
+    return [
+        ("X-Amzn-Trace-Id", trace_id(now_ms, request_id)),
+        ("X-Forwarded-For", handshake.source_ip),
+        ("X-Forwarded-Port", str(handshake.port)),
+        ("X-Forwarded-Proto", "https" if handshake.secure else "http"),
+    ]
+
+
 def connect_event(
     endpoint: StageEndpoint,
     record: ConnectionRecord,
@@ -174,16 +190,7 @@ def connect_event(
 ) -> dict[str, Any]:
     """The CONNECT event for ``$connect`` (reference §1.3, ``connect.json``)."""
     forwarded = [(k, v) for k, v in handshake.headers if k.lower() not in _HOP_HEADERS]
-    # API Gateway adds these four (PT-Connect). Deliberate difference: AWS always
-    # says port 443 / https; we say the port and scheme the client really used, so
-    # code that rebuilds URLs from them reaches the local gateway.
-    forwarded += [
-        ("X-Amzn-Trace-Id", trace_id(now_ms, request_id)),
-        ("X-Forwarded-For", handshake.source_ip),
-        ("X-Forwarded-Port", str(handshake.port)),
-        ("X-Forwarded-Proto", "https" if handshake.secure else "http"),
-    ]
-    headers, multi_headers = single_and_multi(forwarded)
+    headers, multi_headers = single_and_multi(forwarded + added_headers(handshake, now_ms, request_id))
     event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
     if handshake.query:
         # Query keys only when the upgrade URL had a query string [obs] PT-Connect.
