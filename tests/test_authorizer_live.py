@@ -13,8 +13,7 @@ from websockets.sync.client import connect
 from conftest import RunningGateway, start_gateway
 
 GUARDED = Path(__file__).resolve().parent / "apps" / "guarded" / "template.yaml"
-# shared/ sits beside the checkout (here and in CI).
-REFERENCE_EVENTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "events"
+REFERENCE_EVENTS = Path(__file__).resolve().parent / "fixtures" / "aws-events"
 
 
 @pytest.fixture(scope="module")

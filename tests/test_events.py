@@ -1,6 +1,6 @@
 """Contract tests for emulator.events against the captured AWS events (reference §1).
 
-The oracle is ``/work/shared/reference/events/*.json``: an emitted event must have the
+The oracle is ``tests/fixtures/aws-events/*.json`` (copied from shared/reference/events): an emitted event must have the
 same keys (at every nesting level, in the same order), the same value types and the
 same value formats as the capture, not the same values.
 """
@@ -29,7 +29,7 @@ from emulator.events import (
 )
 from emulator.registry import ConnectionRecord
 
-EVENTS_DIR = Path("/work/shared/reference/events")
+EVENTS_DIR = Path(__file__).resolve().parent / "fixtures" / "aws-events"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 CLF_RE = re.compile(r"^\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 TRACE_RE = re.compile(r"^Root=1-([0-9a-f]{8})-([0-9a-f]{24})$")
