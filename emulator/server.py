@@ -259,6 +259,15 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._data_received(data)
+        except Exception:
+            # A bug of ours must cost this connection only, never the gateway.
+            log.exception("internal error on a connection; dropping it")
+            if self.transport is not None:
+                self.transport.abort()
+
+    def _data_received(self, data: bytes) -> None:
         if self.session is not None:
             self.session.receive(data)
             return

@@ -178,7 +178,13 @@ class WebSocketSession:
             # [doc] DOCS-binary. Close reason text is unconfirmed [?].
             self.close(CloseCode.UNSUPPORTED_DATA, "Binary frames are not supported")
             return
-        text = data.decode("utf-8")  # the protocol already rejected invalid UTF-8 (1007)
+        try:
+            # websockets' sans-I/O layer leaves UTF-8 validation of text messages to
+            # the I/O layer: invalid text closes with 1007 (RFC 6455 §8.1).
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.close(CloseCode.INVALID_DATA, "Invalid UTF-8 in a text message")
+            return
         if self.connection_id is None or not self.established:
             return
         decision = self.server.gateway.message(self.connection_id, text)

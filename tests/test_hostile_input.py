@@ -1,0 +1,170 @@
+"""Hostile and malformed input against the live server: no crash, the right status or
+close code, and other connections unaffected."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.sync.client import connect
+
+from conftest import RunningGateway
+
+
+def _address(gateway: RunningGateway) -> tuple[str, int]:
+    return "127.0.0.1", gateway.gateway.port
+
+
+def _raw(gateway: RunningGateway, data: bytes, *, after_upgrade: bytes = b"", timeout: float = 2.0) -> bytes:
+    """Send raw bytes on a fresh TCP connection (then, once the 101 arrived,
+    ``after_upgrade``, as a client must wait for it); return what came back until close."""
+    with socket.create_connection(_address(gateway), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        if after_upgrade:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return head
+                head += chunk
+            chunks.append(head)
+            sock.sendall(after_upgrade)
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def _still_serving(gateway: RunningGateway) -> None:
+    with connect(gateway.ws_url) as ws:
+        ws.send(json.dumps({"action": "echo", "check": True}))
+        assert ws.recv(timeout=10) == json.dumps({"action": "echo", "check": True})
+
+
+def _upgrade_head(gateway: RunningGateway, path: str | None = None) -> bytes:
+    return (
+        f"GET {path or '/' + gateway.gateway.model.stage} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x00\x01\x02\x03" * 64,
+    b"NOT-HTTP\r\n\r\n",
+    b"GET / HTTP/9.9\r\n\r\n",
+    b"GET /test/@connections/x HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+    b"POST /test/@connections/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET " + b"/a" * 40_000 + b" HTTP/1.1\r\n\r\n",
+])
+def test_garbage_requests_get_an_error_or_a_close(probe_gateway: RunningGateway, garbage: bytes) -> None:
+    reply = _raw(probe_gateway, garbage)
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 4")
+    _still_serving(probe_gateway)
+
+
+def test_oversized_header_block_is_431(probe_gateway: RunningGateway) -> None:
+    head = b"GET /test HTTP/1.1\r\nHost: a\r\n" + b"X-Pad: " + b"p" * 70_000 + b"\r\n"
+    reply = _raw(probe_gateway, head)
+    assert reply.startswith(b"HTTP/1.1 431")
+    _still_serving(probe_gateway)
+
+
+def test_truncated_handshake_is_dropped_after_the_handshake_timeout(
+    probe_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A slow-loris client that never finishes its head is cut off; others are served
+    # meanwhile. (The timeout is 10 s; this client's socket must be closed by then.)
+    with socket.create_connection(_address(probe_gateway), timeout=15) as sock:
+        sock.sendall(b"GET /test HTTP/1.1\r\nHost: a\r\n")
+        _still_serving(probe_gateway)
+        started = time.monotonic()
+        assert sock.recv(1) == b""
+        assert time.monotonic() - started < 12
+
+
+def _frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0) -> bytes:
+    first = (0x80 if fin else 0) | rsv | opcode
+    mask = os.urandom(4) if masked else b""
+    length = len(payload)
+    if length < 126:
+        head = struct.pack("!BB", first, (0x80 if masked else 0) | length)
+    elif length < 65536:
+        head = struct.pack("!BBH", first, (0x80 if masked else 0) | 126, length)
+    else:
+        head = struct.pack("!BBQ", first, (0x80 if masked else 0) | 127, length)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if masked else payload
+    return head + mask + body
+
+
+def _close_code(reply: bytes) -> int | None:
+    """The code of the first close frame in a server's reply, after the 101."""
+    _, _, frames = reply.partition(b"\r\n\r\n")
+    while len(frames) >= 2:
+        opcode, length = frames[0] & 0x0F, frames[1] & 0x7F
+        offset = 2
+        if length == 126:
+            length, offset = struct.unpack("!H", frames[2:4])[0], 4
+        elif length == 127:
+            length, offset = struct.unpack("!Q", frames[2:10])[0], 10
+        payload = frames[offset:offset + length]
+        if opcode == 0x8:
+            return int(struct.unpack("!H", payload[:2])[0]) if len(payload) >= 2 else 1005
+        frames = frames[offset + length:]
+    return None
+
+
+@pytest.mark.parametrize("frames, code", [
+    (_frame(0x1, b'{"action":"echo"}', masked=False), 1002),      # clients must mask
+    (_frame(0x3, b"x"), 1002),                                    # reserved opcode
+    (_frame(0x1, b"x", rsv=0x40), 1002),                          # RSV1 without an extension
+    (_frame(0x0, b"x"), 1002),                                    # continuation with nothing to continue
+    (_frame(0x1, b"\xff\xfe"), 1007),                             # invalid UTF-8
+    (_frame(0x9, b"p" * 200), 1002),                              # control frame over 125 bytes
+    (_frame(0x1, b"a", fin=False) + _frame(0x1, b"b"), 1002),     # new message inside a fragmented one
+])
+def test_malformed_frames_close_with_the_protocol_code(
+    probe_gateway: RunningGateway, frames: bytes, code: int,
+) -> None:
+    with connect(probe_gateway.ws_url) as bystander:
+        reply = _raw(probe_gateway, _upgrade_head(probe_gateway), after_upgrade=frames)
+        assert reply.startswith(b"HTTP/1.1 101")
+        assert _close_code(reply) == code
+        bystander.send(json.dumps({"action": "echo", "bystander": 1}))
+        assert bystander.recv(timeout=10) == json.dumps({"action": "echo", "bystander": 1})
+
+
+def test_fragmented_text_message_is_assembled(probe_gateway: RunningGateway) -> None:
+    message = json.dumps({"action": "echo", "parts": 3}).encode()
+    frames = _frame(0x1, message[:5], fin=False) + _frame(0x9, b"ping") + _frame(0x0, message[5:10], fin=False) \
+        + _frame(0x0, message[10:])
+    with socket.create_connection(_address(probe_gateway), timeout=10) as sock:
+        sock.sendall(_upgrade_head(probe_gateway))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        sock.sendall(frames)
+        deadline = time.monotonic() + 10
+        while message not in received and time.monotonic() < deadline:
+            received += sock.recv(65536)
+    assert message in received          # the echo of the reassembled message
+    assert b"\x8a\x04ping" in received  # and the pong for the ping in between
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=2048))
+def test_arbitrary_bytes_after_the_handshake_never_break_the_gateway(
+    probe_gateway: RunningGateway, body: bytes,
+) -> None:
+    reply = _raw(probe_gateway, _upgrade_head(probe_gateway), after_upgrade=body or b"\x88\x80\0\0\0\0", timeout=0.3)
+    assert reply.startswith(b"HTTP/1.1 101")
+    _still_serving(probe_gateway)
