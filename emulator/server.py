@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import re
 import socket
@@ -51,8 +52,25 @@ InvocationObserver = Callable[[Invoke, Outcome, bool], None]
 """Told of every finished invocation: ``(invoke, outcome, injected)``."""
 
 
+def exposure_warning(host: str) -> str | None:
+    """A warning when ``host`` makes the gateway reachable beyond this machine."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a hostname: it may resolve to anything
+    return (f"listening on {host}: the gateway (and the @connections API) can be reached from "
+            "other machines; use --host 127.0.0.1 unless you mean it")
+
+
 def bind_listener(host: str, port: int) -> socket.socket:
-    """Bind and listen on ``host:port`` (0 picks a free port); one-line errors."""
+    """Bind and listen on ``host:port`` (0 picks a free port); one-line errors. Warns
+    (log level WARNING) when the address is not loopback."""
+    warning = exposure_warning(host)
+    if warning is not None:
+        log.warning("wsgw: warning: %s", warning)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family, backlog=1024)

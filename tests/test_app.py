@@ -87,3 +87,16 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
 def test_frame_and_message_limits_are_configurable() -> None:
     model = LocalGateway(CHAT_MODEL, GatewayOptions(frame_bytes=1000, message_bytes=4000)).model
     assert (model.limits.frame_bytes, model.limits.message_bytes) == (1000, 4000)
+
+
+@pytest.mark.parametrize("host, warned", [
+    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("localhost", False),
+    ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("myhost.example", True),
+])
+def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
+    from emulator.server import exposure_warning
+
+    warning = exposure_warning(host)
+    assert (warning is not None) is warned
+    if warning:
+        assert host in warning and "--host 127.0.0.1" in warning
