@@ -16,7 +16,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Mapping, TypeVar
+from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
@@ -26,6 +26,7 @@ from .ids import IdFactory, RandomIds
 from .invoker import Invoker, LogSink
 from .management import ManagementApi
 from .model import ApiModel
+from .reload import Reloader, ReloadLog, ReloadSource
 from .server import FaultSource, GatewayServer, InvocationObserver, bind_listener
 from .tls import TlsMaterial, ensure_tls_material, server_ssl_context
 
@@ -75,11 +76,21 @@ class GatewayOptions:
     api_keys: frozenset[str] = frozenset()  # accepted x-api-key values (ApiKeyRequired)
     # Access key -> secret accepted for AWS_IAM on $connect (default: the dummy ones).
     iam_credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IAM_CREDENTIALS))
+    # Hot reload (emulator/reload.py): watch the functions' code folders and, with a
+    # reload_source, the app's definition (ReloadSource(None): the bundled CDK app).
+    reload: bool = False
+    reload_source: ReloadSource | None = None
 
 
 def print_function_line(function: str, line: str) -> None:
     """Default function log sink: CloudWatch-like lines prefixed with the function."""
     sys.stdout.write(f"[{function}] {line}\n")
+    sys.stdout.flush()
+
+
+def print_reload_line(line: str) -> None:
+    """Default reload log: the reloader's one-line reports, as they are."""
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
@@ -96,6 +107,7 @@ class LocalGateway:
         function_log: LogSink = print_function_line,
         faults: FaultSource | None = None,
         observer: InvocationObserver | None = None,
+        reload_log: ReloadLog = print_reload_line,
     ) -> None:
         self.model = _with_limits(model, options)
         self.options = options
@@ -104,6 +116,8 @@ class LocalGateway:
         self.function_log = function_log
         self.faults = faults  # test hooks for GatewayServer.invoke (the pytest plugin)
         self.observer = observer
+        self.reload_log = reload_log
+        self.reloader: Reloader | None = None
         self.aws: EmbeddedAws | None = None
         self.tls: TlsMaterial | None = None
         self.invoker: Invoker | None = None
@@ -186,6 +200,9 @@ class LocalGateway:
                 faults=self.faults, observer=self.observer,
             )
             self.server.start(listener, sweep_interval_s=self.options.sweep_interval_s)
+            if self.options.reload:
+                self.reloader = Reloader(self, self.options.reload_source, self.reload_log)
+                await self.reloader.start()
         except BaseException:
             listener.close()
             await self.stop()
@@ -199,6 +216,9 @@ class LocalGateway:
     async def stop(self) -> None:
         """Close every connection with 1001 and run its ``$disconnect``, then stop
         the workers and the embedded AWS services. Safe to call more than once."""
+        if self.reloader is not None:
+            await self.reloader.stop()
+            self.reloader = None
         if self.server is not None:
             await self.server.shutdown(self.options.shutdown_timeout_s)
             self.server = None
@@ -208,6 +228,37 @@ class LocalGateway:
         if self.aws is not None:
             await self.aws.stop()
             self.aws = None
+
+    # -- hot reload -------------------------------------------------------------
+
+    async def apply_model(self, model: ApiModel) -> dict[str, list[str]]:
+        """Serve a re-loaded ``model`` without dropping connections (the reloader calls
+        this after a stack or template edit): creates its new tables, boots workers
+        for new and changed functions (spec or environment), then swaps the routes
+        and makes those workers serve in one step; removed functions are retired.
+        The stage and limits stay as started. Raises (InitFailed, ConfigError, a
+        table error) with routes and workers unchanged (new tables may exist by
+        then). Returns the invoker's summary (added/changed/restarted/removed)."""
+        assert self.invoker is not None and self.gateway is not None, "start() first"
+        gateway = self.gateway
+        model = dataclasses.replace(model, stage=self.model.stage, limits=self.model.limits)
+        endpoint = self._tables_endpoint()
+        new_tables = [table for table in model.tables if table not in self.model.tables]
+        if endpoint is not None and new_tables:
+            await asyncio.to_thread(create_tables, new_tables, endpoint_url=endpoint, region=model.region)
+
+        def swap() -> None:
+            gateway.swap_model(model)
+            self.model = model
+
+        return await self.invoker.reload(model.functions, base_env=self._worker_env(model), swap=swap)
+
+    async def restart_functions(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """Give ``names`` new workers running their code as it is on disk now (the
+        reloader calls this after a code edit); in-flight invocations finish on the
+        old code. Raises :class:`~emulator.invoker.InitFailed` with nothing changed."""
+        assert self.invoker is not None, "start() first"
+        return await self.invoker.reload(self.model.functions, restart=names)
 
     def _tables_endpoint(self) -> str | None:
         """Where to create the app's tables: the embedded moto, or a user-given
@@ -220,7 +271,8 @@ class LocalGateway:
             return url
         return None
 
-    def _worker_env(self) -> dict[str, str]:
+    def _worker_env(self, model: ApiModel | None = None) -> dict[str, str]:
+        model = model or self.model
         assert self.tls is not None
         env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
         endpoint = self.aws_endpoint_url
@@ -234,7 +286,7 @@ class LocalGateway:
         # Handlers that build the callback URL from the API's real hostname reach us
         # too: the worker redirects it inside botocore (endpoint_redirect.py).
         env["WSGW_REDIRECT_HOSTS"] = (
-            f"{self.model.api_id}.execute-api.{self.model.region}.amazonaws.com"
+            f"{model.api_id}.execute-api.{model.region}.amazonaws.com"
         )
         env["WSGW_REDIRECT_TARGET"] = f"https://{self.domain_name}"
         # Our CA first, then the system roots: https to us and to real AWS both work.

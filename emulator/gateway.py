@@ -125,6 +125,20 @@ class Gateway:
         self._stage_path = "/" + model.stage
         self._method_arn = method_arn(self.endpoint, model.region, model.account_id)
 
+    def swap_model(self, model: ApiModel) -> None:
+        """Serve ``model``'s routes, authorizers and selection expression from the next
+        message on, keeping every connection and pending handshake (hot reload; call
+        on the event loop once the invoker serves the model's functions). Raises
+        :class:`ConfigError` for a bad selection expression, with nothing changed."""
+        selector = RouteSelector.parse(model.route_selection_expression)
+        endpoint = StageEndpoint(model.api_id, model.stage, self.endpoint.domain_name)
+        self.model, self.selector, self.endpoint = model, selector, endpoint
+        self._key_from_authorizer = (
+            model.api_key_selection_expression == "$context.authorizer.usageIdentifierKey"
+        )
+        self._stage_path = "/" + model.stage
+        self._method_arn = method_arn(endpoint, model.region, model.account_id)
+
     # -- connect ---------------------------------------------------------------
 
     def open(self, handshake: Handshake) -> ConnectDecision:
@@ -203,12 +217,16 @@ class Gateway:
             if judged.status is not None:
                 self.registry.remove(connection_id)
                 return Reject(judged.status, _REFUSAL_BODIES[judged.status])
-            if self._key_from_authorizer and self.model.routes[CONNECT].api_key_required and not self._valid_key(
+            route = self.model.route(CONNECT)
+            if self._key_from_authorizer and route is not None and route.api_key_required and not self._valid_key(
                 judged.context.get("usageIdentifierKey")
             ):
                 self.registry.remove(connection_id)
                 return Reject(403, FORBIDDEN_BODY)
             record = self.registry.set_authorizer(connection_id, judged.context)
+            if route is None:  # $connect removed by a hot reload meanwhile: nothing to run
+                self.registry.mark_open(connection_id)
+                return Accept(connection_id)
             return self._connect_invoke(record, handshake)
         decision = _connect_decision(connection_id, outcome)
         if isinstance(decision, Accept):
@@ -266,8 +284,9 @@ class Gateway:
                 invoke.connection_id,
                 error_frame("Internal server error", invoke.connection_id, invoke.request_id),
             )
-        route = self.model.routes[invoke.route_key]
-        if not route.two_way:
+        route = self.model.route(invoke.route_key)
+        if route is None or not route.two_way:
+            # (None: a hot reload removed the route while its invocation ran.)
             # Without a route response nothing from the integration reaches the
             # client [doc] DOCS-routeresp.
             return None

@@ -8,6 +8,11 @@ path: one JSON frame each way over a ``socketpair``), and ``await close()`` at
 shutdown. A worker that times out, crashes or exits is killed and replaced on demand;
 nothing a handler does makes :meth:`Invoker.invoke` raise.
 
+Hot reload (``reload.py``): :meth:`Invoker.reload` boots one new worker per new,
+changed or restarted function beside the serving ones and, once all are ready, makes
+them serve (or raises :class:`InitFailed` with nothing changed). Idle workers of the
+old generation stop at once; busy ones finish their invocation on the old code first.
+
 Every line a worker prints (stdout and stderr share one pipe, so they stay in order,
 as in one CloudWatch stream) and every line the invoker writes about it (timeouts,
 exits, ``INIT_REPORT``) goes to the :data:`LogSink` as ``(function_name, line)``.
@@ -27,7 +32,7 @@ import uuid
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from . import wire_json
 from .invocation import Failed, Outcome, Succeeded, TimedOut
@@ -52,11 +57,24 @@ class _StartFailed(Exception):
         self.timed_out = timed_out
 
 
+class InitFailed(Exception):
+    """A new worker for ``function`` could not init (:meth:`Invoker.reload`); nothing
+    was changed. The message is one line: the init error, or how the worker ended."""
+
+    def __init__(self, function: str, message: str) -> None:
+        super().__init__(f"{function}: {message}")
+        self.function = function
+        self.message = message
+
+
 class _Worker(asyncio.SubprocessProtocol):
     """One worker process: the protocol of its subprocess transport, and its pipe."""
 
     def __init__(self, function: str, log: LogSink) -> None:
         loop = asyncio.get_running_loop()
+        self.generation = 0  # of its pool; an older one retires when released
+        self.spec: FunctionSpec  # what it was started with (set by _Pool.boot)
+        self.init_error: dict[str, Any] | None = None  # from its ready message
         self._function = function
         self._log = log
         self._transport: asyncio.SubprocessTransport  # these three are set by launch()
@@ -103,8 +121,10 @@ class _Worker(asyncio.SubprocessProtocol):
         """Wait for the end of init. Raises ``IncompleteReadError`` if the process
         died and ``TimeoutError`` after Lambda's 10 s init limit."""
         async with asyncio.timeout(_INIT_TIMEOUT_S):
-            await self._read_frame()  # an initError is logged by the worker and
-            # answered by it to every invocation, so the ready message needs no more
+            ready = await self._read_frame()  # an initError is logged by the worker
+            # and answered by it to every invocation; kept for reload() to check
+        error = ready.get("initError")
+        self.init_error = error if isinstance(error, dict) else None
 
     async def call(self, frame: bytes, request_id: str) -> dict[str, Any]:
         """Send one invoke frame and return the result message, once the worker's
@@ -165,19 +185,25 @@ class _Worker(asyncio.SubprocessProtocol):
 
 class _Pool:
     """The workers of one function: at most ``limit``, idle ones reused LIFO, callers
-    beyond the limit served FIFO as workers come free."""
+    beyond the limit served FIFO as workers come free.
+
+    A reload bumps ``generation`` (:meth:`adopt`, :meth:`retire`): workers of an older
+    one stop instead of going back to the idle list."""
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], log: LogSink, limit: int, arn: str) -> None:
         self.spec = spec
+        self.env = env
         self.context_json = wire_json.dumps({"invokedFunctionArn": arn})
         self.workers: set[_Worker] = set()
         self.closed = False
-        self._env = env
+        self.retired = False  # its function was removed: no worker goes back to idle
+        self.generation = 0
         self._log = log
         self._limit = limit
         self._idle: list[_Worker] = []
         self._slots = 0  # workers alive or starting, plus slots handed to waiters
         self._waiters: deque[asyncio.Future[_Worker | None]] = deque()
+        self._stopping: set[asyncio.Task[int | None]] = set()
 
     async def prewarm(self) -> None:
         if not self.workers:
@@ -214,7 +240,11 @@ class _Pool:
 
     def release(self, worker: _Worker | None) -> None:
         """Give back a worker ready for its next invocation (``None``: a free slot);
-        the caller that has waited longest gets it."""
+        the caller that has waited longest gets it. A worker of an older generation
+        (or of a retired pool) is stopped instead, in the background."""
+        if worker is not None and (self.retired or worker.generation != self.generation):
+            self._retire_worker(worker)
+            return
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -225,29 +255,67 @@ class _Pool:
         else:
             self._slots -= 1
 
-    async def _start(self) -> _Worker:
-        """Start a worker in a slot the caller holds; free the slot if that fails."""
+    def adopt(self, worker: _Worker, spec: FunctionSpec, env: dict[str, str]) -> None:
+        """Make ``worker`` (booted by :meth:`boot` with ``generation + 1``) and its
+        spec current: it serves the next invocation, idle workers of the old
+        generation stop now, busy ones when they are released."""
+        self.spec, self.env, self.generation = spec, env, worker.generation
+        stale, self._idle = self._idle, []
+        self._slots += 1  # the new worker's; briefly one over the limit if all were busy
+        self.release(worker)
+        for old in stale:
+            self._retire_worker(old)
+
+    def retire(self) -> None:
+        """The function was removed: stop idle workers now, busy ones once released."""
+        self.retired = True
+        stale, self._idle = self._idle, []
+        for old in stale:
+            self._retire_worker(old)
+
+    def _retire_worker(self, worker: _Worker) -> None:
+        task = asyncio.ensure_future(self.drop(worker))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def boot(self, spec: FunctionSpec, env: Mapping[str, str], generation: int) -> _Worker:
+        """Launch a worker of ``spec`` and wait for its init, outside the slot count;
+        raise :class:`_StartFailed` (logged as ``INIT_REPORT``) if it died or hung.
+        A worker whose handler failed to import is returned (see ``init_error``)."""
         started = time.perf_counter()
-        env = {**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream_name(), **self.spec.environment}
-        try:
-            worker = await _Worker.launch(self.spec.name, env, self._log)
-        except BaseException:
-            self.release(None)
-            raise
-        self.workers.add(worker)
+        full_env = {**env, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream_name(), **spec.environment}
+        worker = await _Worker.launch(spec.name, full_env, self._log)
+        worker.generation, worker.spec = generation, spec
+        self.workers.add(worker)  # so that close() stops it while it starts
         try:
             await worker.wait_ready()
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
             timed_out = isinstance(exc, TimeoutError)
-            status = await self.drop(worker, kill=timed_out)
+            status = await worker.stop(kill=timed_out)
+            self.workers.discard(worker)
             self._log(
-                self.spec.name,
+                spec.name,
                 f"INIT_REPORT Init Duration: {(time.perf_counter() - started) * 1000:.2f} ms\tPhase: init"
                 + ("\tStatus: timeout" if timed_out else "\tStatus: error\tError Type: Runtime.ExitError"),
             )
             raise _StartFailed(status, timed_out=timed_out) from None
         except BaseException:
-            await asyncio.shield(self.drop(worker, kill=True))
+            await asyncio.shield(worker.stop(kill=True))
+            self.workers.discard(worker)
+            raise
+        return worker
+
+    async def discard(self, worker: _Worker) -> None:
+        """Stop a booted worker that was never adopted (no slot to free)."""
+        await worker.stop()
+        self.workers.discard(worker)
+
+    async def _start(self) -> _Worker:
+        """Start a worker in a slot the caller holds; free the slot if that fails."""
+        try:
+            worker = await self.boot(self.spec, self.env, self.generation)
+        except BaseException:
+            self.release(None)
             raise
         if self.closed:  # close() ran while it started
             raise _StartFailed(await self.drop(worker), timed_out=False)
@@ -259,7 +327,7 @@ class _Pool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(RuntimeError("the invoker is closed"))
-        await asyncio.gather(*(worker.stop() for worker in list(self.workers)))
+        await asyncio.gather(*(worker.stop() for worker in list(self.workers)), *list(self._stopping))
         self._idle.clear()
 
 
@@ -280,16 +348,85 @@ class Invoker:
             raise ValueError("max_workers_per_function must be at least 1")
         self._log = log
         self._closed = False
-        self._pools = {
-            name: _Pool(
-                spec,
-                {**base_env, **_lambda_variables(spec, region)},
-                log,
-                max_workers_per_function,
-                f"arn:aws:lambda:{region}:{account_id}:function:{spec.name}",
-            )
-            for name, spec in functions.items()
-        }
+        self._base_env = dict(base_env)
+        self._region, self._account_id, self._limit = region, account_id, max_workers_per_function
+        self._pools = {name: self._pool(spec) for name, spec in functions.items()}
+        self._retired: list[_Pool] = []  # removed functions' pools, until their workers are gone
+        self._reloading = asyncio.Lock()
+
+    def _pool(self, spec: FunctionSpec, base_env: Mapping[str, str] | None = None) -> _Pool:
+        env = {**(self._base_env if base_env is None else base_env), **_lambda_variables(spec, self._region)}
+        arn = f"arn:aws:lambda:{self._region}:{self._account_id}:function:{spec.name}"
+        return _Pool(spec, env, self._log, self._limit, arn)
+
+    async def reload(
+        self,
+        functions: Mapping[str, FunctionSpec],
+        *,
+        base_env: Mapping[str, str] | None = None,
+        restart: Iterable[str] = (),
+        swap: Callable[[], None] | None = None,
+    ) -> dict[str, list[str]]:
+        """Call on a hot reload to serve ``functions`` from now on. Boots one new worker
+        for each function that is new, whose spec or environment (``base_env``
+        replaces the common one) changed, or that is named in ``restart`` (its code
+        changed); only once all are ready, calls ``swap`` (synchronous: the caller's
+        route swap, in the same turn) and makes them serve. Functions missing from
+        ``functions`` are retired. Old idle workers stop at once, busy ones after
+        their invocation. Raises :class:`InitFailed` (or what ``swap`` raised) with
+        nothing changed. Returns the names ``added``/``changed``/``restarted``/``removed``."""
+        restart = set(restart)
+        async with self._reloading:
+            env = dict(self._base_env if base_env is None else base_env)
+            summary: dict[str, list[str]] = {"added": [], "changed": [], "restarted": [], "removed": []}
+            summary["removed"] = [name for name in self._pools if name not in functions]
+            plan: dict[str, tuple[_Pool, FunctionSpec, dict[str, str]]] = {}
+            for name, spec in functions.items():
+                fresh, pool = self._pool(spec, env), self._pools.get(name)
+                kind = ("added" if pool is None else "changed" if (pool.spec, pool.env) != (spec, fresh.env)
+                        else "restarted" if name in restart else None)  # fmt: skip
+                if kind is not None:
+                    summary[kind].append(name)
+                    plan[name] = (pool or fresh, spec, fresh.env)
+            booted: dict[str, _Worker] = {}
+            try:
+                results = await asyncio.gather(
+                    *(self._boot(name, *planned, booted) for name, planned in plan.items()),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
+                if self._closed:
+                    raise RuntimeError("the invoker is closed")
+                if swap is not None:
+                    swap()
+            except BaseException:
+                await asyncio.shield(asyncio.gather(*(plan[n][0].discard(w) for n, w in booted.items())))
+                raise
+            for name, (pool, spec, pool_env) in plan.items():
+                pool.adopt(booted[name], spec, pool_env)
+                self._pools[name] = pool
+            for name in summary["removed"]:
+                self._retired.append(retired := self._pools.pop(name))
+                retired.retire()
+            self._retired = [pool for pool in self._retired if pool.workers]
+            self._base_env = env
+            return summary
+
+    async def _boot(
+        self, name: str, pool: _Pool, spec: FunctionSpec, env: dict[str, str], booted: dict[str, _Worker],
+    ) -> None:
+        """One worker of the pool's next generation, into ``booted``; InitFailed if it cannot serve."""
+        try:
+            worker = await pool.boot(spec, env, pool.generation + 1)
+        except _StartFailed as failure:
+            how = "hung in init" if failure.timed_out else f"exited in init ({_exit_reason(failure.status)})"
+            raise InitFailed(name, f"the new worker {how}") from None
+        booted[name] = worker
+        if worker.init_error is not None:
+            error = worker.init_error
+            raise InitFailed(name, f"{error.get('errorType')}: {error.get('errorMessage')}")
 
     async def start(self) -> None:
         """Pre-warm: start one worker per function, all at once, and wait until each
@@ -307,13 +444,13 @@ class Invoker:
         if self._closed:
             raise RuntimeError("the invoker is closed")
         event_json = wire_json.dumps(event)
-        spec = pool.spec
         try:
             worker = await pool.acquire()
         except _StartFailed as failure:
             # Deliberate simplification: AWS would retry a failed init inside the
             # invocation; here its failure is the outcome (10 s: the init's timeout).
-            return self._lost(spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
+            return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
+        spec = worker.spec  # a reload may have changed the pool's since
         started = time.perf_counter()  # like Lambda's Duration, leaves out init
         deadline_ms = int(time.time() * 1000 + spec.timeout_s * 1000)
         frame = b"".join((
@@ -344,7 +481,7 @@ class Invoker:
         flight end as ``Runtime.ExitError``, queued and later ones raise ``RuntimeError``."""
         if not self._closed:
             self._closed = True
-            await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+            await asyncio.gather(*(pool.close() for pool in [*self._pools.values(), *self._retired]))
 
     def worker_pids(self) -> dict[str, list[int]]:
         """PIDs of each function's live workers (for tests and diagnostics)."""

@@ -468,3 +468,11 @@ def test_closed_without_disconnect_route_removes_record() -> None:
 def test_closed_unknown_connection_is_none() -> None:
     gateway, _ = make_gateway()
     assert gateway.closed("AAAAAAAAAAAAAAA=", 1000, "") is None
+
+
+def test_outcome_of_a_route_removed_by_a_reload_is_dropped_not_raised() -> None:
+    gateway, _ = make_gateway()
+    connection_id = connected(gateway)
+    invoke = message_invoke(gateway, connection_id, '{"action": "whoAmI"}')
+    gateway.swap_model(make_model([route for route in FULL_ROUTES if route.key != "whoAmI"]))
+    assert gateway.message_finished(invoke, ok({"body": "late"})) is None

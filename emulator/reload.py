@@ -1,0 +1,296 @@
+"""Hot reload for run-local: file edits take effect without dropping connections.
+
+:class:`Reloader` watches (``watchfiles.awatch``, debounced) each function's code
+folder and the app's definition (:class:`ReloadSource`: ``deploy/`` of the bundled
+CDK app, the template or app file, or the ``cdk.out`` folder) and tells its target,
+the running :class:`~emulator.app.LocalGateway`, what to do:
+
+- a code edit: the functions whose handler module loads an edited ``.py`` file
+  (static imports, followed inside the code folder; any other kind of file, or a
+  deleted one, counts for every function of that folder) get one new worker each
+  (:meth:`ReloadTarget.restart_functions`), once the edited files compile (else
+  ``file:line: message`` is reported and nothing changes). Their idle workers stop,
+  busy ones finish on the old code and then stop.
+- a definition edit: the model is loaded again (re-synthesized for the bundled app,
+  in a thread) and applied (:meth:`ReloadTarget.apply_model`): routes, functions,
+  environment and new tables; connections stay open.
+
+A failed reload (a syntax error, a handler whose new worker cannot init, a synth or
+template error) changes nothing: the last good version keeps serving, and one
+``wsgw: reload failed: ...`` line goes to the ``log`` callback. ``LocalGateway``
+starts a Reloader when ``GatewayOptions.reload`` is on and stops it first on stop.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
+
+from .errors import WsgwError
+from .invoker import InitFailed
+from .model import ApiModel
+
+ReloadLog = Callable[[str], None]
+"""Receives one complete line per reload (``wsgw: reloaded ...`` / ``wsgw: reload failed: ...``)."""
+
+IGNORED_DIRS = frozenset({
+    "__pycache__", ".git", "node_modules", "cdk.out", ".mypy_cache", ".pytest_cache", ".venv",
+    ".hypothesis", ".idea", ".tox",
+})
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
+DEBOUNCE_MS = 500  # the longest a burst of changes is grouped for
+STEP_MS = 50  # changes are handed on once none came for this long
+
+
+@dataclass(frozen=True)
+class ReloadSource:
+    """What the model is loaded from again after a definition edit: ``source`` as
+    given to :func:`~emulator.sources.load_model` (``None``: the bundled CDK app,
+    re-synthesized), with the same ``api``, ``stack`` and ``parameters``."""
+
+    source: Path | None = None
+    api: str | None = None
+    stack: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+    def load(self) -> ApiModel:
+        """Load the model (blocking: synth may take seconds; run it in a thread)."""
+        from .sources import load_model  # deferred: template loaders are heavy
+
+        return load_model(self.source, api=self.api, stack=self.stack, parameters=self.parameters)
+
+    @property
+    def deploy_dir(self) -> Path:
+        """The bundled CDK app's folder."""
+        from .cdk_cli import ROOT
+
+        return ROOT / "deploy"
+
+    def watched(self) -> list[Path]:
+        """The folders to watch for definition edits."""
+        if self.source is None:
+            return [self.deploy_dir]
+        source = self.source.resolve()
+        return [source] if source.is_dir() else [source.parent]
+
+    def defines(self, path: Path) -> bool:
+        """Whether an edit of ``path`` changes the app's definition: the stack's
+        ``deploy/*.py`` and ``cdk.json``, the template file, or anything in the
+        ``cdk.out`` folder."""
+        if self.source is None:
+            return path.parent == self.deploy_dir and (path.suffix == ".py" or path.name == "cdk.json")
+        source = self.source.resolve()
+        return path.is_relative_to(source) if source.is_dir() else path == source
+
+
+class ReloadTarget(Protocol):
+    """What the reloader drives: :class:`~emulator.app.LocalGateway`."""
+
+    @property
+    def model(self) -> ApiModel: ...
+
+    async def apply_model(self, model: ApiModel) -> dict[str, list[str]]: ...
+
+    async def restart_functions(self, names: Iterable[str]) -> dict[str, list[str]]: ...
+
+
+def syntax_problem(files: Iterable[Path]) -> str | None:
+    """``file:line: message`` for the first of ``files`` that does not compile, else None."""
+    for path in sorted(files):
+        try:
+            source = path.read_bytes()
+        except OSError:
+            continue  # deleted or unreadable again: the import will tell
+        try:
+            compile(source, str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return f"{exc.filename or path}:{exc.lineno or 0}: {exc.msg}"
+        except ValueError as exc:  # e.g. null bytes
+            return f"{path}:0: {exc}"
+    return None
+
+
+def module_files(code_dir: Path, module: str) -> set[Path] | None:
+    """The files in ``code_dir`` that importing ``module`` (dotted) loads, following
+    its static imports (``import``/``from ... import``, relative ones too, also inside
+    functions); None if one of them does not parse (then assume every file)."""
+    seen: set[Path] = set()
+    pending = list(_files_of(code_dir, module.split(".")))
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            return None
+        package = path.relative_to(code_dir).parent.parts
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    pending.extend(_files_of(code_dir, alias.name.split(".")))
+            elif isinstance(node, ast.ImportFrom) and node.level <= len(package) + 1:
+                base = list(package[: len(package) - node.level + 1]) if node.level else []
+                parent = base + (node.module.split(".") if node.module else [])
+                pending.extend(_files_of(code_dir, parent))
+                for alias in node.names:
+                    pending.extend(_files_of(code_dir, [*parent, alias.name]))
+    return seen
+
+
+def _files_of(code_dir: Path, parts: list[str]) -> Iterator[Path]:
+    """The files of a dotted module name and of its packages, where they exist."""
+    for end in range(1, len(parts) + 1):
+        folder = code_dir.joinpath(*parts[: end - 1])
+        for candidate in (folder / f"{parts[end - 1]}.py", folder / parts[end - 1] / "__init__.py"):
+            if candidate.is_file():
+                yield candidate
+
+
+def _affects(code_dir: Path, module: str, touched: list[Path]) -> bool:
+    if any(path.suffix != ".py" or not path.is_file() for path in touched):
+        return True  # data, a deleted module, ...: be safe
+    loaded = module_files(code_dir, module)
+    return loaded is None or any(path in loaded for path in touched)
+
+
+def _forget_bytecode(files: Iterable[Path]) -> None:
+    """Remove the cached bytecode of edited files: its header only records the
+    source's mtime in seconds and its size, so an edit within the same second that
+    keeps the size would otherwise import the old code."""
+    for path in files:
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+
+
+class _Filter:
+    """watchfiles filter: ignore caches, VCS and build folders below a watched root,
+    compiled files and editor droppings."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = roots
+
+    def __call__(self, change: object, raw: str) -> bool:
+        path = Path(raw)
+        if path.name.endswith(_IGNORED_SUFFIXES) or path.name.startswith(".#"):
+            return False
+        for root in self.roots:
+            if path.is_relative_to(root):
+                return not IGNORED_DIRS.intersection(path.relative_to(root).parts)
+        return True
+
+
+class Reloader:
+    """Watches files and reloads ``target``; :meth:`start` once it serves, :meth:`stop`
+    before it stops. ``source`` None: code folders only (no definition edits)."""
+
+    def __init__(
+        self, target: ReloadTarget, source: ReloadSource | None, log: ReloadLog, *,
+        debounce_ms: int = DEBOUNCE_MS, step_ms: int = STEP_MS,
+    ) -> None:  # fmt: skip
+        self.target = target
+        self.source = source
+        self.log = log
+        self._debounce_ms, self._step_ms = debounce_ms, step_ms
+        self._closing = False
+        self._cycle = asyncio.Event()  # set: the current awatch ends (stop or new roots)
+        self._task: asyncio.Task[None] | None = None
+
+    def roots(self) -> list[Path]:
+        """Existing folders to watch, none inside another."""
+        candidates = {spec.code_dir.resolve() for spec in self.target.model.functions.values()}
+        if self.source is not None:
+            candidates.update(self.source.watched())
+        existing = sorted(path for path in candidates if path.is_dir())
+        return [path for path in existing if not any(path != other and path.is_relative_to(other) for other in existing)]
+
+    async def start(self) -> None:
+        """Start watching; returns once the watches are in place."""
+        self._task = asyncio.create_task(self._run())
+        for _ in range(3):  # the watcher is set up before awatch's first await
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        """Stop watching and abandon a reload in progress (its new workers stop)."""
+        self._closing = True
+        self._cycle.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        from watchfiles import awatch  # deferred: only run-local with reload needs it
+
+        while not self._closing:
+            roots = self.roots()
+            self._cycle = asyncio.Event()
+            watcher = awatch(
+                *roots, watch_filter=_Filter(roots), stop_event=self._cycle,
+                debounce=self._debounce_ms, step=self._step_ms,
+            )  # fmt: skip
+            async with contextlib.aclosing(watcher):
+                async for changes in watcher:
+                    try:
+                        await self.handle(Path(raw) for _, raw in changes)
+                    except Exception as exc:  # keep watching whatever went wrong
+                        self.log(f"wsgw: reload failed: {type(exc).__name__}: {exc}; "
+                                 "still serving the previous version")
+                    if self.roots() != roots:
+                        self._cycle.set()  # watch the new set of folders
+
+    async def handle(self, changed: Iterable[Path]) -> None:
+        """React to edits of ``changed`` (absolute paths): reload the definition if
+        one of them defines the app, then restart functions whose code changed."""
+        started = time.perf_counter()
+        paths = set(changed)
+        definition = {path for path in paths if self.source is not None and self.source.defines(path)}
+        _forget_bytecode(path for path in paths if path.suffix == ".py")
+        done: set[str] = set()
+        if definition:
+            summary = await self._reload_model(started)
+            done = {name for names in (summary or {}).values() for name in names}
+        code = paths - definition
+        names: list[str] = []
+        files: set[Path] = set()
+        for name, spec in self.target.model.functions.items():
+            code_dir = spec.code_dir.resolve()
+            touched = [path for path in code if path.is_relative_to(code_dir)]
+            if touched and name not in done and _affects(code_dir, spec.module, touched):
+                names.append(name)
+                files.update(path for path in touched if path.suffix == ".py")
+        if not names:
+            return
+        problem = syntax_problem(files)
+        if problem is not None:
+            self.log(f"wsgw: reload failed: {problem}; still serving the previous code of {', '.join(names)}")
+            return
+        try:
+            await self.target.restart_functions(names)
+        except InitFailed as exc:
+            self.log(f"wsgw: reload failed: {exc}; still serving the previous version")
+            return
+        self.log(f"wsgw: reloaded {', '.join(names)} (code) in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+    async def _reload_model(self, started: float) -> dict[str, list[str]] | None:
+        assert self.source is not None
+        if self.source.source is None:
+            self.log("wsgw: deploy/ changed: re-synthesizing the bundled CDK app...")
+        try:
+            model = await asyncio.to_thread(self.source.load)
+            summary = await self.target.apply_model(model)
+        except (WsgwError, InitFailed) as exc:
+            self.log(f"wsgw: reload failed: {exc}; still serving the previous version")
+            return None
+        what = "; ".join(f"{kind} {', '.join(names)}" for kind, names in summary.items() if names)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.log(f"wsgw: reloaded the app definition in {elapsed:.0f} ms ({what or 'no function changed'})")
+        return summary

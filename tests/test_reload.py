@@ -1,0 +1,266 @@
+"""Hot reload: real worker processes, real file edits in a temporary app, one real
+WebSocket connection that must stay open through every reload."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from websockets.protocol import State
+from websockets.sync.client import ClientConnection, connect
+
+from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.reload import ReloadSource, _Filter, module_files, syntax_problem
+from emulator.sources import load_model
+
+ECHO = '''\
+import json, os, time
+
+VERSION = "{version}"
+{extra}
+
+def handler(event, context):
+    body = json.loads(event.get("body") or "{{}}")
+    if body.get("sleep"):
+        time.sleep(float(body["sleep"]))
+    return {{"statusCode": 200, "body": json.dumps({{
+        "version": VERSION, "tag": body.get("tag"), "pid": os.getpid(),
+        "greeting": os.environ.get("GREETING"),
+        "connectionId": event["requestContext"]["connectionId"],
+    }})}}
+'''
+PING = '''\
+def handler(event, context):
+    return {"statusCode": 200, "body": "pong"}
+'''
+
+
+def app_description(*, greeting: str = "hello", ping: bool = False) -> dict[str, Any]:
+    functions: dict[str, Any] = {
+        "Echo": {"handler": "echo.handler", "codeUri": ".", "timeout": 10, "environment": {"GREETING": greeting}},
+    }
+    routes: dict[str, Any] = {"echo": {"function": "Echo", "twoWay": True}}
+    if ping:
+        functions["Ping"] = {"handler": "ping.handler", "codeUri": "."}
+        routes["ping"] = {"function": "Ping", "twoWay": True}
+    return {"name": "reload", "stage": "test", "functions": functions, "routes": routes}
+
+
+class Reloading:
+    """A gateway with reload on, serving the app in ``folder``; its reload log lines."""
+
+    def __init__(self, folder: Path, tls_dir: Path) -> None:
+        self.folder = folder
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        app = folder / "wsgw.json"
+        options = GatewayOptions(
+            port=0, tls_dir=tls_dir, aws_endpoint_url="http://127.0.0.1:9",  # no AWS calls here
+            reload=True, reload_source=ReloadSource(app),
+        )
+        local = LocalGateway(load_model(app), options, function_log=lambda f, line: None, reload_log=self._log)
+        self.background = BackgroundGateway(local)
+        self.gateway = self.background.start()
+
+    def _log(self, line: str) -> None:
+        with self._lock:
+            self.lines.append(line)
+
+    def logged(self, text: str, timeout: float = 10.0) -> str:
+        line: str = until(lambda: next((line for line in list(self.lines) if text in line), None), timeout)
+        return line
+
+    def write_echo(self, version: str, extra: str = "") -> None:
+        (self.folder / "echo.py").write_text(ECHO.format(version=version, extra=extra), encoding="utf-8")
+
+    def write_app(self, **kwargs: Any) -> None:
+        (self.folder / "wsgw.json").write_text(json.dumps(app_description(**kwargs)), encoding="utf-8")
+
+    def pids(self) -> dict[str, list[int]]:
+        invoker = self.gateway.invoker
+        assert invoker is not None
+        return self.background.call(invoker.worker_pids)
+
+
+def until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s")
+
+
+def ask(ws: ClientConnection, action: str, **fields: Any) -> Any:
+    ws.send(json.dumps({"action": action, **fields}))
+    text = ws.recv(timeout=10)
+    assert isinstance(text, str)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def version_after_edit(ws: ClientConnection, version: str, timeout: float = 10.0) -> float:
+    """Seconds from now (just after a save) until ``echo`` answers with ``version``."""
+    saved = time.perf_counter()
+    until(lambda: ask(ws, "echo")["version"] == version, timeout, interval=0.005)
+    return time.perf_counter() - saved
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tls")
+
+
+@pytest.fixture
+def served(tmp_path: Path, tls: Path) -> Iterator[Reloading]:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "wsgw.json").write_text(json.dumps(app_description()), encoding="utf-8")
+    (folder / "echo.py").write_text(ECHO.format(version="v1", extra=""), encoding="utf-8")
+    running = Reloading(folder, tls)
+    yield running
+    running.background.stop()
+
+
+def test_code_edits_apply_on_the_open_connection(served: Reloading) -> None:
+    with connect(served.gateway.ws_url) as ws:
+        first = ask(ws, "echo")
+        assert first["version"] == "v1"
+        seconds = []
+        for n in range(2, 6):
+            served.write_echo(f"v{n}")
+            seconds.append(version_after_edit(ws, f"v{n}"))
+            time.sleep(0.1)  # let the reload log line land before the next edit
+        median = statistics.median(seconds)
+        print(f"\nsave -> new code answering: {', '.join(f'{s * 1000:.0f}' for s in seconds)} ms; "
+              f"median {median * 1000:.0f} ms")
+        assert median <= 1.0, seconds  # the issue's target
+
+        served.write_echo("v6", extra="def broken(:\n    pass")
+        problem = served.logged("reload failed")
+        assert "echo.py:4: invalid syntax" in problem and "still serving" in problem
+        for _ in range(5):
+            assert ask(ws, "echo")["version"] == "v5"
+            time.sleep(0.05)
+
+        served.write_echo("v7", extra="raise RuntimeError('boom at import')")
+        failed_init = served.logged("RuntimeError: boom at import")
+        assert "Echo" in failed_init and "still serving" in failed_init
+        assert ask(ws, "echo")["version"] == "v5"
+
+        served.write_echo("v8")
+        version_after_edit(ws, "v8")
+        last = ask(ws, "echo")
+        assert last["connectionId"] == first["connectionId"]
+        assert ws.protocol.state is State.OPEN
+    until(lambda: len(served.pids()["Echo"]) == 1)  # every older worker stops
+
+
+def test_definition_edit_adds_routes_and_environment_on_the_open_connection(served: Reloading) -> None:
+    with connect(served.gateway.ws_url) as ws:
+        before = ask(ws, "echo")
+        assert before["greeting"] == "hello"
+        assert ask(ws, "ping")["message"] == "Forbidden"
+
+        (served.folder / "ping.py").write_text(PING, encoding="utf-8")
+        served.write_app(greeting="bonjour", ping=True)
+        until(lambda: ask(ws, "ping") == "pong")
+        assert ask(ws, "echo")["greeting"] == "bonjour"
+        served.logged("reloaded the app definition")
+
+        (served.folder / "wsgw.json").write_text("{not json", encoding="utf-8")
+        assert "still serving" in served.logged("reload failed: ")
+        assert ask(ws, "ping") == "pong"
+
+        served.write_app(greeting="hallo")
+        until(lambda: isinstance(reply := ask(ws, "ping"), dict) and reply.get("message") == "Forbidden")
+        after = ask(ws, "echo")
+        assert after["greeting"] == "hallo" and after["connectionId"] == before["connectionId"]
+        assert ws.protocol.state is State.OPEN
+    until(lambda: "Ping" not in served.pids())
+
+
+def test_in_flight_invocation_finishes_on_the_old_code(served: Reloading) -> None:
+    with connect(served.gateway.ws_url) as ws:
+        ws.send(json.dumps({"action": "echo", "sleep": 2.0, "tag": "slow"}))
+        slow_pid = until(lambda: served.pids()["Echo"])[0]
+        time.sleep(0.3)  # the slow invocation is running in slow_pid
+        served.write_echo("v2")
+        replies: dict[str, list[dict[str, Any]]] = {"slow": [], "poll": []}
+
+        def polled_v2() -> bool:
+            ws.send(json.dumps({"action": "echo", "tag": "poll"}))
+            while True:  # replies to the slow and the poll invocations may cross
+                reply = json.loads(ws.recv(timeout=10))
+                replies[reply["tag"]].append(reply)
+                if reply["tag"] == "poll":
+                    return bool(reply["version"] == "v2")
+
+        until(polled_v2, interval=0.005)
+        assert not replies["slow"], "the slow invocation should still be running"
+        slow = replies["slow"][0] if replies["slow"] else json.loads(ws.recv(timeout=10))
+        assert slow["tag"] == "slow" and slow["version"] == "v1" and slow["pid"] == slow_pid
+        assert ask(ws, "echo", tag="after")["version"] == "v2"
+        until(lambda: slow_pid not in served.pids()["Echo"])  # retired once it finished
+        assert ws.protocol.state is State.OPEN
+
+
+def test_syntax_problem_names_file_and_line(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.py", tmp_path / "bad.py"
+    good.write_text("x = 1\n")
+    bad.write_text("x = 1\nif x\n    pass\n")
+    assert syntax_problem([good]) is None
+    problem = syntax_problem([good, bad])
+    assert problem is not None and problem.startswith(f"{bad}:2: ")
+
+
+def test_filter_ignores_caches_below_a_root_only(tmp_path: Path) -> None:
+    root = tmp_path / "cdk.out"
+    keep = _Filter([root])
+    assert keep(None, str(root / "manifest.json"))
+    assert not keep(None, str(root / "asset.1" / "__pycache__" / "a.cpython-311.pyc"))
+    assert not keep(None, str(root / "node_modules" / "x.js"))
+    assert not keep(None, str(root / ".git" / "HEAD"))
+    assert not keep(None, str(root / "handler.py.swp"))
+
+
+def test_reload_source_knows_what_defines_the_app(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    source = ReloadSource(template)
+    assert source.watched() == [tmp_path.resolve()]
+    assert source.defines(template.resolve()) and not source.defines(tmp_path.resolve() / "handler.py")
+    bundled = ReloadSource(None)
+    deploy = bundled.deploy_dir
+    assert bundled.watched() == [deploy]
+    assert bundled.defines(deploy / "stack.py") and bundled.defines(deploy / "cdk.json")
+    assert not bundled.defines(deploy / "cdk.out" / "manifest.json")
+    assert not bundled.defines(deploy.parent / "handlers" / "whoami.py")
+
+
+def test_module_files_follow_static_imports_inside_the_code_folder(tmp_path: Path) -> None:
+    handlers = Path(__file__).resolve().parent.parent / "handlers"
+    loaded = module_files(handlers, "send_message")
+    assert loaded is not None
+    assert {path.name for path in loaded} == {"send_message.py", "callbacks.py", "connection_table.py"}
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "app.py").write_text("from . import util\nfrom .sub.deep import x\n")
+    (tmp_path / "pkg" / "util.py").write_text("import json\n")
+    (tmp_path / "pkg" / "sub").mkdir()
+    (tmp_path / "pkg" / "sub" / "deep.py").write_text("def f():\n    import other\n")
+    (tmp_path / "other.py").write_text("")
+    (tmp_path / "unused.py").write_text("")
+    loaded = module_files(tmp_path, "pkg.app")
+    assert loaded is not None
+    names = {path.relative_to(tmp_path).as_posix() for path in loaded}
+    assert names == {"pkg/__init__.py", "pkg/app.py", "pkg/util.py", "pkg/sub/deep.py", "other.py"}
+    (tmp_path / "other.py").write_text("def broken(:\n")
+    assert module_files(tmp_path, "pkg.app") is None
