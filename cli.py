@@ -7,22 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
 from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
 from emulator import cdk_cli
+from emulator import interactive_client
+from emulator import local_state
 from emulator import event_loop as event_loop_module
 from emulator.config import check_stage_name
 from emulator.event_loop import LoopChoice
 from emulator.errors import WsgwError
 from emulator.model import ApiModel
+from emulator.reload import ReloadSource
 from emulator.sources import load_model
+
+if TYPE_CHECKING:
+    from emulator.admin import Admin  # imported when an admin command runs: boto3 is slow to import
 
 
 
@@ -63,6 +70,8 @@ def main() -> None:
               help="A file of accepted API keys, one per line.")
 @click.option("--iam-credentials", "iam_credentials", multiple=True, metavar="ACCESS_KEY:SECRET",
               help="Credentials accepted for AWS_IAM on $connect (repeatable; default testing:testing).")
+@click.option("--no-reload", is_flag=True, default=False,
+              help="Do not watch handlers and the template for edits (hot reload is on by default).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
               help="auto uses uvloop when installed.")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
@@ -70,7 +79,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
-              iam_credentials: tuple[str, ...], event_loop: LoopChoice) -> None:
+              iam_credentials: tuple[str, ...], no_reload: bool, event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     parameters: dict[str, str] = {}
     for item in parameter_overrides:
@@ -107,6 +116,8 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
         frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
+        reload=not no_reload,
+        reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters),
     )
     if credentials:
         options = dataclasses.replace(options, iam_credentials=credentials)
@@ -133,9 +144,11 @@ async def _serve(model: ApiModel, options: GatewayOptions) -> None:
     click.echo(f"  Local CA:      {gateway.tls.ca_cert}  (trust it for wss:// and https://)")
     where = "embedded moto" if options.aws_endpoint_url is None else "--aws-endpoint-url"
     click.echo(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
+    state_file = _publish_state(gateway)
     click.echo("Ready. Press Ctrl-C to stop.", nl=True)
     sys.stdout.flush()
     await stop.wait()
+    _withdraw_state(state_file)
     open_connections = len(gateway.server.sessions) if gateway.server else 0
     click.echo(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
     await gateway.stop()
@@ -196,6 +209,167 @@ def destroy(stack_name: str, profile: str | None, region: str | None) -> None:
     except WsgwError as exc:
         _fail(str(exc))
     click.echo(f"wsgw: destroyed {stack_name}")
+
+
+# -- the local state file (emulator/local_state.py) -------------------------------------
+
+
+def _publish_state(gateway: LocalGateway) -> Path | None:
+    """Tell the admin commands and ``wsgw connect`` where this gateway is (a warning if
+    the file cannot be written: they then need --endpoint-url/--ca)."""
+    try:
+        return local_state.write_state(local_state.state_for(gateway))
+    except OSError as exc:
+        click.echo(f"wsgw: warning: cannot write {local_state.default_state_path()}: {exc.strerror or exc}", err=True)
+        return None
+
+
+def _withdraw_state(path: Path | None) -> None:
+    if path is not None:
+        local_state.remove_state(path)
+
+
+# -- admin commands: connections, post, broadcast, disconnect (emulator/admin.py) --------
+
+_STATE_FILE = click.option(
+    "--state-file", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar=local_state.STATE_FILE_ENV,
+    help="run-local's state file (default: .wsgw/run-local.json here; env WSGW_STATE_FILE).")
+_TARGET_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] = (
+    click.option("--endpoint-url", default=None, metavar="URL",
+                 help="Any API's callback URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}); "
+                      "credentials from the usual AWS chain. Default: the running wsgw run-local."),
+    click.option("--table", "tables", multiple=True, metavar="NAME",
+                 help="The connections table (partition key: the connection id; repeatable)."),
+    click.option("--aws-endpoint-url", default=None, metavar="URL",
+                 help="Where --table lives when not on AWS (DynamoDB Local, LocalStack, a run-local's moto)."),
+    click.option("--ca", default=None, type=click.Path(dir_okay=False, exists=True),
+                 help="Verify --endpoint-url's TLS with this CA file (e.g. a local gateway's ca.pem)."),
+    click.option("--deployed", is_flag=True, help="The deployed stack: its CallbackUrl and ConnectionsTableName outputs."),
+    click.option("--stack", "stack_name", default=cdk_cli.DEFAULT_STACK_NAME, show_default=True,
+                 help="With --deployed: which stack."),
+    click.option("--profile", default=None, help="AWS profile (default: the usual AWS chain)."),
+    click.option("--region", default=None, help="AWS region (default: the profile's or AWS_REGION)."),
+    _STATE_FILE,
+)
+_TARGET_FLAGS = ("endpoint_url", "tables", "aws_endpoint_url", "ca", "deployed", "stack_name", "profile", "region",
+                 "state_file")
+
+
+def _admin_command(function: Callable[..., None]) -> Callable[..., None]:
+    """Add the target options to an admin command; it receives an :class:`Admin`."""
+    @functools.wraps(function)
+    def wrapper(**arguments: Any) -> None:
+        from emulator.admin import Admin, AdminError, pick_target
+
+        flags = {name: arguments.pop(name) for name in _TARGET_FLAGS}
+        try:
+            function(Admin(pick_target(**flags)), **arguments)
+        except AdminError as exc:
+            _fail(str(exc))
+    for option in reversed(_TARGET_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@main.command()
+@click.option("--prune", is_flag=True, help="Delete the rows of gone connections.")
+@_admin_command
+def connections(admin: Admin, prune: bool) -> None:
+    """List the open connections in the connections table, with GetConnection's times.
+
+    One line per connection: id, connectedAt, lastActiveAt (UTC) and source IP. Rows of
+    gone connections are listed as gone and kept, unless --prune deletes them.
+    """
+    from emulator.admin import iso_utc
+
+    open_, gone = admin.connections()
+    for item in open_:
+        click.echo(f"{item.connection_id}  connected {iso_utc(item.connected_at)}  "
+                   f"last active {iso_utc(item.last_active_at)}  from {item.source_ip or '-'}")
+    if prune:
+        admin.prune(gone)
+    for row in gone:
+        click.echo(f"{row.connection_id}  gone ({'row deleted' if prune else 'stale row'} in {row.table})")
+    advice = "; --prune deletes gone rows" if gone and not prune else ""
+    click.echo(f"wsgw: {len(open_)} open, {len({row.connection_id for row in gone})} gone{advice}", err=True)
+
+
+# Connection ids may start with "-" (and messages too): not options, whatever they look like.
+_DASHED_ARGUMENTS = {"ignore_unknown_options": True}
+
+
+def _message_bytes(message: str) -> bytes:
+    return (sys.stdin.read() if message == "-" else message).encode("utf-8")
+
+
+@main.command(context_settings=_DASHED_ARGUMENTS)
+@click.argument("connection_id")
+@click.argument("message")
+@_admin_command
+def post(admin: Admin, connection_id: str, message: str) -> None:
+    """Send MESSAGE (text; - reads stdin) to one connection (PostToConnection)."""
+    data = _message_bytes(message)
+    admin.post(connection_id, data)
+    click.echo(f"wsgw: posted {len(data)} bytes to {connection_id}")
+
+
+@main.command(context_settings=_DASHED_ARGUMENTS)
+@click.argument("message")
+@_admin_command
+def broadcast(admin: Admin, message: str) -> None:
+    """Send MESSAGE (- reads stdin) to every connection in the table, concurrently.
+
+    Deletes the rows of gone connections; prints delivered/gone/failed counts and
+    exits 1 when any post failed for another reason.
+    """
+    result = admin.broadcast(_message_bytes(message))
+    for connection_id, reason in result.failures:
+        click.echo(f"wsgw: failed {connection_id}: {reason}", err=True)
+    click.echo(f"delivered {result.delivered}, gone {result.gone}, failed {len(result.failures)}")
+    if result.failures:
+        sys.exit(1)
+
+
+@main.command(context_settings=_DASHED_ARGUMENTS)
+@click.argument("connection_id")
+@_admin_command
+def disconnect(admin: Admin, connection_id: str) -> None:
+    """Close one connection (DeleteConnection; the gateway closes it and runs $disconnect)."""
+    admin.disconnect(connection_id)
+    click.echo(f"wsgw: disconnected {connection_id}")
+
+
+@main.command("connect")
+@click.argument("url", required=False)
+@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE", help="A handshake header (repeatable).")
+@click.option("--subprotocol", "subprotocols", multiple=True, help="Offer this subprotocol (repeatable).")
+@click.option("--ca", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Also trust this CA for wss:// (the local gateway's is trusted automatically).")
+@click.option("--execute", "execute", multiple=True, metavar="MSG",
+              help="Send MSG instead of reading stdin (repeatable), then wait --wait seconds and exit.")
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=1.0, show_default=True, metavar="SECONDS",
+              help="After the last message (--execute, or the end of stdin): how long to print replies.")
+@_STATE_FILE
+def connect_command(url: str | None, headers: tuple[str, ...], subprotocols: tuple[str, ...], ca: str | None,
+                    execute: tuple[str, ...], wait_s: float, state_file: Path | None) -> None:
+    """Talk to a WebSocket API: stdin lines go out, replies print as HH:MM:SS.mmm < text.
+
+    URL defaults to the running wsgw run-local's ws:// URL. Exits 1 when the handshake
+    is refused or the server closes with a code other than 1000.
+    """
+    try:
+        options = interactive_client.client_options(url, headers=headers, subprotocols=subprotocols, ca=ca,
+                                                    execute=execute, wait_s=wait_s,
+                                                    state=local_state.live_state(state_file))
+    except ValueError as exc:
+        _fail(str(exc))
+    lines = None if execute else interactive_client.stdin_lines(sys.stdin)
+    try:
+        status = asyncio.run(interactive_client.run_client(
+            options, out=click.echo, err=lambda line: click.echo(line, err=True), lines=lines))
+    except KeyboardInterrupt:
+        status = 130
+    sys.exit(status)
 
 
 def _fail(message: str) -> NoReturn:

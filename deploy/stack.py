@@ -116,3 +116,5 @@ class WsgwChatStack(Stack):
 
         CfnOutput(self, "WebSocketUrl", value=stage.url, description="wss:// URL clients connect to")
         CfnOutput(self, "CallbackUrl", value=stage.callback_url, description="https:// endpoint of @connections")
+        CfnOutput(self, "ConnectionsTableName", value=table.table_name,
+                  description="DynamoDB table of open connections (wsgw connections/broadcast --deployed)")

@@ -64,8 +64,10 @@ class RunLocal:
 
 
 @pytest.fixture
-def run_local(tmp_path: Path) -> Iterator[type[RunLocal]]:
+def run_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RunLocal]]:
     started: list[RunLocal] = []
+    local_state_env = "WSGW_STATE_FILE"
+    monkeypatch.setenv(local_state_env, str(tmp_path / "run-local.json"))
 
     class Tracked(RunLocal):
         def __init__(self, *args: str) -> None:
@@ -139,7 +141,7 @@ def test_help_lists_run_local() -> None:
     result = CliRunner().invoke(cli.main, ["--help"])
     assert result.exit_code == 0 and "run-local" in result.output
     result = CliRunner().invoke(cli.main, ["run-local", "--help"])
-    for flag in ("--host", "--port", "--stage", "--aws-endpoint-url"):
+    for flag in ("--host", "--port", "--stage", "--aws-endpoint-url", "--no-reload", "--template"):
         assert flag in result.output
 
 

@@ -189,6 +189,8 @@ def test_outputs(template: Template) -> None:
     assert outputs["WebSocketUrl"]["Value"]["Fn::Join"][1][0] == "wss://"
     assert outputs["CallbackUrl"]["Value"]["Fn::Join"][1][0] == "https://"
     assert outputs["WebSocketUrl"]["Value"]["Fn::Join"][1][-1] == "/dev"
+    # wsgw connections/broadcast --deployed find the table through this output.
+    assert outputs["ConnectionsTableName"]["Value"] == {"Ref": "ConnectionsTable"}
 
 
 # --- synth is a no-op when nothing changed ---------------------------------------------------
