@@ -24,6 +24,7 @@ from emulator import event_loop as event_loop_module
 from emulator.config import check_stage_name
 from emulator.event_loop import LoopChoice
 from emulator.errors import WsgwError
+from emulator.env_overrides import EnvOverrides
 from emulator.model import ApiModel
 from emulator.reload import ReloadSource
 from emulator.sources import load_model
@@ -70,6 +71,8 @@ def main() -> None:
               help="A file of accepted API keys, one per line.")
 @click.option("--iam-credentials", "iam_credentials", multiple=True, metavar="ACCESS_KEY:SECRET",
               help="Credentials accepted for AWS_IAM on $connect (repeatable; default testing:testing).")
+@click.option("--env-vars", "env_vars", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='Environment overrides, SAM style: {"Parameters": {...all...}, "FunctionName": {...}}.')
 @click.option("--no-reload", is_flag=True, default=False,
               help="Do not watch handlers and the template for edits (hot reload is on by default).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
@@ -79,7 +82,8 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
-              iam_credentials: tuple[str, ...], no_reload: bool, event_loop: LoopChoice) -> None:
+              iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
+              event_loop: LoopChoice) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     parameters: dict[str, str] = {}
     for item in parameter_overrides:
@@ -111,12 +115,17 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         if not sep or not access_key or not secret:
             _fail(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
         credentials[access_key] = secret
+    try:
+        overrides = EnvOverrides.from_file(env_vars) if env_vars is not None else EnvOverrides()
+        overrides.apply(model, f"--env-vars {env_vars}")  # unknown functions: fail now
+    except WsgwError as exc:
+        _fail(str(exc))
     options = GatewayOptions(
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
         frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
-        reload=not no_reload,
+        reload=not no_reload, env_overrides=overrides,
         reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters),
     )
     if credentials:

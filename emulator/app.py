@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
 from .clock import Clock, SystemClock
+from .env_overrides import EnvOverrides
 from .gateway import DEFAULT_IAM_CREDENTIALS, Gateway
 from .ids import IdFactory, RandomIds
 from .invoker import Invoker, LogSink
@@ -74,6 +75,7 @@ class GatewayOptions:
     frame_bytes: int | None = None  # None: AWS's 32 KB
     message_bytes: int | None = None  # None: AWS's 128 KB
     api_keys: frozenset[str] = frozenset()  # accepted x-api-key values (ApiKeyRequired)
+    env_overrides: EnvOverrides = field(default_factory=EnvOverrides)  # --env-vars, wsgw_env
     # Access key -> secret accepted for AWS_IAM on $connect (default: the dummy ones).
     iam_credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IAM_CREDENTIALS))
     # Hot reload (emulator/reload.py): watch the functions' code folders and, with a
@@ -241,7 +243,9 @@ class LocalGateway:
         then). Returns the invoker's summary (added/changed/restarted/removed)."""
         assert self.invoker is not None and self.gateway is not None, "start() first"
         gateway = self.gateway
-        model = dataclasses.replace(model, stage=self.model.stage, limits=self.model.limits)
+        model = dataclasses.replace(
+            self.options.env_overrides.apply(model), stage=self.model.stage, limits=self.model.limits,
+        )
         endpoint = self._tables_endpoint()
         new_tables = [table for table in model.tables if table not in self.model.tables]
         if endpoint is not None and new_tables:
@@ -306,6 +310,8 @@ class LocalGateway:
 
 
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
+    """``model`` with the options' environment overrides and limits applied."""
+    model = options.env_overrides.apply(model)
     changes: dict[str, int] = {}
     if options.frame_bytes is not None:
         changes["frame_bytes"] = options.frame_bytes

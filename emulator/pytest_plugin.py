@@ -51,7 +51,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import urlencode
 
@@ -63,6 +62,7 @@ from websockets.typing import Subprotocol
 
 from .app import BackgroundGateway, GatewayOptions, LocalGateway
 from .errors import WsgwError
+from .env_overrides import EnvOverrides
 from .faults import Fault, FaultPlan, InvocationLog, InvocationView
 from .model import ApiModel
 from .sources import load_model
@@ -111,19 +111,7 @@ class GatewayConfig:
 
     def model(self) -> ApiModel:
         """The app's model with the stage and environment overrides applied."""
-        model = load_model(self.template)
-        common = {key: value for key, value in self.env if "." not in key}
-        own: dict[str, dict[str, str]] = {}
-        for key, value in self.env:
-            if "." in key:
-                function, name = key.split(".", 1)
-                if function not in model.functions:
-                    raise WsgwError(f"wsgw_env: {key}: the app has no function {function!r}; "
-                                    f"its functions: {', '.join(sorted(model.functions))}")
-                own.setdefault(function, {})[name] = value
-        functions = {name: dataclasses.replace(spec, environment=MappingProxyType(
-            {**spec.environment, **common, **own.get(name, {})})) for name, spec in model.functions.items()}
-        model = dataclasses.replace(model, functions=MappingProxyType(functions))
+        model = EnvOverrides.from_pairs(self.env, "wsgw_env").apply(load_model(self.template), "wsgw_env")
         return dataclasses.replace(model, stage=self.stage) if self.stage else model
 
 
