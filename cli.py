@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib.util
 import logging
 import signal
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
+from emulator.console import Console, Format, use_colour
 from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
 from emulator import cdk_cli
 from emulator import interactive_client
@@ -24,6 +26,7 @@ from emulator import event_loop as event_loop_module
 from emulator.config import check_stage_name
 from emulator.event_loop import LoopChoice
 from emulator.errors import WsgwError
+from emulator.invoker import DEBUGPY_ENV
 from emulator.env_overrides import EnvOverrides
 from emulator.model import ApiModel
 from emulator.reload import ReloadSource
@@ -77,14 +80,26 @@ def main() -> None:
               help="Do not watch handlers and the template for edits (hot reload is on by default).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
               help="auto uses uvloop when installed.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one line per invocation, handler output indented under it; json: one object per line.")
+@click.option("--quiet", "-q", is_flag=True, default=False, help="Invocation lines only, no handler output.")
+@click.option("--verbose", "-v", is_flag=True, default=False, help="Also print each invocation's full event.")
+@click.option("--debug-function", default=None, metavar="NAME",
+              help="Run NAME's worker under debugpy (pip install debugpy): it waits for an IDE to attach.")
+@click.option("--debug-port", default=5678, show_default=True, type=click.IntRange(1, 65535),
+              help="Where --debug-function's debugpy listens (on 127.0.0.1).")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
               tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
-              event_loop: LoopChoice) -> None:
+              event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
+              debug_function: str | None, debug_port: int) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
+    if quiet and verbose:
+        _fail("--quiet and --verbose: choose one")
+    console = Console(log_format, colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     parameters: dict[str, str] = {}
     for item in parameter_overrides:
         key, sep, value = item.partition("=")
@@ -92,7 +107,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
             _fail(f"--parameter-overrides {item!r}: expected KEY=VALUE")
         parameters[key] = value
     if template is None:
-        click.echo("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
+        console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
     try:
         model = load_model(template, api=api, stack=stack_name, parameters=parameters)
     except WsgwError as exc:
@@ -117,6 +132,8 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         credentials[access_key] = secret
     try:
         overrides = EnvOverrides.from_file(env_vars) if env_vars is not None else EnvOverrides()
+        if debug_function is not None:
+            overrides = _debug_overrides(overrides, model, debug_function, debug_port)
         overrides.apply(model, f"--env-vars {env_vars}")  # unknown functions: fail now
     except WsgwError as exc:
         _fail(str(exc))
@@ -130,38 +147,58 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
     )
     if credentials:
         options = dataclasses.replace(options, iam_credentials=credentials)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout)
+    # The console prints each invocation; the server's own INFO line would repeat it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr if log_format == "json" else sys.stdout)
+    for noisy in ("wsgw.server", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        event_loop_module.run(_serve(model, options), event_loop)
+        event_loop_module.run(_serve(model, options, console), event_loop)
     except WsgwError as exc:
         _fail(str(exc))
 
 
-async def _serve(model: ApiModel, options: GatewayOptions) -> None:
-    gateway = LocalGateway(model, options)
+def _debug_overrides(overrides: EnvOverrides, model: ApiModel, function: str, port: int) -> EnvOverrides:
+    """``overrides`` plus the variable that makes ``function``'s worker start debugpy."""
+    if function not in model.functions:
+        _fail(f"--debug-function {function!r}: the app has no such function; its functions: "
+              f"{', '.join(sorted(model.functions))}")
+    if importlib.util.find_spec("debugpy") is None:
+        _fail("--debug-function needs debugpy, which is not installed: pip install debugpy")
+    per_function = dict(overrides.per_function)
+    per_function[function] = {**per_function.get(function, {}), DEBUGPY_ENV: f"127.0.0.1:{port}"}
+    return dataclasses.replace(overrides, per_function=per_function)
+
+
+async def _serve(model: ApiModel, options: GatewayOptions, console: Console | None = None) -> None:
+    console = console or Console()
+    say = console.message
+    gateway = LocalGateway(model, options, function_log=console.function_line, observer=console.invocation,
+                           reload_log=say)
     # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    click.echo(f"wsgw: starting {model.name} (stage {model.stage}, {len(model.functions)} functions)...")
+    services = " and the embedded AWS services" if options.aws_endpoint_url is None else ""
+    say(f"wsgw: starting {model.name} (stage {model.stage}): {len(model.functions)} workers{services}...")
     await gateway.start()
     assert gateway.tls is not None
-    click.echo(f"  WebSocket URL: {gateway.ws_url}")
-    click.echo(f"  Secure URL:    {gateway.wss_url}")
-    click.echo(f"  @connections:  {gateway.management_url}/@connections/{{connectionId}}  (also http://)")
-    click.echo(f"  Local CA:      {gateway.tls.ca_cert}  (trust it for wss:// and https://)")
+    say(f"  WebSocket URL: {gateway.ws_url}")
+    say(f"  Secure URL:    {gateway.wss_url}")
+    say(f"  @connections:  {gateway.management_url}/@connections/{{connectionId}}  (also http://)")
+    say(f"  Local CA:      {gateway.tls.ca_cert}  (trust it for wss:// and https://)")
     where = "embedded moto" if options.aws_endpoint_url is None else "--aws-endpoint-url"
-    click.echo(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
+    say(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
     state_file = _publish_state(gateway)
-    click.echo("Ready. Press Ctrl-C to stop.", nl=True)
+    say("Ready. Press Ctrl-C to stop.")
     sys.stdout.flush()
     await stop.wait()
     _withdraw_state(state_file)
     open_connections = len(gateway.server.sessions) if gateway.server else 0
-    click.echo(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
+    say(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
     await gateway.stop()
-    click.echo("wsgw: stopped.")
+    say("wsgw: stopped.")
 
 
 @main.command()

@@ -46,6 +46,10 @@ _INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
 _DRAIN_S = 0.5  # how long to wait for output still in a pipe
 _REPORT = "REPORT RequestId: "
+# run-local --debug-function: a function whose environment has DEBUGPY_ENV (host:port)
+# gets one worker (one debugpy port) and at least DEBUG_TIMEOUT_S per invocation.
+DEBUGPY_ENV = "WSGW_DEBUGPY"
+DEBUG_TIMEOUT_S = 3600.0
 
 
 class _StartFailed(Exception):
@@ -357,7 +361,8 @@ class Invoker:
     def _pool(self, spec: FunctionSpec, base_env: Mapping[str, str] | None = None) -> _Pool:
         env = {**(self._base_env if base_env is None else base_env), **_lambda_variables(spec, self._region)}
         arn = f"arn:aws:lambda:{self._region}:{self._account_id}:function:{spec.name}"
-        return _Pool(spec, env, self._log, self._limit, arn)
+        limit = 1 if DEBUGPY_ENV in spec.environment else self._limit
+        return _Pool(spec, env, self._log, limit, arn)
 
     async def reload(
         self,
@@ -451,22 +456,23 @@ class Invoker:
             # invocation; here its failure is the outcome (10 s: the init's timeout).
             return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
         spec = worker.spec  # a reload may have changed the pool's since
+        timeout_s = max(spec.timeout_s, DEBUG_TIMEOUT_S) if DEBUGPY_ENV in spec.environment else spec.timeout_s
         started = time.perf_counter()  # like Lambda's Duration, leaves out init
-        deadline_ms = int(time.time() * 1000 + spec.timeout_s * 1000)
+        deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
         frame = b"".join((
             b'{"type":"invoke","requestId":', wire_json.dumps(request_id),
             b',"deadlineMs":', str(deadline_ms).encode(),
             b',"context":', pool.context_json, b',"event":', event_json, b"}",
         ))
         try:
-            async with asyncio.timeout(spec.timeout_s):
+            async with asyncio.timeout(timeout_s):
                 reply = await worker.call(len(frame).to_bytes(4, "big") + frame, request_id)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
             timed_out = isinstance(exc, TimeoutError)
             status = await asyncio.shield(pool.drop(worker, kill=timed_out))
             owed = [f"END RequestId: {request_id}", _report_line(request_id, duration_ms, spec.memory_mb)]
-            return self._lost(spec, request_id, duration_ms, status, timed_out, spec.timeout_s, owed)
+            return self._lost(spec, request_id, duration_ms, status, timed_out, timeout_s, owed)
         except BaseException:  # cancelled mid-invocation: the worker's state is unknown
             await asyncio.shield(pool.drop(worker, kill=True))
             raise

@@ -97,12 +97,13 @@ def test_run_local_serves_and_stops_cleanly(run_local: type[RunLocal], signum: i
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert server.process.wait(30) == 0
     server.wait_for(r"wsgw: stopped\.")
-    # $disconnect ran for the open connection before exit.
-    request_ids = [m.group(1) for line in server.lines
-                   if (m := re.search(r"\$disconnect (\S+) -> DisconnectFunction ok", line))
-                   and connection_id in line]
-    assert len(request_ids) == 1
-    assert any(line.startswith("[DisconnectFunction] END RequestId: " + request_ids[0]) for line in server.lines)
+    # $disconnect ran for the open connection before exit: its event line, and the
+    # handler's CloudWatch-style lines indented under it.
+    events = [i for i, line in enumerate(server.lines)
+              if re.search(rf"  {re.escape(connection_id)}  \$disconnect  DisconnectFunction  ok  [\d.]+ ms$", line)]
+    assert len(events) == 1
+    assert server.lines[events[0] + 1].startswith("    [DisconnectFunction] START RequestId: ")
+    assert any(line.startswith("    [DisconnectFunction] END RequestId: ") for line in server.lines[events[0]:])
 
 
 def test_handler_output_is_prefixed_with_the_function(run_local: type[RunLocal]) -> None:
@@ -111,8 +112,9 @@ def test_handler_output_is_prefixed_with_the_function(run_local: type[RunLocal])
     with connect(url) as ws:
         ws.send('{"action": "whoAmI"}')
         ws.recv(timeout=10)
-    server.wait_for(r"^\[WhoAmIFunction\] START RequestId: \S+ Version: \$LATEST")
-    server.wait_for(r"^\[WhoAmIFunction\] REPORT RequestId: \S+\s+Duration: [\d.]+ ms")
+    server.wait_for(r"^\d\d:\d\d:\d\d\.\d{3}  \S+  whoAmI  WhoAmIFunction  ok  [\d.]+ ms$")
+    server.wait_for(r"^    \[WhoAmIFunction\] START RequestId: \S+ Version: \$LATEST")
+    server.wait_for(r"^    \[WhoAmIFunction\] REPORT RequestId: \S+\s+Duration: [\d.]+ ms")
 
 
 def test_port_in_use_is_one_clear_line(run_local: type[RunLocal]) -> None:
