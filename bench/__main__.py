@@ -1,34 +1,59 @@
-"""``python -m bench``: wsgw's round-trip benchmark against a bare echo server.
+"""``python -m bench``: wsgw's benchmarks, each next to a bare echo server (the ceiling)
+and serverless-offline (the peer).
 
-Starts two server processes, a bare ``websockets`` echo server (the ceiling) and a
-wsgw gateway serving ``bench/apps/echo`` (a two-way ``$default`` route whose Python
-handler returns the message), then alternates timed runs between them from this
-process (see :mod:`bench.roundtrip` for what one run measures). Prints a table and
-writes every figure to ``bench/results/roundtrip-<timestamp>.json``.
+Scenarios (``--scenario a,b,...``; default: all):
+
+a. sequential round trips on one connection (two-way ``$default``, trivial Python
+   handler): p50/p99 latency and msgs/s (:mod:`bench.roundtrip`);
+b. 50 concurrent connections × 200 round trips: msgs/s and p99 (:mod:`bench.concurrent`);
+c. connect → whoAmI → disconnect cycles of the bundled chat app with 10 concurrent
+   clients (DynamoDB writes in moto included): cycles/s and where the time goes
+   (:mod:`bench.cycles`);
+d. fan-out: one PostToConnection per connection to 1,000 open connections from a
+   broadcast handler: time until all have received (:mod:`bench.broadcast`);
+e. 5,000 idle connections: server RSS per connection (:mod:`bench.idle`);
+f. start-up of the real ``wsgw run-local`` until it accepts connections, and hot
+   reload from saving a handler to the new code answering (:mod:`bench.startup`).
+
+Every server runs in its own process; the clients run in this one. Prints a table
+(medians of ``--runs`` runs, ratios, the issue's goals met or not) and writes every
+figure to ``bench/results/bench-<timestamp>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime
 import sys
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from websockets.exceptions import WebSocketException
 
+from emulator import event_loop
 from emulator.event_loop import resolve as resolve_loop
 
-from .report import Settings, build_document, format_table, load_average, machine_info, write_document
-from .roundtrip import RunResult, TargetSummary, UnexpectedReply, measure_run
-from .servers import PROJECT_ROOT, ServerStartError, running_server
+from . import broadcast, concurrent, cycles, idle, roundtrip, startup
+from .clients import OpenFilesLimit, ensure_open_files
+from .model import ScenarioResult
+from .peer import peer_problem, versions
+from .report import build_document, format_markdown, format_report, load_average, machine_info, table_rows, write_document
+from .servers import PROJECT_ROOT, ServerQueryError, ServerStartError
+from .targets import Context
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-ECHO_APP = PROJECT_ROOT / "bench" / "apps" / "echo" / "wsgw.json"
-BARE = "bare websockets echo"
-WSGW = "wsgw ($default, two-way, Python)"
+
+Scenario = Callable[[Context], Awaitable[ScenarioResult]]
+SCENARIOS: dict[str, tuple[str, Scenario]] = {
+    "a": ("sequential round trips", roundtrip.scenario),
+    "b": ("concurrent connections", concurrent.scenario),
+    "c": ("connect/whoAmI/disconnect cycles of the bundled app", cycles.scenario),
+    "d": ("fan-out to open connections", broadcast.scenario),
+    "e": ("idle connections: memory", idle.scenario),
+    "f": ("start-up and hot reload", startup.scenario),
+}
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -44,77 +69,104 @@ def _at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _scenarios(text: str) -> list[str]:
+    keys = [key.strip().lower() for key in text.split(",") if key.strip()]
+    unknown = [key for key in keys if key not in SCENARIOS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(SCENARIOS)} (got {text!r})")
+    return sorted(set(keys))
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Sequential WebSocket round trips through wsgw (two-way $default route, trivial "
-                    "Python handler) vs a bare websockets echo server; both servers in their own "
-                    "processes. Reports p50, p99 and msgs/s (median of runs) and the wsgw/bare ratio.",
+        description="wsgw's benchmarks next to a bare websockets echo server (the ceiling) and "
+                    "serverless-offline (the peer, if installed in bench/peers). Scenarios: "
+                    + "; ".join(f"{key} = {name}" for key, (name, _) in SCENARIOS.items()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--messages", type=_at_least(1), default=2000, metavar="N",
-                        help="timed round trips per run (default: %(default)s)")
-    parser.add_argument("--runs", type=_at_least(1), default=3, metavar="N",
-                        help="runs per target, alternating bare/wsgw (default: %(default)s)")
-    parser.add_argument("--warmup", type=_at_least(0), default=200, metavar="N",
-                        help="untimed round trips before each run (default: %(default)s)")
+    parser.add_argument("--scenario", type=_scenarios, default=list(SCENARIOS), metavar="LIST",
+                        help="comma-separated scenarios to run, e.g. b,c")
+    parser.add_argument("--runs", type=_at_least(1), default=3, metavar="N", help="timed runs per target and figure")
+    parser.add_argument("--no-peer", action="store_true", help="do not run serverless-offline")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
-                        help="event loop of BOTH servers; auto = uvloop when installed, as run-local (default: %(default)s)")
+                        help="event loop of the servers and of this client; auto = uvloop when installed, as run-local")
+    sizes = parser.add_argument_group("sizes")
+    sizes.add_argument("--messages", type=_at_least(1), default=2000, metavar="N", help="a: timed round trips per run")
+    sizes.add_argument("--warmup", type=_at_least(0), default=200, metavar="N", help="a: untimed round trips first")
+    sizes.add_argument("--connections", type=_at_least(1), default=50, metavar="N", help="b: concurrent connections")
+    sizes.add_argument("--concurrent-messages", type=_at_least(1), default=200, metavar="N",
+                       help="b: round trips per connection")
+    sizes.add_argument("--clients", type=_at_least(1), default=10, metavar="N", help="c: concurrent clients")
+    sizes.add_argument("--cycles", type=_at_least(1), default=300, metavar="N", help="c: cycles per run")
+    sizes.add_argument("--fanout", type=_at_least(1), default=1000, metavar="N", help="d: receiving connections")
+    sizes.add_argument("--fanout-threads", type=_at_least(1), default=1, metavar="N",
+                       help="d: threads the broadcast handler posts from (1: a plain loop)")
+    sizes.add_argument("--idle", type=_at_least(1), default=5000, metavar="N", help="e: idle connections")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="where to write the JSON results (default: bench/results/roundtrip-<timestamp>.json)")
+                        help="where to write the JSON results (default: bench/results/bench-<timestamp>.json)")
     return parser.parse_args(argv)  # fmt: skip
 
 
-async def run_benchmark(settings: Settings, loop: str) -> tuple[TargetSummary, TargetSummary]:
-    """Start both servers on event loop ``loop``, alternate runs between them, stop both (always)."""
-    timeout_s = 30.0 + (settings.warmup + settings.messages) * 0.02
-    runs: dict[str, list[RunResult]] = {BARE: [], WSGW: []}
-    async with contextlib.AsyncExitStack() as servers:
-        urls = {
-            BARE: await servers.enter_async_context(running_server(BARE, "bench.bare_echo", ["--loop", loop])),
-            WSGW: await servers.enter_async_context(
-                running_server("the wsgw gateway", "bench.gateway_child", ["--app", str(ECHO_APP), "--loop", loop])
-            ),
-        }
-        for index in range(settings.runs):
-            for target, url in urls.items():
-                result = await measure_run(
-                    target, url, messages=settings.messages, warmup=settings.warmup, timeout_s=timeout_s
-                )
-                runs[target].append(result)
-                print(
-                    f"  run {index + 1}/{settings.runs} {target}: p50 {result.p50_ms:.3f} ms, "
-                    f"{result.msgs_per_s:,.0f} msgs/s",
-                    file=sys.stderr, flush=True,
-                )  # fmt: skip
-    return TargetSummary(BARE, tuple(runs[BARE])), TargetSummary(WSGW, tuple(runs[WSGW]))
+async def run_all(ctx: Context, keys: list[str]) -> list[ScenarioResult]:
+    """Run each scenario in turn; one that fails is reported and the others still run."""
+    results = []
+    async with contextlib.AsyncExitStack() as stack:
+        ctx.stack = stack
+        for key in keys:
+            results.append(await _run_one(ctx, key))
+    ctx.stack = ctx.shared = None
+    return results
+
+
+async def _run_one(ctx: Context, key: str) -> ScenarioResult:
+    name, scenario = SCENARIOS[key]
+    print(f"scenario {key}: {name}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        result = await scenario(ctx)
+    except (ServerStartError, ServerQueryError, OpenFilesLimit, TimeoutError, OSError, WebSocketException,
+            ValueError, RuntimeError) as exc:  # fmt: skip
+        result = ScenarioResult(key, name, error=f"{type(exc).__name__}: {exc}")
+        print(f"  scenario {key} failed: {result.error}", file=sys.stderr, flush=True)
+    result.settings["wall_time_s"] = round(time.perf_counter() - started, 1)
+    return result
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    settings = Settings(messages=args.messages, warmup=args.warmup, runs=args.runs)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = load_average()
     loop = resolve_loop(args.loop)
+    problem = "skipped (--no-peer)" if args.no_peer else peer_problem()
+    options = {key: getattr(args, key) for key in ("messages", "warmup", "connections", "concurrent_messages",
+                                                    "clients", "cycles", "fanout", "fanout_threads", "idle")}  # fmt: skip
+    ctx = Context(loop=loop, runs=args.runs, peer_problem=problem, options=options)
     try:
-        bare, wsgw = asyncio.run(run_benchmark(settings, loop))
-    except ServerStartError as exc:
+        ensure_open_files(2 * max(args.idle, args.fanout) + 512 if {"d", "e"} & set(args.scenario) else 1024)
+    except OpenFilesLimit as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    except (UnexpectedReply, TimeoutError, OSError, WebSocketException) as exc:
-        print(f"bench: error during a run: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    try:
+        results = event_loop.run(run_all(ctx, args.scenario), loop)
     except KeyboardInterrupt:
         print("bench: interrupted; servers stopped", file=sys.stderr)
         return 130
     machine = machine_info(load_at_start)
     machine["event_loop"] = loop
-    print(format_table(settings, bare, wsgw, machine))
-    path = args.json or RESULTS_DIR / f"roundtrip-{started:%Y%m%dT%H%M%SZ}.json"
-    command = [sys.executable, "-m", "bench", *argv]
-    document = build_document(settings, bare, wsgw, command=command, started=started, machine=machine)
+    if problem is None:
+        machine["peer_versions"] = versions()
+    else:
+        machine["peer_not_run"] = problem
+    print(format_report(results, machine, args.runs))
+    path = args.json or RESULTS_DIR / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
+    document = build_document(
+        results, command=[sys.executable, "-m", "bench", *argv], started=started, machine=machine,
+        settings={"runs": args.runs, "scenarios": args.scenario, "loop": loop, **options},
+    )  # fmt: skip
     write_document(document, path)
-    print(f"\nResults written to {path}")
-    return 0
+    print(f"\nMarkdown summary:\n\n{format_markdown(table_rows(results))}\n\nResults written to {path}")
+    return 1 if any(result.error for result in results) else 0
 
 
 if __name__ == "__main__":

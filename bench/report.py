@@ -1,7 +1,10 @@
 """How results are shown: a table on stdout and a JSON document on disk.
 
-The JSON holds every run, the medians, the wsgw/bare ratios, the settings, the
-command line and the machine, so a result file can be compared with another later.
+The table has one row per figure: each target's median (bare ``websockets``, wsgw,
+serverless-offline), wsgw's ratio to the bare server and to serverless-offline, the
+issue's goal and whether wsgw meets it. The JSON holds every run of every figure,
+the settings, the command line and the machine, so a result file can be compared
+with another later.
 """
 
 from __future__ import annotations
@@ -12,86 +15,10 @@ import json
 import os
 import platform
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from .roundtrip import MESSAGE, TargetSummary
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A figure measured elsewhere, shown for context only (never by this run)."""
-
-    label: str
-    p50_ms: float
-    msgs_per_s: float
-    note: str
-
-
-SERVERLESS_OFFLINE = Reference(
-    label="serverless-offline",
-    p50_ms=0.498,
-    msgs_per_s=1583,
-    note="warm Python echo, sequential; reference measurement on this kind of machine",
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What was asked for."""
-
-    messages: int
-    warmup: int
-    runs: int
-
-
-def ratios(bare: TargetSummary, wsgw: TargetSummary) -> dict[str, float]:
-    """wsgw's medians divided by the bare server's (p50 > 1 and msgs/s < 1 mean slower)."""
-    return {
-        "p50": wsgw.p50_ms / bare.p50_ms,
-        "p99": wsgw.p99_ms / bare.p99_ms,
-        "msgs_per_s": wsgw.msgs_per_s / bare.msgs_per_s,
-    }
-
-
-def format_table(settings: Settings, bare: TargetSummary, wsgw: TargetSummary, machine: dict[str, Any]) -> str:
-    """The human-readable report (``machine`` from :func:`machine_info`)."""
-    ratio = ratios(bare, wsgw)
-    ref = SERVERLESS_OFFLINE
-    width = 36
-    lines = [
-        f"Sequential round trips on one connection, {len(MESSAGE.encode())}-byte text message: "
-        f"{settings.warmup:,} warm-up + {settings.messages:,} timed, median of {settings.runs} run(s)",
-        "",
-        f"{'target':<{width}}{'p50 ms':>9}{'p99 ms':>9}{'msgs/s':>10}",
-    ]
-    for summary in (bare, wsgw):
-        lines.append(
-            f"{summary.target:<{width}}{summary.p50_ms:>9.3f}{summary.p99_ms:>9.3f}{summary.msgs_per_s:>10,.0f}"
-        )
-    lines.append(
-        f"{'wsgw / bare':<{width}}{'x' + format(ratio['p50'], '.2f'):>9}{'x' + format(ratio['p99'], '.2f'):>9}"
-        f"{'x' + format(ratio['msgs_per_s'], '.2f'):>10}"
-    )
-    lines += [
-        "",
-        "Per run (p50 ms / msgs/s):",
-        *(
-            f"  {summary.target:<{width - 2}}"
-            + "   ".join(f"{run.p50_ms:.3f} / {run.msgs_per_s:,.0f}" for run in summary.runs)
-            for summary in (bare, wsgw)
-        ),
-        "",
-        f"Reference figure, NOT measured in this run: {ref.label} ({ref.note}):",
-        f"  p50 {ref.p50_ms:.3f} ms, {ref.msgs_per_s:,.0f} msgs/s"
-        f"  -> wsgw here: p50 x{wsgw.p50_ms / ref.p50_ms:.2f}, msgs/s x{wsgw.msgs_per_s / ref.msgs_per_s:.2f}",
-        "",
-        f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, Python {platform.python_version()}, "
-        f"websockets {machine['websockets']}, event loop {machine.get('event_loop', '?')} (both servers); load average before the run "
-        + (f"{machine['load_average_at_start'][0]:.2f}" if machine["load_average_at_start"] else "unknown"),
-    ]
-    return "\n".join(lines)
+from .model import BARE, PEER, WSGW, Metric, ScenarioResult
 
 
 def load_average() -> list[float] | None:
@@ -104,8 +31,17 @@ def load_average() -> list[float] | None:
 
 def machine_info(load_at_start: list[float] | None) -> dict[str, Any]:
     """The facts about this machine that move the numbers."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
     return {
         "cpu_count": os.cpu_count(),
+        "cpu_model": model,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "python": sys.version,
@@ -116,35 +52,119 @@ def machine_info(load_at_start: list[float] | None) -> dict[str, Any]:
     }
 
 
+def _number(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{decimals}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"×{value:.2f}"
+
+
+def _verdict(flag: bool | None, yes: str, no: str) -> str:
+    return "n/a" if flag is None else (yes if flag else no)
+
+
+def table_rows(results: Sequence[ScenarioResult]) -> list[list[str]]:
+    """Header and one row per metric (and per scenario that failed)."""
+    rows = [["", "figure", "bare", "wsgw", "wsgw/bare", PEER, "wsgw/sls", "goal (wsgw)", "goal", "vs sls"]]
+    for result in results:
+        if result.error is not None:
+            rows.append([result.key, f"ERROR: {result.error}"] + [""] * 8)
+        for metric in result.metrics:
+            rows.append(_row(metric))
+    return rows
+
+
+def _row(metric: Metric) -> list[str]:
+    cells = [metric.scenario, f"{metric.label} ({metric.unit})"]
+    for target in (BARE, WSGW):
+        cells.append(_number(metric.median(target), metric.decimals) if target in metric.figures
+                     else _short(metric.missing.get(target, "—")))  # fmt: skip
+    cells.append(_ratio(metric.ratio()))
+    cells.append(_number(metric.median(PEER), metric.decimals) if PEER in metric.figures
+                 else _short(metric.missing.get(PEER, "—")))  # fmt: skip
+    cells.append(_ratio(metric.ratio(WSGW, PEER)))
+    cells.append(metric.goal.text if metric.goal is not None else "")
+    cells.append("" if metric.goal is None else _verdict(metric.goal_met(), "met", "NOT MET"))
+    cells.append(_verdict(metric.ahead_of_peer(), "ahead", "BEHIND") if PEER in metric.figures else "")
+    return cells
+
+
+def _short(reason: str) -> str:
+    if reason.startswith("not available yet"):
+        return "not available yet"
+    return "n/a" if reason else "—"
+
+
+def format_text(rows: list[list[str]]) -> str:
+    """Rows as aligned columns (text columns left, numbers right)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = []
+        for i, cell in enumerate(row):
+            left = i in (0, 1, 7) or index == 0
+            cells.append(cell.ljust(widths[i]) if left else cell.rjust(widths[i]))
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[list[str]]) -> str:
+    """Rows as a GitHub markdown table."""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def format_report(results: Sequence[ScenarioResult], machine: dict[str, Any], runs: int) -> str:
+    """The human-readable report: the table, then each scenario's notes and
+    the reasons for every figure not measured."""
+    lines = [f"wsgw benchmark: median of {runs} run(s) per figure; bare = websockets echo server (the ceiling)", ""]
+    lines.append(format_text(table_rows(results)))
+    for result in results:
+        lines += ["", f"{result.key}. {result.title}"]
+        reasons = {(target, why) for metric in result.metrics for target, why in metric.missing.items()}
+        for target, why in sorted(reasons):
+            lines.append(f"   {target}: not measured: {why}")
+        lines += [f"   {note}" for note in result.notes]
+        if result.error is not None:
+            lines.append(f"   ERROR: {result.error}")
+    load = machine["load_average_at_start"]
+    lines += [
+        "",
+        f"Machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}, "
+        f"Python {platform.python_version()}, websockets {machine['websockets']}, "
+        f"event loop {machine.get('event_loop', '?')} (servers and client); "
+        + (f"load average before the run {load[0]:.2f}" if load else "load average unknown"),
+    ]
+    if "peer_versions" in machine:
+        lines.append("Peer: " + ", ".join(f"{k} {v}" for k, v in machine["peer_versions"].items()))
+    return "\n".join(lines)
+
+
 def build_document(
-    settings: Settings,
-    bare: TargetSummary,
-    wsgw: TargetSummary,
+    results: Sequence[ScenarioResult],
     *,
     command: list[str],
     started: datetime.datetime,
     machine: dict[str, Any],
+    settings: dict[str, Any],
 ) -> dict[str, Any]:
     """The JSON result document."""
     return {
-        "benchmark": "roundtrip",
-        "scenario": "sequential round trips on one connection through a two-way $default route "
-                    "with a trivial Python handler, vs a bare websockets echo server",
+        "benchmark": "wsgw",
         "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "settings": {**asdict(settings), "message": MESSAGE, "message_bytes": len(MESSAGE.encode())},
+        "settings": settings,
         "machine": machine,
-        "targets": {
-            key: {
-                "name": summary.target,
-                "median": {"p50_ms": summary.p50_ms, "p99_ms": summary.p99_ms, "msgs_per_s": summary.msgs_per_s},
-                "runs": [asdict(run) for run in summary.runs],
-            }
-            for key, summary in (("bare", bare), ("wsgw", wsgw))
-        },
-        "ratio_wsgw_over_bare": ratios(bare, wsgw),
-        "reference_not_measured_here": asdict(SERVERLESS_OFFLINE),
-    }  # fmt: skip
+        "scenarios": {result.key: result.to_json() for result in results},
+        "summary_markdown": format_markdown(table_rows(results)),
+    }
 
 
 def write_document(document: dict[str, Any], path: Path) -> None:

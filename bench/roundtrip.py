@@ -1,4 +1,4 @@
-"""What is timed: sequential round trips on one WebSocket connection.
+"""Scenario a: sequential round trips on one WebSocket connection.
 
 One run opens a connection, sends the same 44-byte JSON text message ``warmup``
 times untimed, then ``messages`` times timed: each round trip is send, then wait
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
+
+from .model import Figure, Goal, ScenarioResult
+from .targets import Context, shared_targets
 
 # Any message goes to $default; "action" keeps it realistic for route selection.
 MESSAGE = '{"action":"echo","payload":"xxxxxxxxxxxxxx"}'
@@ -39,26 +41,6 @@ class RunResult:
     p99_ms: float
     msgs_per_s: float
     elapsed_s: float
-
-
-@dataclass(frozen=True)
-class TargetSummary:
-    """A target's runs and the median of each figure over them."""
-
-    target: str
-    runs: tuple[RunResult, ...]
-
-    @property
-    def p50_ms(self) -> float:
-        return statistics.median(run.p50_ms for run in self.runs)
-
-    @property
-    def p99_ms(self) -> float:
-        return statistics.median(run.p99_ms for run in self.runs)
-
-    @property
-    def msgs_per_s(self) -> float:
-        return statistics.median(run.msgs_per_s for run in self.runs)
 
 
 def percentile_ns(sorted_samples: Sequence[int], percent: float) -> int:
@@ -102,3 +84,34 @@ async def _round_trips(connection: ClientConnection, count: int) -> tuple[list[i
         if reply != MESSAGE:
             raise UnexpectedReply(f"sent {MESSAGE!r}, got {reply!r}")
     return samples, clock() - started
+
+
+async def scenario(ctx: Context) -> ScenarioResult:
+    """Alternate timed runs between the targets; p50, p99 and msgs/s of each."""
+    messages, warmup = ctx.options["messages"], ctx.options["warmup"]
+    result = ScenarioResult(
+        "a", "sequential round trips, one connection, two-way route, trivial Python handler",
+        settings={"messages": messages, "warmup": warmup, "runs": ctx.runs, "message": MESSAGE},
+    )
+    timeout_s = 30.0 + (warmup + messages) * 0.02
+    runs: dict[str, list[RunResult]] = {}
+    async with shared_targets(ctx) as targets:
+        for index in range(ctx.runs):
+            for target, endpoint in targets.items():
+                run = await targets.attempt(
+                    target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
+                )
+                if run is None:
+                    continue
+                runs.setdefault(target, []).append(run)
+                ctx.progress(f"a run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
+    p50 = result.metric("p50 latency", "ms", higher_is_better=False, goal=Goal("p50 ≤ 2.5× bare", 2.5, relative=True))
+    p99 = result.metric("p99 latency", "ms", higher_is_better=False)
+    rate = result.metric("throughput", "msgs/s", higher_is_better=True, decimals=0)
+    for target, target_runs in runs.items():
+        p50.figures[target] = Figure(tuple(r.p50_ms for r in target_runs))
+        p99.figures[target] = Figure(tuple(r.p99_ms for r in target_runs))
+        rate.figures[target] = Figure(tuple(r.msgs_per_s for r in target_runs))
+    for metric in (p50, p99, rate):
+        metric.missing.update(targets.missing)
+    return result

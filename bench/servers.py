@@ -1,22 +1,25 @@
-"""The parent side of the bench's server processes: start one, get its URL, stop it.
+"""The parent side of the bench's server processes: start one, talk to it, stop it.
 
 :func:`running_server` runs ``python -m <module>`` from the project root with a pipe
 on stdin (closing it asks the child to stop, and happens by itself if the bench
 dies), waits for the ``URL`` line of :mod:`bench.lifecycle`, and on the way out
 stops the child: end of file, then SIGTERM, then SIGKILL, each after a grace period.
+:meth:`ServerHandle.query` sends the child a command line and returns its reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, AsyncIterator, Sequence
+from typing import IO, Any, AsyncIterator, Mapping, Sequence
 
-from .lifecycle import URL_PREFIX
+from .lifecycle import REPLY_PREFIX, URL_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _STOP_GRACE_S = 15.0  # the gateway's own shutdown may take a few seconds (moto)
@@ -28,29 +31,69 @@ class ServerStartError(Exception):
     """A server child exited or stayed silent before it announced its URL."""
 
 
+class ServerQueryError(Exception):
+    """A server child did not answer a command, or answered with an error."""
+
+
+@dataclass
+class ServerHandle:
+    """A running server child: where to connect, its PID, and its command channel."""
+
+    name: str
+    url: str
+    process: asyncio.subprocess.Process
+    replies: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def query(self, command: str, timeout_s: float = 30.0) -> Any:
+        """Send one command line; return the child's JSON reply."""
+        assert self.process.stdin is not None
+        async with self.lock:
+            self.process.stdin.write(command.encode() + b"\n")
+            await self.process.stdin.drain()
+            try:
+                text = await asyncio.wait_for(self.replies.get(), timeout_s)
+            except TimeoutError:
+                raise ServerQueryError(f"{self.name} did not answer {command!r} within {timeout_s:g} s") from None
+        value = json.loads(text)
+        if isinstance(value, dict) and "error" in value:
+            raise ServerQueryError(f"{self.name} answered {command!r} with: {value['error']}")
+        return value
+
+
 @contextlib.asynccontextmanager
 async def running_server(
-    name: str, module: str, args: Sequence[str] = (), *, start_timeout_s: float = 60.0
-) -> AsyncIterator[str]:
-    """Run ``python -m module *args`` for the duration of the block; yields its URL.
+    name: str,
+    module: str,
+    args: Sequence[str] = (),
+    *,
+    start_timeout_s: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[ServerHandle]:
+    """Run ``python -m module *args`` for the duration of the block; yields its handle.
 
     Raises :class:`ServerStartError` (with the child's stderr) if it does not start.
     """
     with tempfile.TemporaryFile() as stderr:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, *args, cwd=PROJECT_ROOT,
+            sys.executable, "-m", module, *args, cwd=PROJECT_ROOT, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
         )  # fmt: skip
-        drain: asyncio.Task[None] | None = None
+        reader: asyncio.Task[None] | None = None
         try:
             url = await _read_url(name, process, stderr, start_timeout_s)
-            # Anything the child prints later must not fill the pipe and block it.
-            drain = asyncio.create_task(_discard_output(process))
-            yield url
+            handle = ServerHandle(name, url, process)
+            # Anything else the child prints must not fill the pipe and block it.
+            reader = asyncio.create_task(_read_replies(process, handle.replies))
+            yield handle
         finally:
-            await _stop(process)
-            if drain is not None:
-                drain.cancel()
+            await stop_process(process)
+            if reader is not None:
+                reader.cancel()
 
 
 async def _read_url(name: str, process: asyncio.subprocess.Process, stderr: IO[bytes], timeout_s: float) -> str:
@@ -62,23 +105,31 @@ async def _read_url(name: str, process: asyncio.subprocess.Process, stderr: IO[b
                 if text.startswith(URL_PREFIX):
                     return text[len(URL_PREFIX) :]
     except TimeoutError:
-        raise ServerStartError(f"{name} did not start within {timeout_s:g} s{_tail(stderr)}") from None
+        raise ServerStartError(f"{name} did not start within {timeout_s:g} s{tail(stderr)}") from None
     status = await process.wait()
-    raise ServerStartError(f"{name} exited with status {status} before it was ready{_tail(stderr)}")
+    raise ServerStartError(f"{name} exited with status {status} before it was ready{tail(stderr)}")
 
 
-async def _discard_output(process: asyncio.subprocess.Process) -> None:
+async def _read_replies(process: asyncio.subprocess.Process, replies: asyncio.Queue[str]) -> None:
     assert process.stdout is not None
-    while await process.stdout.read(65536):
-        pass
+    while line := await process.stdout.readline():
+        if line.startswith(REPLY_PREFIX.encode()):
+            replies.put_nowait(line[len(REPLY_PREFIX) :].decode("utf-8", "replace"))
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process, *, close_stdin: bool = True) -> None:
+    """End of file on stdin (if it has a pipe), then SIGTERM, then SIGKILL, each
+    after a grace period; returns once the process has exited."""
     if process.returncode is not None:
         return
-    assert process.stdin is not None
-    process.stdin.close()
-    for grace, escalate in ((_STOP_GRACE_S, process.terminate), (_SIGNAL_GRACE_S, process.kill)):
+    steps = []
+    if close_stdin and process.stdin is not None:
+        process.stdin.close()
+        steps.append((_STOP_GRACE_S, process.terminate))
+    else:
+        process.terminate()
+    steps.append((_SIGNAL_GRACE_S, process.kill))
+    for grace, escalate in steps:
         try:
             await asyncio.wait_for(process.wait(), grace)
             return
@@ -88,9 +139,10 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
-def _tail(stderr: IO[bytes]) -> str:
+def tail(stderr: IO[bytes]) -> str:
+    """The end of a child's captured output, as a message suffix."""
     stderr.seek(0, 2)
     size = stderr.tell()
     stderr.seek(max(0, size - _STDERR_TAIL_BYTES))
     text = stderr.read().decode("utf-8", "replace").strip()
-    return f"; its stderr ends with:\n{text}" if text else " (no output on stderr)"
+    return f"; its output ends with:\n{text}" if text else " (no output)"

@@ -1,0 +1,122 @@
+"""The shape of results: figures per target, the issue's goals, one result per scenario.
+
+Every scenario measures the same figures on up to three targets: the bare
+``websockets`` echo server (the ceiling), wsgw, and serverless-offline (the peer).
+A :class:`Metric` holds one figure's runs per target and, for wsgw, the goal it is
+held to: either relative to the bare server (``p50 ≤ 2.5× bare``) or absolute
+(``≥ 200 cycles/s``); "ahead of serverless-offline" compares medians.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+BARE = "bare"
+WSGW = "wsgw"
+PEER = "serverless-offline"
+TARGETS = (BARE, WSGW, PEER)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of one target: its value in each run, and their median."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What the issue asks of wsgw for a metric: ``limit`` on wsgw's own median, or
+    on wsgw's median divided by the bare server's (``relative``)."""
+
+    text: str
+    limit: float
+    relative: bool = False
+
+
+@dataclass
+class Metric:
+    """One figure of a scenario across the targets."""
+
+    scenario: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    figures: dict[str, Figure] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # target -> why there is no figure
+    goal: Goal | None = None
+    decimals: int = 3
+
+    def median(self, target: str) -> float | None:
+        figure = self.figures.get(target)
+        return figure.median if figure is not None else None
+
+    def ratio(self, numerator: str = WSGW, denominator: str = BARE) -> float | None:
+        top, bottom = self.median(numerator), self.median(denominator)
+        if top is None or bottom is None or bottom == 0:
+            return None
+        return top / bottom
+
+    def goal_met(self) -> bool | None:
+        """Whether wsgw meets the goal (None: no goal, or not measured)."""
+        if self.goal is None:
+            return None
+        value = self.ratio() if self.goal.relative else self.median(WSGW)
+        if value is None:
+            return None
+        return value >= self.goal.limit if self.higher_is_better else value <= self.goal.limit
+
+    def ahead_of_peer(self) -> bool | None:
+        """Whether wsgw's median beats serverless-offline's (None: not both measured)."""
+        ours, theirs = self.median(WSGW), self.median(PEER)
+        if ours is None or theirs is None:
+            return None
+        return ours > theirs if self.higher_is_better else ours < theirs
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label, "unit": self.unit, "higher_is_better": self.higher_is_better,
+            "targets": {
+                target: {"median": figure.median, "runs": list(figure.runs)} for target, figure in self.figures.items()
+            },
+            "not_measured": self.missing,
+            "ratio_wsgw_over_bare": self.ratio(),
+            "ratio_wsgw_over_serverless_offline": self.ratio(WSGW, PEER),
+            "goal": None if self.goal is None else {
+                "text": self.goal.text, "limit": self.goal.limit, "relative_to_bare": self.goal.relative,
+                "met": self.goal_met(),
+            },
+            "ahead_of_serverless_offline": self.ahead_of_peer(),
+        }  # fmt: skip
+
+
+@dataclass
+class ScenarioResult:
+    """What one scenario measured: its metrics, settings, notes and extra detail."""
+
+    key: str
+    title: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # printed under the table
+    details: dict[str, Any] = field(default_factory=dict)  # JSON only (breakdowns, raw runs)
+    error: str | None = None  # the scenario could not finish
+
+    def metric(self, label: str, unit: str, *, higher_is_better: bool, goal: Goal | None = None,
+               decimals: int = 3) -> Metric:  # fmt: skip
+        """Add and return a new metric of this scenario."""
+        metric = Metric(self.key, label, unit, higher_is_better, goal=goal, decimals=decimals)
+        self.metrics.append(metric)
+        return metric
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title, "settings": self.settings, "error": self.error,
+            "metrics": [metric.to_json() for metric in self.metrics], "notes": self.notes, "details": self.details,
+        }  # fmt: skip
