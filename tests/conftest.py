@@ -8,6 +8,7 @@ real embedded moto server. ``probe_gateway`` serves ``tests/apps/probe``; the
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -120,3 +121,14 @@ def chat_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
     running = start_gateway(None, tls_dir)
     yield running
     running.background.stop()
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere in the usual chain (for deploy/admin error paths)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

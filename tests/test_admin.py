@@ -8,7 +8,6 @@ state file written with :mod:`emulator.local_state`, as ``wsgw run-local`` write
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -68,16 +67,6 @@ def wsgw(*args: str, state_file: Path | None = None, env: dict[str, str] | None 
     extra = ["--state-file", str(state_file)] if state_file is not None else []
     return CliRunner().invoke(cli.main, [*args, *extra], env=env)
 
-
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AWS credentials anywhere in the usual chain."""
-    for name in list(os.environ):
-        if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def assert_one_error_line(result: Result, text: str) -> None:

@@ -154,17 +154,9 @@ def test_console_script_is_installed() -> None:
     assert result.returncode == 0 and "run-local" in result.stdout
 
 
-def _without_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-
-def test_deploy_without_credentials_fails_fast_and_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    _without_aws_credentials(monkeypatch)
+@pytest.mark.usefixtures("no_aws")
+def test_deploy_without_credentials_fails_fast_and_clearly() -> None:
     started = time.monotonic()
     result = CliRunner().invoke(cli.main, ["deploy"])
     assert result.exit_code == 1
@@ -173,8 +165,8 @@ def test_deploy_without_credentials_fails_fast_and_clearly(monkeypatch: pytest.M
     assert time.monotonic() - started < 20
 
 
-def test_destroy_without_credentials_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    _without_aws_credentials(monkeypatch)
+@pytest.mark.usefixtures("no_aws")
+def test_destroy_without_credentials_fails_clearly() -> None:
     result = CliRunner().invoke(cli.main, ["destroy"])
     assert result.exit_code == 1 and "cannot destroy: no AWS credentials" in result.output
 

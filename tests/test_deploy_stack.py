@@ -297,15 +297,6 @@ def test_module_is_cheap_to_import() -> None:
 # --- deploy ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
 
 @pytest.mark.usefixtures("no_aws")
 def test_prerequisites_without_credentials() -> None:
