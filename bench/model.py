@@ -81,7 +81,7 @@ class Metric:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "label": self.label, "unit": self.unit, "higher_is_better": self.higher_is_better,
+            "label": self.label, "unit": self.unit, "higher_is_better": self.higher_is_better, "decimals": self.decimals,
             "targets": {
                 target: {"median": figure.median, "runs": list(figure.runs)} for target, figure in self.figures.items()
             },
