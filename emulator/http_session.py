@@ -94,7 +94,9 @@ class HttpSession:
             (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
         )
         management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
-        response, action = self.server.management.handle(management, str(uuid.uuid4()))
+        response, action = self.server.management.handle(
+            management, str(uuid.uuid4()), self.server.outbound_backlog,
+        )
         self._send(response)
         if isinstance(action, Deliver):
             session = self.server.sessions.get(action.connection_id)
@@ -105,9 +107,9 @@ class HttpSession:
                 # non-UTF-8 Data is unconfirmed [?] (reference §6).
                 try:
                     data.decode("utf-8")
-                    session.send_data(data, text=True)
+                    session.send_data(data, text=True, bounded=False)
                 except UnicodeDecodeError:
-                    session.send_data(data, text=False)
+                    session.send_data(data, text=False, bounded=False)
         elif isinstance(action, Disconnect):
             session = self.server.sessions.get(action.connection_id)
             if session is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Union
+from typing import Callable, Union
 from urllib.parse import unquote
 
 from .clock import Clock
@@ -20,6 +20,7 @@ from .errors import (
     BadRequestException,
     ForbiddenException,
     GoneException,
+    LimitExceededException,
     ManagementError,
     PayloadTooLargeException,
 )
@@ -69,6 +70,13 @@ class Disconnect:
 
 Action = Union[Deliver, Disconnect, None]
 
+# Bytes already waiting to go out to a connection (the I/O layer knows them).
+OutboundBacklog = Callable[[str], int]
+
+
+def _no_backlog(connection_id: str) -> int:
+    return 0
+
 
 def iso_ms(epoch_ms: int) -> str:
     """ISO-8601 with milliseconds and ``Z``, as GetConnection returns timestamps."""
@@ -99,10 +107,13 @@ class ManagementApi:
         self.clock = clock
         self.limits = limits
 
-    def handle(self, request: ManagementRequest, request_id: str) -> tuple[HttpResponse, Action]:
-        """Answer one management request; ``request_id`` becomes ``x-amzn-RequestId``."""
+    def handle(
+        self, request: ManagementRequest, request_id: str, backlog: OutboundBacklog = _no_backlog,
+    ) -> tuple[HttpResponse, Action]:
+        """Answer one management request; ``request_id`` becomes ``x-amzn-RequestId``;
+        ``backlog(connection_id)`` tells how many bytes wait to be sent to a client."""
         try:
-            return self._handle(request, request_id)
+            return self._handle(request, request_id, backlog)
         except ManagementError as error:
             return error_response(error, request_id), None
 
@@ -126,7 +137,9 @@ class ManagementApi:
             raise ForbiddenException("Forbidden")
         return unquote(parts[3])
 
-    def _handle(self, request: ManagementRequest, request_id: str) -> tuple[HttpResponse, Action]:
+    def _handle(
+        self, request: ManagementRequest, request_id: str, backlog: OutboundBacklog,
+    ) -> tuple[HttpResponse, Action]:
         if not _is_sigv4(request.authorization):
             # The @connections API takes only SigV4-signed requests [doc] DOCS-conns;
             # unsigned ones get 403 "Missing Authentication Token" (API Gateway's
@@ -151,6 +164,10 @@ class ManagementApi:
             raise GoneException()
         plain = (("x-amzn-RequestId", request_id),)
         if method == "POST":
+            if backlog(connection_id) + len(request.body) > self.limits.client_buffer_bytes:
+                # "the WebSocket client side buffer is full" is a 429 [model] BOTO-MGMT:
+                # the message is refused, never queued without bound or dropped after a 200.
+                raise LimitExceededException()
             # Outbound posts count as activity for lastActiveAt and the idle timeout
             # [obs] hotsock.io keep-alive notes, reference §6.
             self.registry.touch(connection_id, self.clock.now_ms())

@@ -27,6 +27,11 @@ class Limits:
     beyond). ``post_data_bytes``: PostToConnection ``Data`` max (service model 131072).
     ``idle_timeout_ms``: 10 minutes; ``max_connection_ms``: 2 hours.
     ``integration_timeout_ms``: 29 s, the ceiling for every integration.
+    ``client_buffer_bytes``: outbound bytes the gateway holds for one client that is
+    not reading (beyond what the kernel's socket buffers took) before PostToConnection
+    answers 429 LimitExceededException, "the WebSocket client side buffer is full"
+    [model] BOTO-MGMT. AWS does not publish the size [?]; 1 MiB (eight full-size
+    messages) is our choice.
     """
 
     frame_bytes: int = 32 * 1024
@@ -35,6 +40,7 @@ class Limits:
     idle_timeout_ms: int = 10 * 60 * 1000
     max_connection_ms: int = 2 * 60 * 60 * 1000
     integration_timeout_ms: int = 29_000
+    client_buffer_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,12 @@ class GatewayServer:
         if not task.cancelled() and task.exception() is not None:
             log.error("internal error in a background task", exc_info=task.exception())
 
+    def outbound_backlog(self, connection_id: str) -> int:
+        """Bytes written for ``connection_id`` that its client has not taken yet
+        (asyncio's write buffer; the kernel's socket buffers come on top)."""
+        session = self.sessions.get(connection_id)
+        return 0 if session is None else session.transport.get_write_buffer_size()
+
     async def invoke(self, invoke: Invoke) -> Outcome:
         """Run one integration and log one line for it; never raises for handler faults.
 

@@ -57,6 +57,7 @@ class WebSocketSession:
         self._server_close: tuple[int, str] | None = None
         self._reported_closed = False
         self._close_timer: asyncio.TimerHandle | None = None
+        self._warned_full = False
 
     # -- bytes in -----------------------------------------------------------------
 
@@ -221,23 +222,35 @@ class WebSocketSession:
     # -- bytes out ----------------------------------------------------------------
 
     def send_text(self, text: str) -> bool:
-        """Send one text message; False if the connection is no longer open."""
+        """Send one text message (a route reply or an error frame); False if the
+        connection is no longer open or its client-side buffer is full."""
         return self.send_data(text.encode("utf-8"), text=True)
 
-    def send_data(self, data: bytes, *, text: bool) -> bool:
+    def send_data(self, data: bytes, *, text: bool, bounded: bool = True) -> bool:
         """Send one message, split into frames of at most the frame limit.
 
         Outbound messages over 32 KB are fragmented, never dropped: "larger messages
         must be fragmented into ≤32 KB frames ... This applies to @connections
-        commands" [doc] DOCS-limits.
+        commands" [doc] DOCS-limits. ``bounded=False`` for a PostToConnection the
+        management API already admitted (it answers 429 when the buffer is full).
         """
         if self.protocol.state is not State.OPEN:
+            return False
+        limits = self.server.gateway.model.limits
+        if bounded and self.transport.get_write_buffer_size() + len(data) > limits.client_buffer_bytes:
+            # A client that stopped reading must not make the gateway's memory grow
+            # without bound. What AWS does with a route reply it cannot buffer is
+            # unconfirmed [?]; we drop it (a post in the same state gets 429) and say so.
+            if not self._warned_full:
+                self._warned_full = True
+                log.warning("client of %s is not reading: its buffer is full, route replies are dropped",
+                            self.connection_id)
             return False
         if self.connection_id is not None:
             # Before the bytes leave: a client that saw the message must never see an
             # older lastActiveAt.
             self.server.gateway.activity(self.connection_id)
-        size = self.server.gateway.model.limits.frame_bytes
+        size = limits.frame_bytes
         try:
             if len(data) <= size:
                 (self.protocol.send_text if text else self.protocol.send_binary)(data)

@@ -201,6 +201,28 @@ def test_post_exactly_at_limit_is_delivered() -> None:
     assert action == Deliver(CID, data)
 
 
+@pytest.mark.parametrize("waiting, size, status", [
+    (1024 * 1024 - 131_072, 131_072, 200),  # fills the buffer exactly
+    (1024 * 1024 - 10, 10, 200),
+    (1024 * 1024 - 10, 11, 429),      # one byte over
+    (5 * 1024 * 1024, 1, 429),
+])
+def test_post_to_a_full_client_buffer_is_limit_exceeded(waiting: int, size: int, status: int) -> None:
+    api, registry, clock = make_api()
+    clock.advance(10)
+    response, action = api.handle(
+        ManagementRequest("POST", CID_PATH, b"z" * size, SIGNED), RID, lambda connection_id: waiting,
+    )
+    assert response.status == status
+    if status == 429:
+        assert_error(response, 429, "LimitExceededException")
+        assert action is None
+        record = registry.get(CID)  # refused: not activity
+        assert record is not None and record.last_active_at_ms == CONNECTED_AT
+    else:
+        assert action == Deliver(CID, b"z" * size)
+
+
 def test_get_and_delete_ignore_body_size() -> None:
     api, _, _ = make_api()
     response, _ = call(api, "GET", CID_PATH, b"x" * 200_000)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -118,3 +123,110 @@ def test_malformed_connection_id_is_bad_request(probe_gateway: RunningGateway) -
         client.get_connection(ConnectionId="not-an-id")
     assert error.value.response["Error"]["Code"] == "BadRequestException"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _silent_client(running: RunningGateway) -> tuple[socket.socket, str]:
+    """A raw WebSocket client with a tiny receive buffer that reads nothing after
+    the 101 (until the test says so), and its connection id."""
+    gateway = running.gateway
+    before = running.open_connection_ids()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", gateway.port))
+    sock.sendall(
+        f"GET /{gateway.model.stage} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101")
+    deadline = time.monotonic() + 10
+    while not (new := running.open_connection_ids() - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (connection_id,) = new
+    return sock, connection_id
+
+
+def _read_frame(sock: socket.socket) -> tuple[bool, bytes]:
+    """One unmasked server frame: (fin, payload)."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            assert chunk, "connection closed"
+            data += chunk
+        return data
+
+    first, second = exactly(2)
+    length = second & 0x7F
+    if length == 126:
+        (length,) = struct.unpack("!H", exactly(2))
+    elif length == 127:
+        (length,) = struct.unpack("!Q", exactly(8))
+    return bool(first & 0x80), exactly(length)
+
+
+def test_posts_to_a_client_that_stopped_reading_get_429_and_lose_nothing(probe_gateway: RunningGateway) -> None:
+    # "LimitExceededException: ... the WebSocket client side buffer is full" (429).
+    # Every post answered 200 must still arrive, in order, once the client reads again.
+    gateway = probe_gateway.gateway
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=gateway.http_management_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),  # boto3 retries 429s by default
+    )
+    sock, connection_id = _silent_client(probe_gateway)
+    with sock:
+        accepted = 0
+        with pytest.raises(client.exceptions.LimitExceededException) as full:
+            for _ in range(1000):  # 125 MB: far beyond any socket buffer
+                client.post_to_connection(ConnectionId=connection_id, Data=b"%06d" % accepted + b"x" * 131_066)
+                accepted += 1
+        assert full.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert accepted > 0
+        # The client reads again: every accepted message, whole and in order.
+        for number in range(accepted):
+            parts = []
+            while True:
+                fin, payload = _read_frame(sock)
+                parts.append(payload)
+                if fin:
+                    break
+            message = b"".join(parts)
+            assert len(message) == 131_072
+            assert message[:6] == b"%06d" % number
+        # Drained: posting works again.
+        client.post_to_connection(ConnectionId=connection_id, Data=b"again")
+        assert _read_frame(sock) == (True, b"again")
+
+
+def test_route_replies_to_a_client_that_stopped_reading_stay_bounded(probe_gateway: RunningGateway) -> None:
+    # 400 echo requests of 30 KB (12 MB of replies) from a client that reads none:
+    # the gateway holds at most its client buffer for it, and keeps serving others.
+    gateway = probe_gateway.gateway
+    assert gateway.server is not None
+    server = gateway.server
+    limit = gateway.model.limits.client_buffer_bytes
+    sock, connection_id = _silent_client(probe_gateway)
+    with sock:
+        body = json.dumps({"action": "echo", "pad": "p" * 30_000}).encode()
+        masked = struct.pack("!BBH", 0x81, 0x80 | 126, len(body)) + b"\0\0\0\0" + body  # zero mask key
+        for _ in range(400):
+            sock.sendall(masked)
+        deadline = time.monotonic() + 20
+        peak, stable_since, last = 0, time.monotonic(), -1
+        # The kernel's socket buffers take the first megabytes; then ours fills.
+        while time.monotonic() < deadline and (peak == 0 or time.monotonic() - stable_since < 1.0):
+            backlog = probe_gateway.background.call(lambda: server.outbound_backlog(connection_id))
+            peak = max(peak, backlog)
+            if backlog != last:
+                stable_since, last = time.monotonic(), backlog
+            time.sleep(0.02)
+        # Full (12 MB of replies cannot fit in the socket buffers), but never beyond it.
+        assert limit // 2 < peak <= limit
+        with connect(probe_gateway.ws_url) as other:  # a bystander is served meanwhile
+            other.send(json.dumps({"action": "echo"}))
+            assert json.loads(other.recv(timeout=10)) == {"action": "echo"}
