@@ -6,17 +6,22 @@ URL as ``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs i
 own process so that moto's request handling never competes with the gateway's event
 loop for the GIL. The child exits when its stdin closes, so it never outlives us.
 
-Run as ``python -m emulator.aws_services --host H --port P``: prints ``PORT <n>``
-once listening.
+Run as ``python -m emulator.aws_services --host H --port P [--state-dir DIR]``:
+prints ``PORT <n>`` once listening, or ``ERROR <message>`` and exits 1. With a state
+folder it first restores DynamoDB from it, printing ``REPLAYED <n>`` every thousand
+records, and journals every change there (emulator/state_journal.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Iterable
+from wsgiref.types import WSGIApplication
 
 from .errors import StartupError
 from .model import IndexSpec, TableSpec
@@ -31,8 +36,9 @@ DUMMY_CREDENTIALS = {
 class EmbeddedAws:
     """A moto server child process on a loopback port."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", state_dir: Path | None = None) -> None:
         self.host = host
+        self.state_dir = state_dir  # keep DynamoDB's data here across restarts (--state-dir)
         self.process: asyncio.subprocess.Process | None = None
         self.port: int | None = None
 
@@ -43,19 +49,29 @@ class EmbeddedAws:
         return f"http://{host}:{self.port}"
 
     async def start(self, timeout_s: float = 30.0) -> None:
-        """Start moto and wait until it listens."""
+        """Start moto and wait until it listens (restoring ``state_dir`` first, if set:
+        ``timeout_s`` then bounds each thousand replayed records, not the whole replay)."""
+        arguments = ["--host", self.host, "--port", "0"]
+        if self.state_dir is not None:
+            arguments += ["--state-dir", str(self.state_dir)]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "emulator.aws_services", "--host", self.host, "--port", "0",
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            sys.executable, "-m", "emulator.aws_services", *arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            # With a state folder its warnings (a skipped torn record...) reach the user.
+            stderr=None if self.state_dir is not None else subprocess.DEVNULL,
         )
         assert self.process.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
-        except asyncio.TimeoutError:
-            await self.stop()
-            raise StartupError("the embedded AWS services (moto) did not start in time") from None
+        while True:
+            try:
+                line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+            except asyncio.TimeoutError:
+                await self.stop()
+                raise StartupError("the embedded AWS services (moto) did not start in time") from None
+            if not line.startswith(b"REPLAYED "):
+                break
         if not line.startswith(b"PORT "):
             await self.stop()
+            if line.startswith(b"ERROR "):
+                raise StartupError(line[6:].decode(errors="replace").strip())
             raise StartupError("the embedded AWS services (moto) failed to start; is moto[server] installed?")
         self.port = int(line.split()[1])
 
@@ -130,14 +146,50 @@ def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state-dir", type=Path, default=None)
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
+    # Ctrl-C in a terminal reaches the whole process group: we stop when the parent
+    # closes our stdin, after its connections' $disconnect handlers had moto to talk to.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
-    print("PORT", server.get_host_and_port()[1], flush=True)
-    sys.stdin.read()  # until the parent closes our stdin (or dies)
-    server.stop()
+    from . import state_journal
+
+    app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+    journal = None
+    if args.state_dir is not None:
+        try:
+            journal = state_journal.open_state(
+                app, args.state_dir, progress=lambda count: print("REPLAYED", count, flush=True),
+            )
+        except StartupError as exc:
+            print("ERROR", exc, flush=True)
+            sys.exit(1)
+        app = state_journal.JournalingApp(app, journal)
+    try:
+        _serve(app, args.host, args.port)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def _serve(app: WSGIApplication, host: str, port: int) -> None:
+    """Serve the WSGI ``app`` on ``host:port``; print ``PORT <n>`` once listening and
+    return when our stdin closes (the parent stopped us, or died)."""
+    import logging
+    import threading
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    print("PORT", server.server_port, flush=True)
+    sys.stdin.read()
+    server.shutdown()
+    thread.join()
 
 
 if __name__ == "__main__":
