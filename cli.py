@@ -56,6 +56,9 @@ def main() -> None:
               help="Template parameter values (repeatable).")
 @click.option("--aws-endpoint-url", default=None, metavar="URL",
               help="Send handlers' AWS calls here (DynamoDB Local, LocalStack, real AWS) instead of the embedded moto.")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+              help="Keep the embedded moto's DynamoDB tables and items in DIR across restarts and crashes "
+                   "(created if missing; delete it to start empty).")
 @click.option("--tls-dir", type=click.Path(path_type=Path), default=None,
               help="Where the local CA and certificate live (default: ~/.local/share/wsgw/tls).")
 @click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1, 1000),
@@ -90,7 +93,7 @@ def main() -> None:
               help="Where --debug-function's debugpy listens (on 127.0.0.1).")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
-              tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
+              state_dir: Path | None, tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
@@ -99,6 +102,13 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     if quiet and verbose:
         _fail("--quiet and --verbose: choose one")
+    if state_dir is not None and aws_endpoint_url is not None:
+        raise click.UsageError("--state-dir keeps the embedded moto's data; with --aws-endpoint-url there is none")
+    if state_dir is not None:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"--state-dir {state_dir}: {exc.strerror or exc}")
     console = Console(log_format, colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     parameters: dict[str, str] = {}
     for item in parameter_overrides:
@@ -142,7 +152,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
         frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
-        reload=not no_reload, env_overrides=overrides,
+        reload=not no_reload, env_overrides=overrides, state_dir=state_dir,
         reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters),
     )
     if credentials:

@@ -82,6 +82,8 @@ class GatewayOptions:
     # reload_source, the app's definition (ReloadSource(None): the bundled CDK app).
     reload: bool = False
     reload_source: ReloadSource | None = None
+    # Keep the embedded moto's DynamoDB data in this folder across restarts (--state-dir).
+    state_dir: Path | None = None
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -174,7 +176,7 @@ class LocalGateway:
                 hosts.append(self.options.host)
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
             if self.options.aws_endpoint_url is None:
-                self.aws = EmbeddedAws()
+                self.aws = EmbeddedAws(state_dir=self.options.state_dir)
                 await self.aws.start()
             self.invoker = Invoker(
                 self.model.functions, base_env=self._worker_env(), log=self.function_log,
