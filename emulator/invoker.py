@@ -15,7 +15,8 @@ old generation stop at once; busy ones finish their invocation on the old code f
 
 Every line a worker prints (stdout and stderr share one pipe, so they stay in order,
 as in one CloudWatch stream) and every line the invoker writes about it (timeouts,
-exits, ``INIT_REPORT``) goes to the :data:`LogSink` as ``(function_name, line)``.
+exits, ``INIT_REPORT``) goes to the :data:`LogSink` as ``(function_name, line)``;
+a line over 256 KB is cut there (:data:`MAX_LINE_BYTES`), whatever a handler prints.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ _INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
 _DRAIN_S = 0.5  # how long to wait for output still in a pipe
 _REPORT = "REPORT RequestId: "
+# One line of output is one log event, and CloudWatch Logs takes events of at most
+# 256 KB ("Each log event can be no larger than 256 KB", PutLogEvents API reference).
+# A longer line is cut there and ends with "…[truncated N bytes]", so a handler that
+# prints a huge line, or never ends one, costs the gateway at most this much memory.
+# Deliberate difference: Lambda passes the rest on as further events of at most
+# 256 KB each [obs] (stackoverflow.com/q/77175643); locally they would only flood
+# the terminal.
+MAX_LINE_BYTES = 256 * 1024
 # run-local --debug-function: a function whose environment has DEBUGPY_ENV (host:port)
 # gets one worker (one debugpy port) and at least DEBUG_TIMEOUT_S per invocation.
 DEBUGPY_ENV = "WSGW_DEBUGPY"
@@ -84,7 +93,8 @@ class _Worker(asyncio.SubprocessProtocol):
         self._transport: asyncio.SubprocessTransport  # these three are set by launch()
         self._reader: asyncio.StreamReader
         self._writer: asyncio.StreamWriter
-        self._partial = b""
+        self._partial = bytearray()  # the line being read, at most MAX_LINE_BYTES
+        self._dropped = 0  # bytes of that line beyond MAX_LINE_BYTES
         self._last_report = ""  # request id of the last REPORT line seen
         self._report_seen: asyncio.Future[None] | None = None
         self.exited: asyncio.Future[None] = loop.create_future()
@@ -167,19 +177,38 @@ class _Worker(asyncio.SubprocessProtocol):
     # asyncio.SubprocessProtocol
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
+        *lines, rest = data.split(b"\n")
         for raw in lines:
+            if self._partial or self._dropped:  # the end of a line begun in an earlier read
+                self._keep(raw)
+                raw, dropped = bytes(self._partial), self._dropped
+                self._partial, self._dropped = bytearray(), 0
+            else:
+                raw, dropped = raw[:MAX_LINE_BYTES], max(0, len(raw) - MAX_LINE_BYTES)
+            self._emit(raw, dropped)
+        self._keep(rest)
+
+    def _keep(self, data: bytes) -> None:
+        """Add ``data`` to the line being read, up to MAX_LINE_BYTES; count the rest."""
+        room = MAX_LINE_BYTES - len(self._partial)
+        self._partial += data[:room]
+        self._dropped += max(0, len(data) - room)
+
+    def _emit(self, raw: bytes, dropped: int) -> None:
+        if dropped:
+            end = _utf8_boundary(raw)  # not half a character before the marker
+            line = f"{raw[:end].decode('utf-8', 'replace')}…[truncated {dropped + len(raw) - end} bytes]"
+        else:
             line = raw.decode("utf-8", "replace").removesuffix("\r")
-            self._log(self._function, line)
-            if line.startswith(_REPORT):
-                self._last_report = line[len(_REPORT) :].split("\t", 1)[0]
-                _resolve(self._report_seen)
+        self._log(self._function, line)
+        if line.startswith(_REPORT):
+            self._last_report = line[len(_REPORT) :].split("\t", 1)[0]
+            _resolve(self._report_seen)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if self._partial:
-            self._log(self._function, self._partial.decode("utf-8", "replace"))
-            self._partial = b""
+        if self._partial or self._dropped:
+            self._emit(bytes(self._partial), self._dropped)
+            self._partial, self._dropped = bytearray(), 0
         _resolve(self._output_closed)
         _resolve(self._report_seen)
 
@@ -552,6 +581,16 @@ def _exit_reason(status: int | None) -> str:
         return f"exit status {status}"
     name = signal.strsignal(-status)  # glibc's names, lowercased, are Go's
     return f"signal: {name.lower() if name else -status}"
+
+
+def _utf8_boundary(raw: bytes) -> int:
+    """The length of ``raw`` without a UTF-8 sequence cut short at its end."""
+    for back in range(1, min(4, len(raw)) + 1):
+        byte = raw[-back]
+        if byte & 0xC0 != 0x80:  # the last lead byte (or ASCII): is its sequence whole?
+            size = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(raw) - back if size > back else len(raw)
+    return len(raw)
 
 
 async def _within(future: Awaitable[Any], timeout: float) -> bool:
