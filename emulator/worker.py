@@ -192,12 +192,23 @@ class _Output(io.TextIOWrapper):
     """
 
     pending_start = ""  # shared by stdout and stderr: one START per invocation
+    mid_line = False  # this stream's last text did not end its line (see end_line)
 
     def write(self, text: str) -> int:
         if _Output.pending_start:
             start, _Output.pending_start = _Output.pending_start, ""
             io.TextIOWrapper.write(_streams()[0], start)
+        if text:
+            self.mid_line = not text.endswith("\n")
         return super().write(text)
+
+    def end_line(self) -> None:
+        """End a line the handler left open (``print(x, end="")``), so that it goes
+        out now and END starts a line of its own, as on AWS, where the platform
+        writes END as a log event apart from the function's output."""
+        if self.mid_line:
+            self.mid_line = False
+            io.TextIOWrapper.write(self, "\n")  # line-buffered: flushes it
 
 
 def _replace_std_streams() -> tuple[_Output, _Output]:
@@ -278,6 +289,8 @@ class _Runtime:
         if self._init_ms is not None:  # like Lambda: only on the cold start's REPORT
             report += f"\tInit Duration: {self._init_ms:.2f} ms"
             self._init_ms = None
+        for stream in _streams():
+            stream.end_line()
         start, _Output.pending_start = _Output.pending_start, ""  # still held if nothing was printed
         io.TextIOWrapper.write(self._out, f"{start}END RequestId: {request_id}\n{report}\n")
         _request_id = ""

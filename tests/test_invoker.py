@@ -432,3 +432,29 @@ async def test_start_line_precedes_output_on_either_stream(make_invoker: MakeInv
         "START RequestId: req-l Version: $LATEST", "first, to stderr", "then to sys.__stdout__",
         "END RequestId: req-l",
     ]
+
+
+@pytest.mark.asyncio
+async def test_a_line_over_256_kb_is_cut_whole_characters_first(make_invoker: MakeInvoker, log: Log) -> None:
+    # 1 + 131072 * 2 bytes: the 256 KB cut falls inside the last "é", which goes too.
+    invoker = make_invoker(spec("Long", "basic.write"))
+
+    outcome = await invoker.invoke("Long", {"text": "a" + "é" * 131072 + "\nnext\n"}, "req-long")
+
+    assert isinstance(outcome, Succeeded)
+    lines = log.lines("Long")
+    assert lines[1] == "a" + "é" * 131071 + "…[truncated 2 bytes]"
+    assert lines[2:4] == ["next", "END RequestId: req-long"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+async def test_a_line_the_handler_left_open_ends_before_end(make_invoker: MakeInvoker, log: Log, stream: str) -> None:
+    invoker = make_invoker(spec("Open", "basic.write"))
+
+    await invoker.invoke("Open", {"text": "no newline", "stream": stream}, "req-1")
+    await invoker.invoke("Open", {"text": "done\n", "stream": stream}, "req-2")
+
+    lines = log.lines("Open")
+    assert lines[1:3] == ["no newline", "END RequestId: req-1"]
+    assert lines[4:7] == ["START RequestId: req-2 Version: $LATEST", "done", "END RequestId: req-2"]

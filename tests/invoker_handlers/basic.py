@@ -84,3 +84,9 @@ def stderr_first(event, context):
     sys.stderr.write("first, to stderr\n")
     sys.__stdout__.write("then to sys.__stdout__\n")
     return None
+
+
+def write(event, context):
+    """Writes ``text`` to ``stream`` (stdout or stderr) as it is: no newline added."""
+    getattr(sys, event.get("stream", "stdout")).write(event["text"])
+    return None
