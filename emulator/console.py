@@ -16,7 +16,8 @@ A line is attributed to a request by the request id it contains (Lambda's log fo
 has it), else to the function's only open invocation. Lines that cannot be attributed
 (init output, or several invocations of one function at once) are printed as they
 come, prefixed with the function. ``START``/``END``/``REPORT`` are shown with the
-others, as CloudWatch shows them.
+others, as CloudWatch shows them. A request that prints more than 1 MB is not held:
+its lines are printed as they come, and its invocation line says so.
 
 ``fmt="json"`` prints one JSON object per line instead (``type``: ``invocation``,
 ``log`` or ``message``), for machines. ``quiet`` drops handler lines, ``verbose`` adds
@@ -40,6 +41,9 @@ Format = Literal["text", "json"]
 
 _START, _END, _REPORT = "START RequestId: ", "END RequestId: ", "REPORT RequestId: "
 _MAX_HELD = 1000  # requests whose lines are held; beyond, the oldest are printed as they are
+# Characters held for one request: a handler that prints more (a flood of lines) has
+# them printed as they come instead, so run-local's memory stays bounded.
+_MAX_HELD_CHARS = 1024 * 1024
 _INDENT = "    "
 
 _RESET = "\033[0m"
@@ -63,6 +67,8 @@ class _Held:
     function: str
     lines: list[tuple[float, str]] = field(default_factory=list)
     open: bool = True  # between START and REPORT
+    size: int = 0  # characters in ``lines``
+    spilled: int = 0  # lines printed as they came, once over _MAX_HELD_CHARS
 
 
 def _write_stdout(text: str) -> None:
@@ -113,11 +119,11 @@ class Console:
                     if marker == _REPORT:
                         held.open = False
                 # Kept and shown like CloudWatch's (request id, duration, memory).
-                held.lines.append((now, line))
+                self._keep(request_id, held, now, line)
                 return
         owner = self._attribute(function, line)
         if owner is not None:
-            self._held[owner].lines.append((now, line))
+            self._keep(owner, self._held[owner], now, line)
         else:
             self._log_line(now, function, line, None)
 
@@ -146,8 +152,26 @@ class Console:
             )))
             if self.verbose:
                 self._write(_INDENT + self._paint(_DIM, "event: " + json.dumps(invoke.event, default=str)))
+            if held is not None and held.spilled:
+                self._write(_INDENT + self._paint(
+                    _DIM, f"(its output was printed above as it came: {held.spilled} lines, over 1 MB)"))
         for at, line in held.lines if held is not None else ():
             self._log_line(at, invoke.function, line, invoke)
+
+    def _keep(self, request_id: str, held: _Held, at: float, line: str) -> None:
+        """Hold ``line`` for its request; past _MAX_HELD_CHARS, print what is held
+        and every later line of it at once (unindented, the outcome is not known)."""
+        if not held.spilled:
+            held.lines.append((at, line))
+            held.size += len(line)
+            if held.size <= _MAX_HELD_CHARS:
+                return
+            backlog, held.lines, held.size = held.lines, [], 0
+        else:
+            backlog = [(at, line)]
+        held.spilled += len(backlog)
+        for when, text in backlog:
+            self._log_line(when, held.function, text, None, request_id)
 
     # -- attribution ------------------------------------------------------------
 
@@ -173,7 +197,9 @@ class Console:
 
     # -- output -----------------------------------------------------------------
 
-    def _log_line(self, at: float, function: str, line: str, invoke: Invoke | None) -> None:
+    def _log_line(
+        self, at: float, function: str, line: str, invoke: Invoke | None, request_id: str | None = None,
+    ) -> None:
         if self.quiet:
             return
         if self.fmt == "json":
@@ -182,7 +208,7 @@ class Console:
                 record.update(connectionId=invoke.connection_id, route=invoke.route_key,
                               requestId=invoke.request_id)
             else:
-                record["requestId"] = None
+                record["requestId"] = request_id
             record["line"] = line
             self._json(record)
         elif invoke is not None:

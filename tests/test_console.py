@@ -126,6 +126,27 @@ def test_quiet_drops_handler_lines_verbose_adds_the_event() -> None:
     assert json.loads(out[0])["event"] == {"body": "hi"}
 
 
+def test_a_request_printing_over_1_mb_is_printed_as_it_comes() -> None:
+    # A flood is not held until its outcome (run-local's memory stays bounded).
+    console, out = make_console()
+    line = "x" * 1023
+    console.function_line("Echo", "START RequestId: r1 Version: $LATEST")
+    for _ in range(1024):
+        console.function_line("Echo", line)
+    assert out == []  # 1 MB: still held
+    console.function_line("Echo", line)
+    assert len(out) == 1026 and out[0] == "[Echo] START RequestId: r1 Version: $LATEST"
+    console.function_line("Echo", "END RequestId: r1")
+    assert out[-1] == "[Echo] END RequestId: r1"  # from now on, as it comes
+    console.invocation(invoke(), Succeeded(None, 1.0), False)
+    assert out[-2:] == ["14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  1.0 ms",
+                        "    (its output was printed above as it came: 1027 lines, over 1 MB)"]
+    as_json, records = make_console(fmt="json")
+    as_json.function_line("Echo", "START RequestId: r2 Version: $LATEST")
+    as_json.function_line("Echo", "y" * (1024 * 1024 + 1))
+    assert [json.loads(record)["requestId"] for record in records] == ["r2", "r2"]
+
+
 def test_a_killed_quiet_handler_s_timeout_line_is_attributed() -> None:
     console, out = make_console()
     # The worker holds START back until the handler prints; the invoker owes END/REPORT.
