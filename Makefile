@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench typecheck clean
+.PHONY: run test bench soak typecheck clean
 
 NODE_STAMP := deploy/node_modules/.installed
 
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(ARGS)
+
+# The bounded load/soak check (5,000 connections, 2 minutes of traffic, leak checks).
+soak: $(STAMP)
+	$(VENV)/bin/python -m bench.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache

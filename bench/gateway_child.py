@@ -9,13 +9,20 @@ lines' handler durations are kept, with every invocation the gateway observes
 
 Run as ``python -m bench.gateway_child --app PATH``; see :mod:`bench.lifecycle`.
 Commands: ``stats`` (invocations by route since the last ``reset``, handler
-durations by function, PIDs of workers and moto), ``reset``, ``pids``.
+durations by function, PIDs of workers and moto), ``reset``, ``pids``, ``health``
+(what a leak would show: asyncio tasks, open descriptors, sessions, registry
+records, resident memory; used by :mod:`bench.soak`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ctypes
+import gc
+import os
 import statistics
+import tracemalloc
 import sys
 import tempfile
 import time
@@ -29,6 +36,7 @@ from emulator.invocation import Invoke, Outcome, Succeeded
 from emulator.sources import load_model
 
 from .lifecycle import announce, raise_open_files_limit, wait_for_stop
+from .procstats import rss_kib
 
 _REPORT = "REPORT RequestId: "
 
@@ -87,6 +95,44 @@ def _pids(gateway: LocalGateway) -> dict[str, Any]:
     return {"workers": workers, "moto": moto}
 
 
+def _malloc_trim() -> None:
+    """Ask glibc to give free heap memory back to the kernel, so that resident memory
+    shows what is still in use rather than what the allocator keeps for reuse."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the figures then include the allocator's free lists
+
+
+def _health(gateway: LocalGateway) -> dict[str, Any]:
+    """Counts that must come back to their baseline once every client has gone."""
+    gc.collect()
+    rss_before_trim = rss_kib(os.getpid())
+    _malloc_trim()
+    server, core = gateway.server, gateway.gateway
+    return {
+        "asyncio_tasks": len(asyncio.all_tasks()),
+        "background_tasks": len(server._tasks) if server is not None else None,
+        "sessions": len(server.sessions) if server is not None else None,
+        "transports": len(server._transports) if server is not None else None,
+        "registry": len(core.registry) if core is not None else None,
+        "open_fds": len(os.listdir("/proc/self/fd")),
+        "rss_kib": rss_kib(os.getpid()),  # after giving free heap pages back
+        "rss_before_trim_kib": rss_before_trim,
+        "aws_endpoint_url": gateway.aws_endpoint_url,
+        "top_allocations": _top_allocations(),
+        **_pids(gateway),
+    }
+
+
+def _top_allocations(count: int = 12) -> list[str]:
+    """The source lines holding the most memory (only with ``--tracemalloc``)."""
+    if not tracemalloc.is_tracing():
+        return []
+    stats = tracemalloc.take_snapshot().statistics("lineno")
+    return [str(stat) for stat in stats[:count]]
+
+
 async def serve_until_stopped(app: Path, *, max_workers: int, reload: bool) -> None:
     """Serve ``app`` on 127.0.0.1 (free port) until told to stop; always stop it."""
     model = load_model(app)
@@ -103,6 +149,8 @@ async def serve_until_stopped(app: Path, *, max_workers: int, reload: bool) -> N
                 return recorder.reset()
             if line == "pids":
                 return _pids(gateway)
+            if line == "health":
+                return _health(gateway)
             raise ValueError(f"unknown command {line!r}")
 
         try:
@@ -119,9 +167,12 @@ def main(argv: list[str]) -> int:
                         help="what to serve: a wsgw.json app description, a template or a cdk.out folder")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop")
     parser.add_argument("--max-workers", type=int, default=16, help="worker processes per function at most")
+    parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (health lists the top lines)")
     parser.add_argument("--reload", action="store_true", help="GatewayOptions(reload=True) (hot reload of the code folders)")
     args = parser.parse_args(argv)  # fmt: skip
     raise_open_files_limit()
+    if args.tracemalloc:
+        tracemalloc.start()
     try:
         event_loop.run(serve_until_stopped(args.app, max_workers=args.max_workers, reload=args.reload), args.loop)
     except WsgwError as exc:
