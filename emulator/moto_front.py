@@ -1,31 +1,25 @@
 """A keep-alive HTTP/1.1 front for the embedded moto server, and a faster dispatcher.
 
-``moto.server.ThreadedMotoServer`` is werkzeug's development server: it answers every
-request with ``Connection: close``, so each DynamoDB call from a handler is a new TCP
-connection plus a new thread on both sides, and moto's ``DomainDispatcherApplication``
-re-derives the service of every request from scratch (BENCHMARKS.md § "Profile
-findings" item 1). This module replaces both, for the moto child process only:
+``moto.server.ThreadedMotoServer`` (werkzeug's development server) answers every
+request with ``Connection: close``, so each DynamoDB call from a handler costs a new TCP
+connection and a new thread on both sides, and moto's ``DomainDispatcherApplication``
+re-derives each request's service from scratch (BENCHMARKS.md § "Profile findings"
+item 1). This module replaces both, for the moto child process:
 
-- :func:`serve` runs any WSGI application behind an HTTP/1.1 server (h11 on an asyncio
-  loop in a background thread) that keeps connections open, answers ``Expect:
-  100-continue``, de-chunks request bodies and honours ``Connection: close``. The
-  application runs *on the loop thread*, one request at a time: moto's backends are
-  not written for concurrency, and on a small machine one thread without hand-offs is
-  also the cheapest (``python -m bench.moto_front`` measures it). The price: a request
-  whose handling makes an HTTP call back into this same server (moto's Lambda-in-
-  Docker, SNS HTTP subscriptions to itself) waits until that call times out.
-- :class:`MemoizingDispatcher` is moto's dispatcher with the service lookup cached
-  per (Host, SigV4 credential-scope region and service, ``X-Amz-Target`` prefix, the
-  path tests moto's lookup makes); ``/moto-api``, instance metadata, unsigned requests
-  and services whose lookup reads more of the request (Bedrock) still go through
-  moto's own lookup every time.
+- :func:`serve` runs a WSGI app behind an HTTP/1.1 server (h11 parses, on an event loop
+  in a background thread): keep-alive, ``Expect: 100-continue``, de-chunked request
+  bodies, ``Connection: close`` honoured. The app runs *on the loop thread*, one
+  request at a time: moto's backends are not written for concurrency, and handing
+  each request to a worker thread instead cost ~10 % more CPU per call (measured with
+  ``bench.moto_front``). The price: a request whose handling calls back into this
+  same server over HTTP (moto's Lambda in Docker, an SNS HTTP subscription to itself)
+  waits until that call times out.
+- :class:`MemoizingDispatcher` caches moto's service lookup by :func:`service_key`;
+  ``/moto-api``, instance metadata, unsigned requests and Bedrock still take moto's
+  own lookup every time.
 
-Typical use in the moto child::
-
-    front = serve(MemoizingDispatcher(), "127.0.0.1", 0)
-    print("PORT", front.port, flush=True)
-    ...
-    front.stop()
+Use in the moto child: ``front = serve(MemoizingDispatcher(), host, 0)``, print
+``front.port``, and ``front.stop()`` before exiting.
 """
 
 from __future__ import annotations
@@ -39,7 +33,7 @@ import time
 import traceback
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Hashable, cast
+from typing import Any, Callable, Hashable, cast
 from urllib.parse import unquote_to_bytes
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
@@ -50,6 +44,9 @@ from moto.core.request import (
     should_preserve_original_header_name,
 )
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from .event_loop import LoopChoice
+from .event_loop import resolve as resolve_loop
 
 __all__ = ["MemoizingDispatcher", "RunningFront", "serve", "service_key"]
 
@@ -158,28 +155,36 @@ class RunningFront:
         return self._date[1]
 
 
-def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> RunningFront:
-    """Serve ``app`` on ``host``:``port`` (0: any free port) from a new daemon thread;
+def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0, *,
+          loop: LoopChoice = "auto") -> RunningFront:
+    """Serve ``app`` on ``host``:``port`` (0: any free port) from a new daemon thread
+    running an event loop (``auto``: uvloop if installed, a few % less CPU per request);
     return once it listens. Call :meth:`RunningFront.stop` when done. Raises
     ``OSError`` if the address cannot be bound."""
     front = RunningFront(app, host)
     ready = threading.Event()
     failure: list[BaseException] = []
+    if resolve_loop(loop) == "uvloop":
+        import uvloop
+
+        new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    else:
+        new_loop = asyncio.new_event_loop
 
     def run() -> None:
-        loop = front._loop = asyncio.new_event_loop()
+        event_loop = front._loop = new_loop()
         try:
-            front._server = loop.run_until_complete(
-                loop.create_server(lambda: _HttpConnection(front), host, port))
+            front._server = event_loop.run_until_complete(
+                event_loop.create_server(lambda: _HttpConnection(front), host, port))
             front.port = front._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # re-raised by serve()
             failure.append(exc)
         ready.set()
         try:
             if not failure:
-                loop.run_forever()
+                event_loop.run_forever()
         finally:
-            loop.close()
+            event_loop.close()
 
     front._thread = threading.Thread(target=run, name=f"moto-front-{host}", daemon=True)
     front._thread.start()

@@ -55,9 +55,10 @@ def echo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
     return [payload]
 
 
-@pytest.fixture
-def echo_front() -> Iterator[RunningFront]:
-    front = serve(echo_app, "127.0.0.1", 0)
+@pytest.fixture(params=["asyncio", "uvloop"])
+def echo_front(request: pytest.FixtureRequest) -> Iterator[RunningFront]:
+    """The echo app behind the front, on each event loop the front can run on."""
+    front = serve(echo_app, "127.0.0.1", 0, loop=request.param)
     yield front
     front.stop()
 
