@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 import click
 
 from emulator.console import Console, Format, use_colour
-from emulator.app import GatewayOptions, LocalGateway, default_tls_dir
+from emulator.app import GatewayOptions, LocalGateway, default_max_workers, default_tls_dir
 from emulator import cdk_cli
 from emulator import interactive_client
 from emulator import local_state
@@ -61,8 +61,9 @@ def main() -> None:
                    "(created if missing; delete it to start empty).")
 @click.option("--tls-dir", type=click.Path(path_type=Path), default=None,
               help="Where the local CA and certificate live (default: ~/.local/share/wsgw/tls).")
-@click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1, 1000),
-              help="Most worker processes per function (concurrent invocations beyond wait).")
+@click.option("--max-workers", default=None, type=click.IntRange(1, 1000),
+              help="Most worker processes per function; invocations beyond wait "
+                   "(default: twice the CPU cores, at least 4).")
 @click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Close connections idle this long with 1001 (default: AWS's 600).")
 @click.option("--max-connection-duration", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
@@ -93,7 +94,7 @@ def main() -> None:
               help="Where --debug-function's debugpy listens (on 127.0.0.1).")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
-              state_dir: Path | None, tls_dir: Path | None, max_workers: int, idle_timeout: float | None,
+              state_dir: Path | None, tls_dir: Path | None, max_workers: int | None, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
@@ -149,7 +150,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         _fail(str(exc))
     options = GatewayOptions(
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
-        tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers,
+        tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers or default_max_workers(),
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
         frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
         reload=not no_reload, env_overrides=overrides, state_dir=state_dir,
@@ -205,10 +206,18 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     sys.stdout.flush()
     await stop.wait()
     _withdraw_state(state_file)
+    # A second Ctrl-C stops waiting for the $disconnect handlers.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, gateway.abandon)
     open_connections = len(gateway.server.sessions) if gateway.server else 0
     say(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
-    await gateway.stop()
-    say("wsgw: stopped.")
+    cut_short = await gateway.stop(
+        progress=lambda n: say(f"wsgw: waiting for {n} invocation(s) to finish (Ctrl-C again to stop waiting)..."),
+    )
+    if cut_short:
+        say(f"wsgw: stopped; {cut_short} invocation(s) cut short (their $disconnect may not have finished).")
+    else:
+        say("wsgw: stopped.")
 
 
 @main.command()

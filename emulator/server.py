@@ -28,13 +28,14 @@ from .gateway import Gateway
 from .http_session import HttpSession
 from .invocation import Failed, InvocationService, Invoke, Outcome, Succeeded
 from .management import ManagementApi
-from .websocket_session import WebSocketSession
+from .websocket_session import CLOSE_TIMEOUT_S, WebSocketSession
 
 log = logging.getLogger("wsgw.server")
 
 TLS_RECORD_HANDSHAKE = 0x16
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_HEAD_BYTES = 64 * 1024
+PROGRESS_INTERVAL_S = 2.0  # how often shutdown reports the invocations it waits for
 _UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
 
 Session = Union[WebSocketSession, HttpSession]
@@ -108,6 +109,8 @@ class GatewayServer:
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._transports: set[asyncio.Transport] = set()
+        self.draining = False  # shutting down: no new WebSocket connections
+        self._abandoned = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -223,26 +226,55 @@ class GatewayServer:
 
     # -- stopping ---------------------------------------------------------------
 
-    async def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Stop accepting, close every connection with 1001 "Going away", and wait
-        (at most ``timeout_s``) for every ``$disconnect`` and in-flight invocation."""
-        for loop_task in (self._accept_task, self._sweep_task):
-            if loop_task is not None:
-                loop_task.cancel()
-        self._accept_task = self._sweep_task = None
-        if self._listener is not None:
-            self._listener.close()
+    async def shutdown(self, timeout_s: float = 60.0, *, progress: Callable[[int], None] | None = None) -> int:
+        """Close every connection with 1001 "Going away" and wait for every
+        ``$disconnect`` and in-flight invocation; returns how many were cut short.
+
+        Clients get :data:`CLOSE_TIMEOUT_S` to answer the close frame, then their sockets
+        are dropped (their ``$disconnect`` still runs). The port keeps serving HTTP
+        (``@connections``, Lambda Invoke) while ``$disconnect`` handlers run, so one that
+        notifies the others gets 410 as in AWS, not a refused connection; new WebSocket
+        upgrades get 503. Invocations still running after ``timeout_s`` in all, or once
+        :meth:`abandon` is called (a second Ctrl-C), are cancelled. ``progress(n)``
+        hears how many are still running every :data:`PROGRESS_INTERVAL_S`."""
+        self.draining = True
+        deadline = time.monotonic() + timeout_s
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            self._sweep_task = None
         for session in list(self.sessions.values()):
             session.close(1001, "Going away")
-        deadline = time.monotonic() + timeout_s
-        while self.sessions and time.monotonic() < deadline - timeout_s / 2:
+        close_by = min(deadline, time.monotonic() + CLOSE_TIMEOUT_S + 0.5)
+        while self.sessions and time.monotonic() < close_by and not self._abandoned.is_set():
             await asyncio.sleep(0.01)
-        for transport in list(self._transports):
-            transport.abort()  # clients that did not answer our close frame
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - time.monotonic()))
+        for session in list(self.sessions.values()):
+            session.transport.abort()  # did not answer our close frame: $disconnect runs now
+        abandoned = asyncio.ensure_future(self._abandoned.wait())
+        try:
+            while self._tasks and not self._abandoned.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await asyncio.wait({*self._tasks, abandoned}, timeout=min(remaining, PROGRESS_INTERVAL_S))
+                if self._tasks and progress is not None and not self._abandoned.is_set():
+                    progress(len(self._tasks))
+        finally:
+            abandoned.cancel()
+        cut_short = len(self._tasks)
         for task in list(self._tasks):
             task.cancel()
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            self._accept_task = None
+        if self._listener is not None:
+            self._listener.close()
+        for transport in list(self._transports):
+            transport.abort()
+        return cut_short
+
+    def abandon(self) -> None:
+        """Make a running :meth:`shutdown` stop waiting and cancel what still runs."""
+        self._abandoned.set()
 
 
 async def _peek_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
@@ -308,6 +340,11 @@ class _Connection(asyncio.Protocol):
             self._timer.cancel()
         head = bytes(self._head[:end])
         if _UPGRADE.search(head):
+            if self.server.draining:
+                self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                self.transport.close()
+                return
             self.session = WebSocketSession(self.server, self.transport, secure=self.secure)
         else:
             self.session = HttpSession(self.server, self.transport)

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import boto3
 import pytest
 from click.testing import CliRunner
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 import cli
@@ -178,3 +179,44 @@ def test_access_flags_are_checked(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.main, ["run-local", "--template", str(app),
                                            "--api-keys-file", str(tmp_path / "missing.txt")])
     assert result.exit_code == 1 and "--api-keys-file" in result.output and "No such file" in result.output
+
+
+def test_shutdown_waits_for_disconnect_and_a_second_signal_stops_waiting(
+    run_local: type[RunLocal], tmp_path: Path,
+) -> None:
+    # A $disconnect that takes 30 s: run-local reports what it waits for, still
+    # answers @connections (410 for the closed connection) and refuses new WebSocket
+    # connections (503) meanwhile; a second SIGINT ends the wait, exit status 0.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "slow.py").write_text(
+        "import time\n\ndef disconnect(event, context):\n    time.sleep(30)\n    return {'statusCode': 200}\n"
+    )
+    (tmp_path / "wsgw.json").write_text(json.dumps({
+        "name": "slow", "stage": "dev",
+        "functions": {"Disconnect": {"handler": "slow.disconnect", "codeUri": "code", "timeout": 60}},
+        "routes": {"$disconnect": {"function": "Disconnect"}},
+    }))
+    server = run_local("--port", "0", "--no-reload", "--template", str(tmp_path / "wsgw.json"))
+    url = server.wait_for(r"WebSocket URL: (ws://\S+)").group(1)
+    management_url = url.replace("ws://", "http://")
+    with connect(url) as ws:
+        server.process.send_signal(signal.SIGINT)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=20)
+    server.wait_for(r"wsgw: waiting for 1 invocation\(s\) to finish \(Ctrl-C again to stop waiting\)", timeout=20)
+    assert server.process.poll() is None
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=10)
+    assert refused.value.response.status_code == 503
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=management_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(20) == 0
+    assert time.monotonic() - started < 10
+    server.wait_for(r"wsgw: stopped; 1 invocation\(s\) cut short")
