@@ -392,3 +392,46 @@ def test_clf_time_second_boundary() -> None:
 @given(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))
 def test_clf_time_matches_gmtime_for_any_epoch(epoch_ms: int) -> None:
     assert clf_time(epoch_ms) == english_clf(epoch_ms)
+
+
+# --- properties: any client input builds a well-formed, JSON-safe event ------------------
+
+_TOKEN = st.text(alphabet="!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                 min_size=1, max_size=20)
+_HEADER_VALUE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+                        max_size=40)
+
+
+@given(
+    headers=st.lists(st.tuples(_TOKEN, _HEADER_VALUE), max_size=12),
+    query=st.lists(st.tuples(st.text(max_size=10), st.text(max_size=10)), max_size=6),
+)
+def test_connect_event_for_any_headers_and_query(
+    headers: list[tuple[str, str]], query: list[tuple[str, str]],
+) -> None:
+    event = make_connect(headers=tuple(headers), query=tuple(query))
+    json.loads(json.dumps(event))  # JSON-safe, as the worker pipe needs
+    forwarded = [(k, v) for k, v in headers if k.lower() not in ("connection", "upgrade", "content-length")]
+    for name, values in event["multiValueHeaders"].items():
+        assert event["headers"][name] == values[-1]
+    for name, value in forwarded:
+        assert value in event["multiValueHeaders"][name]
+    assert event["headers"]["X-Forwarded-For"] == "166.90.225.1"
+    assert ("queryStringParameters" in event) == bool(query)
+    for key, value in query:
+        assert value in event["multiValueQueryStringParameters"][key]
+    assert event["requestContext"]["eventType"] == "CONNECT"
+
+
+@given(body=st.text(max_size=200), route_key=st.text(min_size=1, max_size=30))
+def test_message_event_carries_any_body_verbatim(body: str, route_key: str) -> None:
+    event = make_message(route_key=route_key, body=body)
+    assert json.loads(json.dumps(event))["body"] == body
+    assert event["requestContext"]["routeKey"] == route_key
+    assert "headers" not in event and event["isBase64Encoded"] is False
+
+
+@given(code=st.integers(min_value=1000, max_value=4999), reason=st.text(max_size=123))
+def test_disconnect_event_reports_any_close(code: int, reason: str) -> None:
+    context = json.loads(json.dumps(make_disconnect(code, reason)))["requestContext"]
+    assert (context["disconnectStatusCode"], context["disconnectReason"]) == (code, reason)
