@@ -8,8 +8,8 @@ loop for the GIL. The child exits when its stdin closes, so it never outlives us
 
 Run as ``python -m emulator.aws_services --host H --port P [--state-dir DIR]``:
 prints ``PORT <n>`` once listening, or ``ERROR <message>`` and exits 1. With a state
-folder it first restores DynamoDB from it, printing ``REPLAYED <n>`` every thousand
-records, and journals every change there (emulator/state_journal.py).
+folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
+thousand records or items, and journals every change there (emulator/state_journal.py).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class EmbeddedAws:
 
     async def start(self, timeout_s: float = 30.0) -> None:
         """Start moto and wait until it listens (restoring ``state_dir`` first, if set:
-        ``timeout_s`` then bounds each thousand replayed records, not the whole replay)."""
+        ``timeout_s`` then bounds each thousand records replayed or items compacted)."""
         arguments = ["--host", self.host, "--port", "0"]
         if self.state_dir is not None:
             arguments += ["--state-dir", str(self.state_dir)]
@@ -66,7 +66,7 @@ class EmbeddedAws:
             except asyncio.TimeoutError:
                 await self.stop()
                 raise StartupError("the embedded AWS services (moto) did not start in time") from None
-            if not line.startswith(b"REPLAYED "):
+            if not line.startswith(b"PROGRESS "):
                 break
         if not line.startswith(b"PORT "):
             await self.stop()
@@ -160,7 +160,7 @@ def _main() -> None:
     if args.state_dir is not None:
         try:
             journal = state_journal.open_state(
-                app, args.state_dir, progress=lambda count: print("REPLAYED", count, flush=True),
+                app, args.state_dir, progress=lambda what: print("PROGRESS", what, flush=True),
             )
         except StartupError as exc:
             print("ERROR", exc, flush=True)

@@ -292,6 +292,50 @@ def test_a_torn_record_is_cut_off_before_appending(moto: WSGIApplication, tmp_pa
     assert [line["op"] for line in journal_lines(path)] == ["CreateTable", "PutItem"]
 
 
+def put(key: str, value: str | None = None, table: str = "t", **more: Any) -> Record:
+    item = {"pk": {"S": key}, **({"v": {"N": value}} if value is not None else {})}
+    return Record("PutItem", "us-east-1", {"TableName": table, "Item": item, **more})
+
+
+def test_replay_batches_runs_of_plain_puts_only() -> None:
+    conditional = put("c", ConditionExpression="attribute_not_exists(pk)")
+    records = [put("a"), put("b"), put("a", "1"), put("a", "1"), conditional, put("d"), put("e", table="u"),
+               Record("DeleteItem", "us-east-1", {"TableName": "u", "Key": {"pk": {"S": "e"}}}),
+               *[put(str(n)) for n in range(30)]]
+    runs = [[r.body["Item"]["pk"]["S"] if r.op == "PutItem" else r.op for r in run]
+            for run in state_journal._runs(records)]
+    assert runs == [["a", "b", "a"], ["a"], ["c"], ["d"], ["e"], ["DeleteItem"],
+                    [str(n) for n in range(25)], [str(n) for n in range(25, 30)]]
+
+
+def test_replay_keeps_order_through_batches(moto: WSGIApplication) -> None:
+    create = Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **KEYS})
+    delete = Record("DeleteItem", "us-east-1", {"TableName": "t", "Key": {"pk": {"S": "x"}}})
+    records = [create, put("x"), put("y", "1"), delete, put("y", "2"), put("z"), put("y", "3"), put("z", "4")]
+    assert state_journal.replay(moto, records) == []
+    assert scan(moto) == [{"pk": {"S": "y"}, "v": {"N": "3"}}, {"pk": {"S": "z"}, "v": {"N": "4"}}]
+
+
+def test_open_state_reports_progress_every_thousand(moto: WSGIApplication, tmp_path: Path) -> None:
+    create = Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **KEYS})
+    append(tmp_path / state_journal.JOURNAL_NAME, [create, *[put(f"k{n}") for n in range(2100)]])
+    progress: list[str] = []
+    open_state(moto, tmp_path, progress=progress.append).close()
+    assert progress[-2:] == ["compacted 1000 items", "compacted 2000 items"]
+    assert [message.split()[0] for message in progress[:-2]] == ["replayed", "replayed"]
+
+
+def test_a_refused_batch_is_replayed_one_by_one(moto: WSGIApplication) -> None:
+    create = Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **KEYS})
+    empty_key = Record("PutItem", "us-east-1", {"TableName": "t", "Item": {"pk": {"S": ""}}})  # refused by moto
+    progress: list[int] = []
+    errors = state_journal.replay(moto, [create, put("a"), empty_key, put("b"), *[put(f"n{n}") for n in range(2000)]],
+                                  progress.append)
+    assert len(errors) == 1 and "ValidationException" in errors[0]
+    assert len(scan(moto)) == 2002
+    assert [count // 1000 for count in progress] == [1, 2]
+
+
 def test_failed_replay_keeps_a_backup_and_warns(moto: WSGIApplication, tmp_path: Path) -> None:
     path = tmp_path / state_journal.JOURNAL_NAME
     bad = Record("PutItem", "us-east-1", {"TableName": "never-created", "Item": {"pk": {"S": "1"}}})
