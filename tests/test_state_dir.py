@@ -247,6 +247,7 @@ class RunLocal:
             [sys.executable, str(ROOT / "cli.py"), "run-local", "--template", str(CHAT_APP), "--port", "0",
              "--tls-dir", str(tls_dir), "--no-reload", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env,
+            start_new_session=True,  # its own process group, as in a terminal of its own
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -332,6 +333,32 @@ def test_run_local_crash_keeps_handler_writes(tmp_path: Path, tls_dir: Path) -> 
     finally:
         second.stop()
     assert second.process.returncode == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the children's PIDs")
+def test_ctrl_c_runs_disconnect_against_a_live_moto(tmp_path: Path, tls_dir: Path) -> None:
+    # A terminal's Ctrl-C reaches the whole process group, moto included: moto must
+    # outlive the $disconnect handlers, whose row deletions are then kept.
+    state = tmp_path / "state"
+    first = RunLocal(tmp_path, tls_dir, "--state-dir", str(state))
+    try:
+        ws_url = first.wait_for(r"WebSocket URL: (ws://\S+)").group(1)
+        first.wait_for("Ready")
+        with connect(ws_url, open_timeout=10) as ws:
+            ws.send(json.dumps({"action": "whoAmI"}))
+            ws.recv(10)
+            os.killpg(first.process.pid, signal.SIGINT)
+            first._reap()
+        assert first.process.returncode == 0, "\n".join(first.lines)
+    finally:
+        if first.process.poll() is None:
+            first.kill()
+    second = RunLocal(tmp_path, tls_dir, "--state-dir", str(state))
+    try:
+        aws_url = second.wait_for(r"AWS services: +(http://\S+)").group(1)
+        assert dynamodb(aws_url).scan(TableName=CHAT_TABLE)["Items"] == []
+    finally:
+        second.stop()
 
 
 def test_run_local_refuses_state_dir_with_aws_endpoint_url(tmp_path: Path) -> None:
