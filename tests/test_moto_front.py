@@ -111,9 +111,12 @@ def test_s3_objects_through_the_front(moto_front: RunningFront) -> None:
     assert got["Body"].read() == body
     assert got["Metadata"] == {"under_score": "1", "dash-ed": "2"}
     assert s3.head_object(Bucket="front-bucket", Key="big")["ContentLength"] == len(body)
-    s3.put_object(Bucket="front-bucket", Key="small", Body=b"hello")
-    assert s3.get_object(Bucket="front-bucket", Key="small")["Body"].read() == b"hello"
-    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket="front-bucket")["Contents"]) == ["big", "small"]
+    odd_keys = ["dir/ä b+c.txt", "a%2Fb", "x?y=z&w", "日本語/ключ"]  # PATH_INFO is percent-decoded
+    for key in odd_keys:
+        s3.put_object(Bucket="front-bucket", Key=key, Body=key.encode())
+        assert s3.get_object(Bucket="front-bucket", Key=key)["Body"].read() == key.encode()
+    listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="front-bucket")["Contents"])
+    assert listed == sorted(["big", *odd_keys])
 
 
 def test_sqs_call_through_the_front(moto_front: RunningFront) -> None:
