@@ -10,10 +10,10 @@ item 1). This module replaces both, for the moto child process:
   in a background thread): keep-alive, ``Expect: 100-continue``, de-chunked request
   bodies, ``Connection: close`` honoured. The app runs *on the loop thread*, one
   request at a time: moto's backends are not written for concurrency, and handing
-  each request to a worker thread instead cost ~10 % more CPU per call (measured with
-  ``bench.moto_front``). The price: a request whose handling calls back into this
-  same server over HTTP (moto's Lambda in Docker, an SNS HTTP subscription to itself)
-  waits until that call times out.
+  each request to one worker thread instead cost 9-15 % more moto CPU per call (a
+  variant run through ``bench.moto_front``). The price: a request whose handling
+  calls back into this same server over HTTP (moto's Lambda in Docker, an SNS HTTP
+  subscription to itself) waits until that call times out.
 - :class:`MemoizingDispatcher` caches moto's service lookup by :func:`service_key`;
   ``/moto-api``, instance metadata, unsigned requests and Bedrock still take moto's
   own lookup every time.
