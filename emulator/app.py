@@ -187,14 +187,16 @@ class LocalGateway:
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
             if self.options.aws_endpoint_url is None:
                 self.aws = EmbeddedAws(state_dir=self.options.state_dir)
-                await self.aws.start()
+                await self.aws.start(tables=self.model.tables, region=self.model.region)
             self.invoker = Invoker(
                 self.model.functions, base_env=self._worker_env(), log=self.function_log,
                 region=self.model.region, account_id=self.model.account_id,
                 max_workers_per_function=self.options.max_workers_per_function,
             )
             warm = asyncio.ensure_future(self.invoker.start())
-            tables_endpoint = self._tables_endpoint()
+            # The embedded moto created the tables itself; a user-given endpoint on
+            # loopback gets them over HTTP.
+            tables_endpoint = self._tables_endpoint() if self.aws is None else None
             if tables_endpoint is not None and self.model.tables:
                 await asyncio.to_thread(
                     create_tables, self.model.tables,

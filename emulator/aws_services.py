@@ -1,12 +1,12 @@
 """The embedded AWS services handlers talk to: a moto server in a child process.
 
-run-local starts it on a loopback port (:meth:`EmbeddedAws.start`), creates the
-app's DynamoDB tables in it (:func:`create_tables`), and gives handler workers its
+run-local starts it on a loopback port (:meth:`EmbeddedAws.start`, which has the
+child create the app's DynamoDB tables before it listens), and gives handler workers its
 URL as ``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs in its
 own process so that moto's request handling never competes with the gateway's event
 loop for the GIL. The child exits when its stdin closes, so it never outlives us.
 
-Run as ``python -m emulator.aws_services --host H --port P [--state-dir DIR]``:
+Run as ``python -m emulator.aws_services --host H --port P [--state-dir DIR] [--tables JSON]``:
 prints ``PORT <n>`` once listening, or ``ERROR <message>`` and exits 1. With a state
 folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
 thousand records or items, and journals every change there (emulator/state_journal.py).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -48,12 +49,20 @@ class EmbeddedAws:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    async def start(self, timeout_s: float = 30.0) -> None:
-        """Start moto and wait until it listens (restoring ``state_dir`` first, if set:
-        ``timeout_s`` then bounds each thousand records replayed or items compacted)."""
+    async def start(self, timeout_s: float = 30.0, *, tables: Iterable[TableSpec] = (),
+                    region: str = "us-east-1") -> None:
+        """Start moto and wait until it listens, with ``tables`` created in ``region``
+        (existing ones kept), after restoring ``state_dir`` if set (``timeout_s`` then
+        bounds each thousand records replayed or items compacted).
+
+        The child creates the tables through its own app before it listens: no HTTP
+        round trips, and the gateway never imports boto3 to start."""
         arguments = ["--host", self.host, "--port", "0"]
         if self.state_dir is not None:
             arguments += ["--state-dir", str(self.state_dir)]
+        requests = [_table_requests(table) for table in tables]
+        if requests:
+            arguments += ["--tables", json.dumps({"region": region, "tables": requests})]
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "emulator.aws_services", *arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             # With a state folder its warnings (a skipped torn record...) reach the user.
@@ -108,6 +117,32 @@ def create_tables(tables: Iterable[TableSpec], *, endpoint_url: str, region: str
                 )
 
 
+def _table_requests(table: TableSpec) -> dict[str, Any]:
+    """What the child needs to create ``table``: CreateTable, and the TTL attribute."""
+    return {"create": create_table_request(table), "ttl": table.ttl_attribute}
+
+
+def _create_tables_in_process(app: WSGIApplication, spec: dict[str, Any]) -> None:
+    """Create the tables ``--tables`` names through ``app`` itself (no network);
+    existing ones (restored from a state folder) are kept. StartupError on failure."""
+    from .state_journal import Record, call
+
+    region = str(spec["region"])
+    for table in spec["tables"]:
+        request = table["create"]
+        status, answer = call(app, Record("CreateTable", region, request))
+        if status == 400 and str(answer.get("__type", "")).endswith("ResourceInUseException"):
+            continue  # restored from the state folder: kept as it is
+        if status != 200:
+            raise StartupError(f"could not create table {request['TableName']}: {answer.get('message', answer)}")
+        if table["ttl"]:
+            ttl = {"TableName": request["TableName"],
+                   "TimeToLiveSpecification": {"Enabled": True, "AttributeName": table["ttl"]}}
+            status, answer = call(app, Record("UpdateTimeToLive", region, ttl))
+            if status != 200:
+                raise StartupError(f"could not set TTL on {request['TableName']}: {answer.get('message', answer)}")
+
+
 def create_table_request(table: TableSpec) -> dict[str, Any]:
     """The DynamoDB ``CreateTable`` arguments for ``table`` (on-demand billing)."""
     keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
@@ -147,15 +182,17 @@ def _main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--tables", type=json.loads, default=None,
+                        help='JSON {"region": R, "tables": [{"create": CreateTable request, "ttl": attribute}]}')
     args = parser.parse_args()
     # Ctrl-C in a terminal reaches the whole process group: we stop when the parent
     # closes our stdin, after its connections' $disconnect handlers had moto to talk to.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     from . import state_journal
+    from .moto_front import MemoizingDispatcher
 
-    app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+    # moto's own dispatcher, with its per-request service lookup cached.
+    app: WSGIApplication = MemoizingDispatcher()
     journal = None
     if args.state_dir is not None:
         try:
@@ -166,6 +203,12 @@ def _main() -> None:
             print("ERROR", exc, flush=True)
             sys.exit(1)
         app = state_journal.JournalingApp(app, journal)
+    if args.tables:
+        try:
+            _create_tables_in_process(app, args.tables)
+        except StartupError as exc:
+            print("ERROR", exc, flush=True)
+            sys.exit(1)
     try:
         _serve(app, args.host, args.port)
     finally:
@@ -174,22 +217,15 @@ def _main() -> None:
 
 
 def _serve(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve the WSGI ``app`` on ``host:port``; print ``PORT <n>`` once listening and
-    return when our stdin closes (the parent stopped us, or died)."""
-    import logging
-    import threading
+    """Serve the WSGI ``app`` on ``host:port`` behind the keep-alive front
+    (emulator/moto_front.py); print ``PORT <n>`` once listening and return when our
+    stdin closes (the parent stopped us, or died)."""
+    from .moto_front import serve
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    print("PORT", server.server_port, flush=True)
+    front = serve(app, host, port)
+    print("PORT", front.port, flush=True)
     sys.stdin.read()
-    server.shutdown()
-    thread.join()
+    front.stop()
 
 
 if __name__ == "__main__":
