@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import event_loop
-from emulator.app import GatewayOptions, LocalGateway
+from emulator.app import GatewayOptions, LocalGateway, default_max_workers
 from emulator.errors import WsgwError
 from emulator.invocation import Invoke, Outcome, Succeeded
 from emulator.sources import load_model
@@ -133,12 +133,13 @@ def _top_allocations(count: int = 12) -> list[str]:
     return [str(stat) for stat in stats[:count]]
 
 
-async def serve_until_stopped(app: Path, *, max_workers: int, reload: bool) -> None:
+async def serve_until_stopped(app: Path, *, max_workers: int | None, reload: bool) -> None:
     """Serve ``app`` on 127.0.0.1 (free port) until told to stop; always stop it."""
     model = load_model(app)
     recorder = Recorder()
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-tls-") as tls_dir:
-        options = GatewayOptions(port=0, tls_dir=Path(tls_dir), max_workers_per_function=max_workers, reload=reload)
+        options = GatewayOptions(port=0, tls_dir=Path(tls_dir), reload=reload,
+                                 max_workers_per_function=max_workers or default_max_workers())
         gateway = LocalGateway(model, options, function_log=recorder.function_log, observer=recorder.observe,
                                reload_log=recorder.reload_line)  # fmt: skip
 
@@ -166,7 +167,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--app", type=Path, required=True,
                         help="what to serve: a wsgw.json app description, a template or a cdk.out folder")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop")
-    parser.add_argument("--max-workers", type=int, default=16, help="worker processes per function at most")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="worker processes per function at most (default: run-local's, 2 x cores, at least 4)")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (health lists the top lines)")
     parser.add_argument("--reload", action="store_true", help="GatewayOptions(reload=True) (hot reload of the code folders)")
     args = parser.parse_args(argv)  # fmt: skip

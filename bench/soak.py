@@ -135,7 +135,8 @@ def _unknown_processes(server: ServerHandle, health: dict[str, Any]) -> list[int
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, take the baseline, run the rounds; returns the figures and checks."""
     assembly = await ensure_synth()
-    child_args = ["--app", str(assembly), "--loop", args.loop, "--max-workers", str(args.max_workers)]
+    child_args = ["--app", str(assembly), "--loop", args.loop]
+    child_args += ["--max-workers", str(args.max_workers)] if args.max_workers else []
     child_args += ["--tracemalloc"] if args.tracemalloc else []
     figures: dict[str, Any] = {"settings": vars(args) | {"started": datetime.now(timezone.utc).isoformat()}}
     async with running_server("wsgw", "bench.gateway_child", child_args) as server:
@@ -248,7 +249,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2,
                         help="open/talk/close rounds (default 2: the second shows whether memory grows)")
     parser.add_argument("--talkers", type=int, default=50, help="concurrent sending loops (default 50)")
-    parser.add_argument("--max-workers", type=int, default=4, help="gateway worker processes per function (default 4)")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="gateway worker processes per function (default: run-local's)")
     parser.add_argument("--timeout", type=float, default=600.0, help="limit for opening or closing all connections (s)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="trace the gateway's allocations (slower); the JSON lists the top lines")
