@@ -110,6 +110,9 @@ async def _quiet(server: ServerHandle, timeout_s: float) -> dict[str, Any]:
     """Poll until no session, record or background task is left (or time is up)."""
     deadline = time.monotonic() + timeout_s
     while True:
+        # The child's recorder keeps a sample per invocation (bench bookkeeping, not
+        # the gateway's memory): dropped before each look.
+        await server.query("reset")
         health: dict[str, Any] = await server.query("health")
         idle = health["sessions"] == 0 and health["registry"] == 0 and health["background_tasks"] == 0
         if idle or time.monotonic() > deadline:
