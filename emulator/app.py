@@ -187,13 +187,20 @@ class LocalGateway:
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
             if self.options.aws_endpoint_url is None:
                 self.aws = EmbeddedAws(state_dir=self.options.state_dir)
-                await self.aws.start(tables=self.model.tables, region=self.model.region)
+                # Its URL is known at once: the workers start while moto imports.
+                await self.aws.launch(tables=self.model.tables, region=self.model.region)
             self.invoker = Invoker(
                 self.model.functions, base_env=self._worker_env(), log=self.function_log,
                 region=self.model.region, account_id=self.model.account_id,
                 max_workers_per_function=self.options.max_workers_per_function,
             )
             warm = asyncio.ensure_future(self.invoker.start())
+            if self.aws is not None:
+                try:
+                    await self.aws.wait_ready()
+                except BaseException:
+                    await asyncio.gather(warm, return_exceptions=True)  # then stop() stops them
+                    raise
             # The embedded moto created the tables itself; a user-given endpoint on
             # loopback gets them over HTTP.
             tables_endpoint = self._tables_endpoint() if self.aws is None else None

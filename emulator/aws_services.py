@@ -6,8 +6,8 @@ URL as ``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs i
 own process so that moto's request handling never competes with the gateway's event
 loop for the GIL. The child exits when its stdin closes, so it never outlives us.
 
-Run as ``python -m emulator.aws_services --host H --port P [--state-dir DIR] [--tables JSON]``:
-prints ``PORT <n>`` once listening, or ``ERROR <message>`` and exits 1. With a state
+Run as ``python -m emulator.aws_services --host H (--port P | --fd N) [--state-dir DIR]
+[--tables JSON]``: prints ``PORT <n>`` once serving, or ``ERROR <message>`` and exits 1. With a state
 folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
 thousand records or items, and journals every change there (emulator/state_journal.py).
 """
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -51,24 +52,42 @@ class EmbeddedAws:
 
     async def start(self, timeout_s: float = 30.0, *, tables: Iterable[TableSpec] = (),
                     region: str = "us-east-1") -> None:
-        """Start moto and wait until it listens, with ``tables`` created in ``region``
-        (existing ones kept), after restoring ``state_dir`` if set (``timeout_s`` then
-        bounds each thousand records replayed or items compacted).
+        """:meth:`launch`, then :meth:`wait_ready`."""
+        await self.launch(tables=tables, region=region)
+        await self.wait_ready(timeout_s)
 
-        The child creates the tables through its own app before it listens: no HTTP
-        round trips, and the gateway never imports boto3 to start."""
-        arguments = ["--host", self.host, "--port", "0"]
-        if self.state_dir is not None:
-            arguments += ["--state-dir", str(self.state_dir)]
-        requests = [_table_requests(table) for table in tables]
-        if requests:
-            arguments += ["--tables", json.dumps({"region": region, "tables": requests})]
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "emulator.aws_services", *arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            # With a state folder its warnings (a skipped torn record...) reach the user.
-            stderr=None if self.state_dir is not None else subprocess.DEVNULL,
-        )
-        assert self.process.stdout is not None
+    async def launch(self, *, tables: Iterable[TableSpec] = (), region: str = "us-east-1") -> None:
+        """Start the child; :attr:`endpoint_url` is known when this returns, before moto
+        answers, so workers can start meanwhile (requests wait in the listen backlog).
+
+        We bind the port and hand the listening socket to the child. Before it serves,
+        the child restores ``state_dir`` (if set) and creates ``tables`` in ``region``
+        (existing ones kept) through its own app: no HTTP round trips, and the gateway
+        never imports boto3 to start. Raises StartupError if the port cannot be bound."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            listener = socket.create_server((self.host, 0), family=family, backlog=128)
+        except OSError as exc:
+            raise StartupError(f"the embedded AWS services could not listen on {self.host}: {exc.strerror}") from None
+        with listener:
+            arguments = ["--host", self.host, "--fd", str(listener.fileno())]
+            if self.state_dir is not None:
+                arguments += ["--state-dir", str(self.state_dir)]
+            requests = [_table_requests(table) for table in tables]
+            if requests:
+                arguments += ["--tables", json.dumps({"region": region, "tables": requests})]
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "emulator.aws_services", *arguments,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),),
+                # With a state folder its warnings (a skipped torn record...) reach the user.
+                stderr=None if self.state_dir is not None else subprocess.DEVNULL,
+            )
+            self.port = int(listener.getsockname()[1])
+
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait until moto answers (``timeout_s`` bounds each thousand records replayed
+        or items compacted when restoring a state folder). StartupError if it failed."""
+        assert self.process is not None and self.process.stdout is not None, "launch() first"
         while True:
             try:
                 line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
@@ -82,7 +101,6 @@ class EmbeddedAws:
             if line.startswith(b"ERROR "):
                 raise StartupError(line[6:].decode(errors="replace").strip())
             raise StartupError("the embedded AWS services (moto) failed to start; is moto[server] installed?")
-        self.port = int(line.split()[1])
 
     async def stop(self) -> None:
         """Stop the child (closing its stdin asks it to exit) and reap it."""
@@ -181,6 +199,7 @@ def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket")
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--tables", type=json.loads, default=None,
                         help='JSON {"region": R, "tables": [{"create": CreateTable request, "ttl": attribute}]}')
@@ -210,19 +229,20 @@ def _main() -> None:
             print("ERROR", exc, flush=True)
             sys.exit(1)
     try:
-        _serve(app, args.host, args.port)
+        listener = socket.socket(fileno=args.fd) if args.fd is not None else None
+        _serve(app, args.host, args.port, listener)
     finally:
         if journal is not None:
             journal.close()
 
 
-def _serve(app: WSGIApplication, host: str, port: int) -> None:
-    """Serve the WSGI ``app`` on ``host:port`` behind the keep-alive front
-    (emulator/moto_front.py); print ``PORT <n>`` once listening and return when our
+def _serve(app: WSGIApplication, host: str, port: int, listener: socket.socket | None) -> None:
+    """Serve the WSGI ``app`` on ``listener`` (or ``host:port``) behind the keep-alive
+    front (emulator/moto_front.py); print ``PORT <n>`` once serving and return when our
     stdin closes (the parent stopped us, or died)."""
     from .moto_front import serve
 
-    front = serve(app, host, port)
+    front = serve(app, host, port, sock=listener)
     print("PORT", front.port, flush=True)
     sys.stdin.read()
     front.stop()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import socket
 import sys
 import threading
 import time
@@ -156,8 +157,9 @@ class RunningFront:
 
 
 def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0, *,
-          loop: LoopChoice = "auto") -> RunningFront:
-    """Serve ``app`` on ``host``:``port`` (0: any free port) from a new daemon thread
+          loop: LoopChoice = "auto", sock: socket.socket | None = None) -> RunningFront:
+    """Serve ``app`` on ``host``:``port`` (0: any free port), or on the listening
+    ``sock`` (one the parent process bound and handed down), from a new daemon thread
     running an event loop (``auto``: uvloop if installed, a few % less CPU per request);
     return once it listens. Call :meth:`RunningFront.stop` when done. Raises
     ``OSError`` if the address cannot be bound."""
@@ -175,7 +177,8 @@ def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0, *,
         event_loop = front._loop = new_loop()
         try:
             front._server = event_loop.run_until_complete(
-                event_loop.create_server(lambda: _HttpConnection(front), host, port))
+                event_loop.create_server(lambda: _HttpConnection(front), sock=sock) if sock is not None
+                else event_loop.create_server(lambda: _HttpConnection(front), host, port))
             front.port = front._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # re-raised by serve()
             failure.append(exc)
