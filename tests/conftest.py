@@ -9,6 +9,9 @@ real embedded moto server. ``probe_gateway`` serves ``tests/apps/probe``; the
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -132,3 +135,38 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class RunLocalProcess:
+    """``python cli.py run-local ARGS`` in a child process, its output collected line by
+    line (``lines``) for :meth:`wait_for`. Tests stop it with :meth:`stop`."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+                 new_session: bool = False) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "cli.py"), "run-local", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env,
+            start_new_session=new_session,  # its own process group, as in a terminal of its own
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        """The first output line matching ``pattern``, waiting up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                match = regex.search(line)
+                if match:
+                    return match
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))

@@ -10,9 +10,7 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +23,8 @@ from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
 from emulator.aws_services import EmbeddedAws
 from emulator.errors import StartupError
 from emulator.sources import load_model
+
+from conftest import RunLocalProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_APP = ROOT / "tests" / "apps" / "chat" / "wsgw.json"
@@ -238,37 +238,13 @@ def test_local_gateway_keeps_table_data_across_restarts(tmp_path: Path, tls_dir:
         background.stop()
 
 
-class RunLocal:
-    """``python cli.py run-local`` in a child process, with its output collected."""
+class RunLocal(RunLocalProcess):
+    """run-local on the chat app in its own process group, in ``tmp_path``."""
 
     def __init__(self, tmp_path: Path, tls_dir: Path, *args: str) -> None:
         env = {**os.environ, "WSGW_STATE_FILE": str(tmp_path / "run-local.json")}
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "run-local", "--template", str(CHAT_APP), "--port", "0",
-             "--tls-dir", str(tls_dir), "--no-reload", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env,
-            start_new_session=True,  # its own process group, as in a terminal of its own
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                match = re.search(pattern, line)
-                if match:
-                    return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+        super().__init__("--template", str(CHAT_APP), "--port", "0", "--tls-dir", str(tls_dir), "--no-reload",
+                         *args, env=env, cwd=tmp_path, new_session=True)
 
     def children(self) -> list[int]:
         """The PIDs of run-local's child processes (moto, workers), from /proc."""
