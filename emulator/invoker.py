@@ -16,7 +16,8 @@ old generation stop at once; busy ones finish their invocation on the old code f
 Every line a worker prints (stdout and stderr share one pipe, so they stay in order,
 as in one CloudWatch stream) and every line the invoker writes about it (timeouts,
 exits, ``INIT_REPORT``) goes to the :data:`LogSink` as ``(function_name, line)``;
-a line over 256 KB is cut there (:data:`MAX_LINE_BYTES`), whatever a handler prints.
+a line over 256 KB is cut there (``worker_process.MAX_LINE_BYTES``), whatever a handler
+prints. One worker process is a :class:`~emulator.worker_process.WorkerProcess`.
 """
 
 from __future__ import annotations
@@ -25,36 +26,21 @@ import asyncio
 import contextlib
 import math
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import wire_json
 from .invocation import Failed, Outcome, Succeeded, TimedOut
 from .model import FunctionSpec
+from .worker_process import INIT_TIMEOUT_S, REPORT_PREFIX, LogSink, WorkerProcess
 
-LogSink = Callable[[str, str], None]
-"""Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
+__all__ = ["DEBUGPY_ENV", "InitFailed", "Invoker", "LogSink"]
 
-_WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
-_INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
-_STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
-_DRAIN_S = 0.5  # how long to wait for output still in a pipe
-_REPORT = "REPORT RequestId: "
-# One line of output is one log event, and CloudWatch Logs takes events of at most
-# 256 KB ("Each log event can be no larger than 256 KB", PutLogEvents API reference).
-# A longer line is cut there and ends with "…[truncated N bytes]", so a handler that
-# prints a huge line, or never ends one, costs the gateway at most this much memory.
-# Deliberate difference: Lambda passes the rest on as further events of at most
-# 256 KB each [obs] (stackoverflow.com/q/77175643); locally they would only flood
-# the terminal.
-MAX_LINE_BYTES = 256 * 1024
+
 # run-local --debug-function: a function whose environment has DEBUGPY_ENV (host:port)
 # gets one worker (one debugpy port) and at least DEBUG_TIMEOUT_S per invocation.
 DEBUGPY_ENV = "WSGW_DEBUGPY"
@@ -80,142 +66,6 @@ class InitFailed(Exception):
         self.message = message
 
 
-class _Worker(asyncio.SubprocessProtocol):
-    """One worker process: the protocol of its subprocess transport, and its pipe."""
-
-    def __init__(self, function: str, log: LogSink) -> None:
-        loop = asyncio.get_running_loop()
-        self.generation = 0  # of its pool; an older one retires when released
-        self.spec: FunctionSpec  # what it was started with (set by _Pool.boot)
-        self.init_error: dict[str, Any] | None = None  # from its ready message
-        self._function = function
-        self._log = log
-        self._transport: asyncio.SubprocessTransport  # these three are set by launch()
-        self._reader: asyncio.StreamReader
-        self._writer: asyncio.StreamWriter
-        self._partial = bytearray()  # the line being read, at most MAX_LINE_BYTES
-        self._dropped = 0  # bytes of that line beyond MAX_LINE_BYTES
-        self._last_report = ""  # request id of the last REPORT line seen
-        self._report_seen: asyncio.Future[None] | None = None
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self._output_closed: asyncio.Future[None] = loop.create_future()
-
-    @classmethod
-    async def launch(cls, function: str, env: Mapping[str, str], log: LogSink) -> _Worker:
-        """Start the process; it imports the handler next (see :meth:`wait_ready`)."""
-        loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        transport: asyncio.SubprocessTransport | None = None
-        with theirs:  # the child has its own copy once started
-            try:
-                transport, worker = await loop.subprocess_exec(
-                    lambda: cls(function, log),
-                    sys.executable, "-I", _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    pass_fds=(theirs.fileno(),), env=dict(env),
-                )  # fmt: skip
-                worker._transport = transport
-                worker._reader, worker._writer = await asyncio.open_unix_connection(sock=ours)
-            except BaseException:
-                ours.close()
-                if transport is not None:
-                    transport.close()  # kills it; the child watcher reaps it
-                raise
-        return worker
-
-    @property
-    def pid(self) -> int:
-        return self._transport.get_pid()
-
-    @property
-    def alive(self) -> bool:
-        return not self.exited.done()
-
-    async def wait_ready(self) -> None:
-        """Wait for the end of init. Raises ``IncompleteReadError`` if the process
-        died and ``TimeoutError`` after Lambda's 10 s init limit."""
-        async with asyncio.timeout(_INIT_TIMEOUT_S):
-            ready = await self._read_frame()  # an initError is logged by the worker
-            # and answered by it to every invocation; kept for reload() to check
-        error = ready.get("initError")
-        self.init_error = error if isinstance(error, dict) else None
-
-    async def call(self, frame: bytes, request_id: str) -> dict[str, Any]:
-        """Send one invoke frame and return the result message, once the worker's
-        log lines for it (through REPORT) have gone to the sink."""
-        self._writer.write(frame)
-        reply = await self._read_frame()
-        # The worker writes REPORT before the result, and the loop reads both fds in
-        # the same turn, so this wait is only for output larger than one read.
-        if self._last_report != request_id and not self._output_closed.done():
-            self._report_seen = asyncio.get_running_loop().create_future()
-            await _within(self._report_seen, _DRAIN_S)
-            self._report_seen = None
-        return reply
-
-    async def _read_frame(self) -> dict[str, Any]:
-        header = await self._reader.readexactly(4)
-        message: dict[str, Any] = wire_json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
-        return message
-
-    async def stop(self, *, kill: bool = False) -> int | None:
-        """Stop the process (end of file, then SIGTERM, then SIGKILL after a grace
-        each; SIGKILL at once if ``kill``), wait for it and its output, release its
-        pipes and return its exit status (negative: the signal). Idempotent."""
-        self._writer.close()  # end of file: an idle worker exits by itself
-        t = self._transport
-        for step in [t.kill] if kill else [None, t.terminate, t.kill]:
-            if step is not None:
-                with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
-                    step()
-            if await _within(self.exited, _STOP_GRACE_S):
-                break
-        await _within(self._output_closed, _DRAIN_S)
-        self._transport.close()
-        return self._transport.get_returncode()
-
-    # asyncio.SubprocessProtocol
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        *lines, rest = data.split(b"\n")
-        for raw in lines:
-            if self._partial or self._dropped:  # the end of a line begun in an earlier read
-                self._keep(raw)
-                raw, dropped = bytes(self._partial), self._dropped
-                self._partial, self._dropped = bytearray(), 0
-            else:
-                raw, dropped = raw[:MAX_LINE_BYTES], max(0, len(raw) - MAX_LINE_BYTES)
-            self._emit(raw, dropped)
-        self._keep(rest)
-
-    def _keep(self, data: bytes) -> None:
-        """Add ``data`` to the line being read, up to MAX_LINE_BYTES; count the rest."""
-        room = MAX_LINE_BYTES - len(self._partial)
-        self._partial += data[:room]
-        self._dropped += max(0, len(data) - room)
-
-    def _emit(self, raw: bytes, dropped: int) -> None:
-        if dropped:
-            end = _utf8_boundary(raw)  # not half a character before the marker
-            line = f"{raw[:end].decode('utf-8', 'replace')}…[truncated {dropped + len(raw) - end} bytes]"
-        else:
-            line = raw.decode("utf-8", "replace").removesuffix("\r")
-        self._log(self._function, line)
-        if line.startswith(_REPORT):
-            self._last_report = line[len(_REPORT) :].split("\t", 1)[0]
-            _resolve(self._report_seen)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if self._partial or self._dropped:
-            self._emit(bytes(self._partial), self._dropped)
-            self._partial, self._dropped = bytearray(), 0
-        _resolve(self._output_closed)
-        _resolve(self._report_seen)
-
-    def process_exited(self) -> None:
-        _resolve(self.exited)
-
-
 class _Pool:
     """The workers of one function: at most ``limit``, idle ones reused LIFO, callers
     beyond the limit served FIFO as workers come free.
@@ -227,15 +77,15 @@ class _Pool:
         self.spec = spec
         self.env = env
         self.context_json = wire_json.dumps({"invokedFunctionArn": arn})
-        self.workers: set[_Worker] = set()
+        self.workers: set[WorkerProcess] = set()
         self.closed = False
         self.retired = False  # its function was removed: no worker goes back to idle
         self.generation = 0
         self._log = log
         self._limit = limit
-        self._idle: list[_Worker] = []
+        self._idle: list[WorkerProcess] = []
         self._slots = 0  # workers alive or starting, plus slots handed to waiters
-        self._waiters: deque[asyncio.Future[_Worker | None]] = deque()
+        self._waiters: deque[asyncio.Future[WorkerProcess | None]] = deque()
         self._stopping: set[asyncio.Task[int | None]] = set()
 
     async def prewarm(self) -> None:
@@ -243,7 +93,7 @@ class _Pool:
             with contextlib.suppress(_StartFailed):  # logged; invocations try again
                 self.release(await self.acquire())
 
-    async def acquire(self) -> _Worker:
+    async def acquire(self) -> WorkerProcess:
         """A ready worker for this caller alone; give it back with :meth:`release`
         or :meth:`drop`. Raises :class:`_StartFailed` if a new one could not start."""
         while self._idle:
@@ -254,7 +104,7 @@ class _Pool:
         if self._slots < self._limit:
             self._slots += 1
             return await self._start()
-        waiter: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             handed = await waiter
@@ -264,14 +114,14 @@ class _Pool:
             raise
         return handed if handed is not None else await self._start()
 
-    async def drop(self, worker: _Worker, *, kill: bool = False) -> int | None:
+    async def drop(self, worker: WorkerProcess, *, kill: bool = False) -> int | None:
         """Stop a worker for good and free its slot; return its exit status."""
         status = await worker.stop(kill=kill)
         self.workers.discard(worker)
         self.release(None)
         return status
 
-    def release(self, worker: _Worker | None) -> None:
+    def release(self, worker: WorkerProcess | None) -> None:
         """Give back a worker ready for its next invocation (``None``: a free slot);
         the caller that has waited longest gets it. A worker of an older generation
         (or of a retired pool) is stopped instead, in the background."""
@@ -288,7 +138,7 @@ class _Pool:
         else:
             self._slots -= 1
 
-    def adopt(self, worker: _Worker, spec: FunctionSpec, env: dict[str, str]) -> None:
+    def adopt(self, worker: WorkerProcess, spec: FunctionSpec, env: dict[str, str]) -> None:
         """Make ``worker`` (booted by :meth:`boot` with ``generation + 1``) and its
         spec current: it serves the next invocation, idle workers of the old
         generation stop now, busy ones when they are released."""
@@ -306,18 +156,18 @@ class _Pool:
         for old in stale:
             self._retire_worker(old)
 
-    def _retire_worker(self, worker: _Worker) -> None:
+    def _retire_worker(self, worker: WorkerProcess) -> None:
         task = asyncio.ensure_future(self.drop(worker))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
-    async def boot(self, spec: FunctionSpec, env: Mapping[str, str], generation: int) -> _Worker:
+    async def boot(self, spec: FunctionSpec, env: Mapping[str, str], generation: int) -> WorkerProcess:
         """Launch a worker of ``spec`` and wait for its init, outside the slot count;
         raise :class:`_StartFailed` (logged as ``INIT_REPORT``) if it died or hung.
         A worker whose handler failed to import is returned (see ``init_error``)."""
         started = time.perf_counter()
         full_env = {**env, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream_name(), **spec.environment}
-        worker = await _Worker.launch(spec.name, full_env, self._log)
+        worker = await WorkerProcess.launch(spec.name, full_env, self._log)
         worker.generation, worker.spec = generation, spec
         self.workers.add(worker)  # so that close() stops it while it starts
         try:
@@ -338,12 +188,12 @@ class _Pool:
             raise
         return worker
 
-    async def discard(self, worker: _Worker) -> None:
+    async def discard(self, worker: WorkerProcess) -> None:
         """Stop a booted worker that was never adopted (no slot to free)."""
         await worker.stop()
         self.workers.discard(worker)
 
-    async def _start(self) -> _Worker:
+    async def _start(self) -> WorkerProcess:
         """Start a worker in a slot the caller holds; free the slot if that fails."""
         try:
             worker = await self.boot(self.spec, self.env, self.generation)
@@ -422,7 +272,7 @@ class Invoker:
                 if kind is not None:
                     summary[kind].append(name)
                     plan[name] = (pool or fresh, spec, fresh.env)
-            booted: dict[str, _Worker] = {}
+            booted: dict[str, WorkerProcess] = {}
             try:
                 results = await asyncio.gather(
                     *(self._boot(name, *planned, booted) for name, planned in plan.items()),
@@ -449,7 +299,7 @@ class Invoker:
             return summary
 
     async def _boot(
-        self, name: str, pool: _Pool, spec: FunctionSpec, env: dict[str, str], booted: dict[str, _Worker],
+        self, name: str, pool: _Pool, spec: FunctionSpec, env: dict[str, str], booted: dict[str, WorkerProcess],
     ) -> None:
         """One worker of the pool's next generation, into ``booted``; InitFailed if it cannot serve."""
         try:
@@ -483,7 +333,7 @@ class Invoker:
         except _StartFailed as failure:
             # Deliberate simplification: AWS would retry a failed init inside the
             # invocation; here its failure is the outcome (10 s: the init's timeout).
-            return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, _INIT_TIMEOUT_S, [])
+            return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, INIT_TIMEOUT_S, [])
         spec = worker.spec  # a reload may have changed the pool's since
         timeout_s = max(spec.timeout_s, DEBUG_TIMEOUT_S) if DEBUGPY_ENV in spec.environment else spec.timeout_s
         started = time.perf_counter()  # like Lambda's Duration, leaves out init
@@ -570,7 +420,7 @@ def _report_line(request_id: str, duration_ms: float, memory_mb: int) -> str:
     # For a worker that was killed or died: its peak memory is not known here, so
     # unlike Lambda's, this line has no "Max Memory Used".
     billed = max(1, math.ceil(duration_ms))
-    return f"{_REPORT}{request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
+    return f"{REPORT_PREFIX}{request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
 
 
 def _exit_reason(status: int | None) -> str:
@@ -581,24 +431,3 @@ def _exit_reason(status: int | None) -> str:
         return f"exit status {status}"
     name = signal.strsignal(-status)  # glibc's names, lowercased, are Go's
     return f"signal: {name.lower() if name else -status}"
-
-
-def _utf8_boundary(raw: bytes) -> int:
-    """The length of ``raw`` without a UTF-8 sequence cut short at its end."""
-    for back in range(1, min(4, len(raw)) + 1):
-        byte = raw[-back]
-        if byte & 0xC0 != 0x80:  # the last lead byte (or ASCII): is its sequence whole?
-            size = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return len(raw) - back if size > back else len(raw)
-    return len(raw)
-
-
-async def _within(future: Awaitable[Any], timeout: float) -> bool:
-    """Wait up to ``timeout`` for ``future`` without cancelling it; True if it is done."""
-    done, _ = await asyncio.wait({asyncio.ensure_future(future)}, timeout=timeout)
-    return bool(done)
-
-
-def _resolve(future: asyncio.Future[None] | None) -> None:
-    if future is not None and not future.done():
-        future.set_result(None)
