@@ -250,14 +250,20 @@ class GatewayServer:
         for session in list(self.sessions.values()):
             session.transport.abort()  # did not answer our close frame: $disconnect runs now
         abandoned = asyncio.ensure_future(self._abandoned.wait())
+        next_report = time.monotonic() + PROGRESS_INTERVAL_S
         try:
+            # Wakes up as each invocation ends (new ones, e.g. $disconnects of
+            # sockets dropped above, join the next round), on abandon(), and to report.
             while self._tasks and not self._abandoned.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                if now >= deadline:
                     break
-                await asyncio.wait({*self._tasks, abandoned}, timeout=min(remaining, PROGRESS_INTERVAL_S))
-                if self._tasks and progress is not None and not self._abandoned.is_set():
-                    progress(len(self._tasks))
+                await asyncio.wait({*self._tasks, abandoned}, timeout=min(deadline, next_report) - now,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if time.monotonic() >= next_report:
+                    next_report += PROGRESS_INTERVAL_S
+                    if self._tasks and progress is not None and not self._abandoned.is_set():
+                        progress(len(self._tasks))
         finally:
             abandoned.cancel()
         cut_short = len(self._tasks)

@@ -100,3 +100,33 @@ def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
     assert (warning is not None) is warned
     if warning:
         assert host in warning and "--host 127.0.0.1" in warning
+
+
+def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(tls_dir: Path) -> None:
+    # The wait for in-flight invocations and $disconnect handlers wakes up as each
+    # ends, not on its 2 s progress tick: an invocation of 0.4 s in flight, shutdown
+    # is over well before 2 s, and nothing was reported or cut short.
+    import json
+    import time
+
+    from conftest import PROBE_APP, start_gateway
+    from websockets.exceptions import ConnectionClosed
+
+    running = start_gateway(PROBE_APP, tls_dir)
+    try:
+        server = running.gateway.server
+        assert server is not None
+        reports: list[int] = []
+        with connect(running.ws_url) as ws:
+            ws.send(json.dumps({"action": "sleep", "seconds": 0.4, "reply": "done"}))
+            time.sleep(0.1)  # the invocation is running
+            started = time.monotonic()
+            cut_short = running.background.run(server.shutdown(progress=reports.append))
+            elapsed = time.monotonic() - started
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+        assert cut_short == 0 and reports == []
+        assert 0.2 < elapsed < 1.5, f"shutdown took {elapsed:.2f} s"
+        assert any(line.startswith("DISCONNECT-EVENT ") for _, line in running.log.snapshot())
+    finally:
+        running.background.stop()
