@@ -1,14 +1,15 @@
 """The embedded AWS services handlers talk to: a moto server in a child process.
 
-run-local starts it on a loopback port (:meth:`EmbeddedAws.start`, which has the
-child create the app's DynamoDB tables before it listens), and gives handler workers its
-URL as ``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs in its
+run-local binds a loopback port and hands the listening socket to the child
+(:meth:`EmbeddedAws.launch`), which creates the app's DynamoDB tables before it
+serves (:meth:`EmbeddedAws.wait_ready`); handler workers get the URL as
+``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs in its
 own process so that moto's request handling never competes with the gateway's event
 loop for the GIL. The child exits when its stdin closes, so it never outlives us.
 
 Run as ``python -m emulator.aws_services --host H (--port P | --fd N) [--state-dir DIR]
-[--tables JSON]``: prints ``PORT <n>`` once serving, or ``ERROR <message>`` and exits 1. With a state
-folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
+[--tables JSON]``: prints ``PORT <n>`` once serving, or ``ERROR <message>`` and exits 1.
+With a state folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
 thousand records or items, and journals every change there (emulator/state_journal.py).
 """
 
