@@ -465,7 +465,7 @@ def test_the_bundled_app_by_default(pytester: pytest.Pytester) -> None:
 
 
 def test_a_malformed_env_line_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nwsgw_env = not-a-pair\n")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nwsgw_env = not-a-pair\n")
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
