@@ -314,6 +314,13 @@ class Gateway:
         resets the idle timeout [doc] DOCS-limits, reference §6."""
         self.registry.touch(connection_id, self.clock.now_ms())
 
+    def closing(self, connection_id: str) -> None:
+        """Call when a connection's closing handshake starts, from either side: from
+        then on ``@connections`` answers 410 for it, so no post is accepted (200) that
+        can no longer be delivered. What AWS answers in that window is unconfirmed [?];
+        410 is its answer once the connection is gone [doc] KC-410."""
+        self.registry.mark_gone(connection_id)
+
     def expired(self) -> list[CloseConnection]:
         """Connections past the idle timeout (10 min without activity) or the maximum
         duration (2 h); close each with 1001 "Going away" and report that to

@@ -110,6 +110,7 @@ class GatewayServer:
         self._sweep_task: asyncio.Task[None] | None = None
         self._transports: set[asyncio.Transport] = set()
         self.draining = False  # shutting down: no new WebSocket connections
+        self._adopting: set[asyncio.Future[None]] = set()  # accepted, kind not known yet
         self._abandoned = asyncio.Event()
 
     @property
@@ -199,7 +200,11 @@ class GatewayServer:
                 log.warning("accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            self.spawn(self._adopt(sock))
+            # Tracked apart from invocations: a socket that never sends a byte must
+            # not hold up a shutdown for its handshake timeout.
+            adopting = asyncio.ensure_future(self._adopt(sock))
+            self._adopting.add(adopting)
+            adopting.add_done_callback(self._adopting.discard)
 
     async def _adopt(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -210,6 +215,9 @@ class GatewayServer:
         except (asyncio.TimeoutError, OSError):
             sock.close()
             return
+        except asyncio.CancelledError:  # shutdown: a socket that never sent a byte
+            sock.close()
+            raise
         if not first:
             sock.close()
             return
@@ -252,14 +260,19 @@ class GatewayServer:
         abandoned = asyncio.ensure_future(self._abandoned.wait())
         next_report = time.monotonic() + PROGRESS_INTERVAL_S
         try:
-            # Wakes up as each invocation ends (new ones, e.g. $disconnects of
-            # sockets dropped above, join the next round), on abandon(), and to report.
-            while self._tasks and not self._abandoned.is_set():
+            # Wakes up as each invocation ends (new ones join the next round), on
+            # abandon(), and to report. Open sessions count too: a handshake whose
+            # $connect was still running is answered and closed with 1001 when it ends,
+            # and a dropped socket's $disconnect starts on the loop's next turn; both
+            # are waited for.
+            while (self._tasks or self.sessions) and not self._abandoned.is_set():
                 now = time.monotonic()
                 if now >= deadline:
                     break
-                await asyncio.wait({*self._tasks, abandoned}, timeout=min(deadline, next_report) - now,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                wake = min(deadline, next_report) - now
+                if not self._tasks:
+                    wake = min(wake, 0.01)  # only sessions left: their $disconnect is next
+                await asyncio.wait({*self._tasks, abandoned}, timeout=wake, return_when=asyncio.FIRST_COMPLETED)
                 if time.monotonic() >= next_report:
                     next_report += PROGRESS_INTERVAL_S
                     if self._tasks and progress is not None and not self._abandoned.is_set():
@@ -267,7 +280,7 @@ class GatewayServer:
         finally:
             abandoned.cancel()
         cut_short = len(self._tasks)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._adopting]:
             task.cancel()
         if self._accept_task is not None:
             self._accept_task.cancel()

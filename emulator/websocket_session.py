@@ -139,6 +139,11 @@ class WebSocketSession:
             return
         self._answer_handshake(decision, response)
         self.transport.resume_reading()
+        if self.server.draining and self.established:
+            # $connect finished while the gateway shuts down: the connection exists
+            # (the app may have stored it), so it is closed like the others and its
+            # $disconnect runs.
+            self.close(1001, "Going away")
 
     def _answer_handshake(self, decision: Accept | Reject, response: Response) -> None:
         if isinstance(decision, Reject):
@@ -169,6 +174,8 @@ class WebSocketSession:
         elif frame.opcode is Opcode.CONT:
             self._fragments.append(bytes(frame.data))
         else:
+            if frame.opcode is Opcode.CLOSE and self.connection_id is not None and self.established:
+                self.server.gateway.closing(self.connection_id)
             return  # ping (answered by the protocol), pong, close (see connection_lost)
         if not frame.fin:
             return
@@ -269,6 +276,8 @@ class WebSocketSession:
         ``$disconnect`` reports ``code`` and ``reported_reason`` (default: ``reason``)."""
         if self._server_close is None:
             self._server_close = (code, reason if reported_reason is None else reported_reason)
+        if self.connection_id is not None and self.established:
+            self.server.gateway.closing(self.connection_id)
         if self.protocol.state is State.OPEN:
             self.protocol.send_close(code, reason)
             self._flush()

@@ -130,3 +130,46 @@ def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(tls_dir: Path) 
         assert any(line.startswith("DISCONNECT-EVENT ") for _, line in running.log.snapshot())
     finally:
         running.background.stop()
+
+
+def test_shutdown_closes_a_connection_whose_connect_was_running_and_runs_its_disconnect(
+    tls_dir: Path,
+) -> None:
+    # $connect takes 1 s; shutdown starts while it runs. The handshake is answered,
+    # then closed with 1001, and its $disconnect runs before shutdown returns. A socket
+    # that never sends a byte does not hold the shutdown up meanwhile.
+    import socket
+    import threading
+    import time
+
+    from conftest import PROBE_APP, start_gateway
+    from websockets.exceptions import ConnectionClosed
+
+    running = start_gateway(PROBE_APP, tls_dir)
+    try:
+        server = running.gateway.server
+        assert server is not None
+        idle = socket.create_connection(("127.0.0.1", running.gateway.port))
+        codes: list[int | None] = []
+
+        def client() -> None:
+            with connect(running.ws_url + "?sleep=1", open_timeout=10) as ws:
+                try:
+                    ws.recv(timeout=10)
+                except ConnectionClosed as closed:
+                    codes.append(closed.rcvd.code if closed.rcvd else None)
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        time.sleep(0.4)  # inside $connect
+        started = time.monotonic()
+        cut_short = running.background.run(server.shutdown())
+        elapsed = time.monotonic() - started
+        thread.join(10)
+        idle.close()
+        assert codes == [1001]
+        assert cut_short == 0
+        assert elapsed < 5, f"shutdown took {elapsed:.2f} s"  # not the idle socket's 10 s
+        assert any(line.startswith("DISCONNECT-EVENT ") for _, line in running.log.snapshot())
+    finally:
+        running.background.stop()

@@ -230,3 +230,16 @@ def test_route_replies_to_a_client_that_stopped_reading_stay_bounded(probe_gatew
         with connect(probe_gateway.ws_url) as other:  # a bystander is served meanwhile
             other.send(json.dumps({"action": "echo"}))
             assert json.loads(other.recv(timeout=10)) == {"action": "echo"}
+
+
+def test_post_to_a_connection_that_is_closing_is_gone(probe_gateway: RunningGateway) -> None:
+    # DeleteConnection sends the close frame; this client never answers it, so the
+    # socket stays open (up to 2 s) while the connection closes. A post in that window
+    # gets 410, never a 200 for a message that can no longer be delivered.
+    client = probe_gateway.management(secure=False)
+    sock, connection_id = _silent_client(probe_gateway)
+    with sock:
+        client.delete_connection(ConnectionId=connection_id)
+        assert connection_id in probe_gateway.open_connection_ids()  # still closing
+        with pytest.raises(client.exceptions.GoneException):
+            client.post_to_connection(ConnectionId=connection_id, Data=b"too late")

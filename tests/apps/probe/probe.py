@@ -14,7 +14,7 @@ _state = {"calls": 0}
 
 
 def connect(event: dict[str, Any], context: Any) -> Any:
-    """$connect: behaviour chosen by the query string, e.g. ?status=401, ?crash=1."""
+    """$connect: behaviour chosen by the query string, e.g. ?status=401, ?crash=1, ?sleep=0.5."""
     query = event.get("queryStringParameters") or {}
     if query.get("crash"):
         raise RuntimeError("connect crashed on purpose")
@@ -27,6 +27,8 @@ def connect(event: dict[str, Any], context: Any) -> Any:
             client.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"too early")
         except client.exceptions.GoneException:
             print("POST-SELF-IN-CONNECT: GoneException")
+    if query.get("sleep"):
+        time.sleep(float(query["sleep"]))
     if query.get("none"):
         return None
     result: dict[str, Any] = {"statusCode": int(query.get("status", "200"))}
