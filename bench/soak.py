@@ -12,8 +12,8 @@ connection (``$disconnect`` deletes each row) and waits for the gateway to go qu
 Prints a table, writes ``bench/results/soak-<time>.json`` and exits 1 if a check
 failed: rows left in the connections table, sessions or registry records left, HTTP
 connections, tasks or descriptors beyond the baseline, worker processes the invoker
-does not know, messages lost or wrong, or resident memory growing from one round to
-the next.
+does not know, messages lost or wrong, or resident memory after the last round more
+than 8 MiB above the first round's (``RSS_ROUND_SLACK_KIB``).
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ def test_shutdown_waits_for_disconnect_and_a_second_signal_stops_waiting(
     run_local: type[RunLocal], tmp_path: Path,
 ) -> None:
     # A $disconnect that takes 30 s: run-local reports what it waits for, still
-    # answers @connections (410 for the closed connection) and refuses new WebSocket
+    # answers @connections (here 410 for an id that is gone) and refuses new WebSocket
     # connections (503) meanwhile; a second SIGINT ends the wait, exit status 0.
     code = tmp_path / "code"
     code.mkdir()
