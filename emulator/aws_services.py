@@ -214,21 +214,19 @@ def _main() -> None:
     # moto's own dispatcher, with its per-request service lookup cached.
     app: WSGIApplication = MemoizingDispatcher()
     journal = None
-    if args.state_dir is not None:
-        try:
+    try:
+        if args.state_dir is not None:
             journal = state_journal.open_state(
                 app, args.state_dir, progress=lambda what: print("PROGRESS", what, flush=True),
             )
-        except StartupError as exc:
-            print("ERROR", exc, flush=True)
-            sys.exit(1)
-        app = state_journal.JournalingApp(app, journal)
-    if args.tables:
-        try:
+            app = state_journal.JournalingApp(app, journal)
+        if args.tables:
             _create_tables_in_process(app, args.tables)
-        except StartupError as exc:
-            print("ERROR", exc, flush=True)
-            sys.exit(1)
+    except StartupError as exc:
+        print("ERROR", exc, flush=True)  # EmbeddedAws.wait_ready raises it in the parent
+        if journal is not None:
+            journal.close()
+        sys.exit(1)
     try:
         listener = socket.socket(fileno=args.fd) if args.fd is not None else None
         _serve(app, args.host, args.port, listener)
