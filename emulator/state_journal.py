@@ -458,7 +458,9 @@ def open_state(app: WSGIApplication, state_dir: Path, *, warn: Warn = warn_on_st
             warn(f"{path}: {len(errors)} of {len(contents.records)} records could not be replayed "
                  f"(first: {errors[0]}); the journal as it was is kept in {backup}")
         appended = len(contents.records) - contents.snapshot_records
-        if errors or appended >= max(COMPACT_AFTER, contents.snapshot_records):
+        # Against the snapshot's size in writes: it holds its items 25 to a record.
+        snapshot_writes = sum(map(_writes_in, contents.records[: contents.snapshot_records]))
+        if errors or appended >= max(COMPACT_AFTER, snapshot_writes):
             scopes = dict.fromkeys((record.account, record.region) for record in contents.records)
             write_journal(path, list(snapshot(app, scopes, progress and (lambda n: progress(f"compacted {n} items")))))
         elif contents.valid_bytes == 0:
@@ -472,6 +474,14 @@ def open_state(app: WSGIApplication, state_dir: Path, *, warn: Warn = warn_on_st
         if isinstance(exc, OSError):
             raise StartupError(f"--state-dir {state_dir}: {exc.strerror or exc}") from None
         raise
+
+
+def _writes_in(record: Record) -> int:
+    """How many item writes ``record`` carries (a BatchWriteItem: each of its requests)."""
+    if record.op != "BatchWriteItem":
+        return 1
+    requests = record.body.get("RequestItems")
+    return sum(len(batch) for batch in requests.values() if isinstance(batch, list)) if isinstance(requests, dict) else 1
 
 
 def _lock(state_dir: Path, wait_s: float) -> int | None:

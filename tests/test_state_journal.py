@@ -278,6 +278,28 @@ def test_compaction_waits_for_enough_appended_records(moto: WSGIApplication, tmp
     assert path.read_bytes() == compacted  # nothing appended since: not rewritten
 
 
+def test_compaction_threshold_counts_the_snapshot_in_items_not_records(moto: WSGIApplication, tmp_path: Path) -> None:
+    # A snapshot of 500 items is 21 records (CreateTable + 20 batches of 25) but 501
+    # writes: 150 new writes are fewer, so no rewrite yet; 501 are enough.
+    path = tmp_path / state_journal.JOURNAL_NAME
+    create = Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **KEYS})
+    append(path, [create] + [Record("PutItem", "us-east-1", {"TableName": "t", "Item": {"pk": {"S": f"k{n}"}}})
+                             for n in range(500)])
+    open_state(moto, tmp_path).close()
+    assert read_journal(path).snapshot_records == 21
+    append(path, [Record("PutItem", "us-east-1", {"TableName": "t", "Item": {"pk": {"S": f"k{n}"}}})
+                  for n in range(150)])
+    raw = path.read_bytes()
+    _reset(moto)
+    open_state(moto, tmp_path).close()
+    assert path.read_bytes() == raw  # 150 < 501: kept as it is
+    append(path, [Record("PutItem", "us-east-1", {"TableName": "t", "Item": {"pk": {"S": f"k{n}"}}})
+                  for n in range(351)])
+    _reset(moto)
+    open_state(moto, tmp_path).close()  # 501 appended: compacted again
+    assert read_journal(path).snapshot_records == 21 and len(read_journal(path).records) == 21
+
+
 def test_a_torn_record_is_cut_off_before_appending(moto: WSGIApplication, tmp_path: Path) -> None:
     path = tmp_path / state_journal.JOURNAL_NAME
     create = Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **KEYS})
