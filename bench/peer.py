@@ -2,9 +2,8 @@
 
 ``bench/peers`` is a serverless project (``package.json`` + ``package-lock.json``,
 installed with ``npm ci --prefix bench/peers``; its ``node_modules`` is git-ignored)
-with two configurations: ``serverless.yml`` serves the bench's own app with copies
-of its Python handlers (:func:`peer_problem` checks they are identical to
-``bench/apps/echo``), ``serverless-chat.yml`` serves the bundled chat app's handlers
+with two configurations: ``serverless.yml`` serves the bench's own app through
+symbolic links to its Python handlers in ``bench/apps/echo``, ``serverless-chat.yml`` serves the bundled chat app's handlers
 straight from ``handlers/`` (on ``PYTHONPATH``) with their DynamoDB table in a moto
 server the bench starts. ``node serverless.js offline start`` runs in-process in one
 Node process (its PID is the one whose memory scenario e reads) and runs each Python
@@ -36,8 +35,6 @@ from .servers import PROJECT_ROOT, ServerStartError, stop_process, tail
 
 PEERS_DIR = PROJECT_ROOT / "bench" / "peers"
 SERVERLESS_JS = Path("node_modules") / "serverless" / "bin" / "serverless.js"
-HANDLER_COPIES = {"echo.py": PROJECT_ROOT / "bench" / "apps" / "echo" / "echo.py",
-                  "fanout.py": PROJECT_ROOT / "bench" / "apps" / "echo" / "fanout.py"}  # fmt: skip
 NAME = "serverless-offline"
 _STOP_GRACE_S = 10.0
 
@@ -48,12 +45,6 @@ def peer_problem(project: Path = PEERS_DIR) -> str | None:
         return "node is not on PATH (serverless-offline needs Node.js 18+)"
     if not (project / SERVERLESS_JS).is_file():
         return f"not installed: run `npm ci --prefix {project.relative_to(PROJECT_ROOT)}`"
-    for copy, original in HANDLER_COPIES.items():
-        try:
-            if (project / copy).read_bytes() != original.read_bytes():
-                return f"{project / copy} differs from {original}: copy it again (same handler on both)"
-        except OSError as exc:
-            return f"cannot read a handler: {exc}"
     return None
 
 
