@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
-from emulator.console import Console, Format, use_colour
+from emulator.tools.console import Console, Format, use_colour
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers, default_tls_dir
-from emulator import cdk_cli
-from emulator import interactive_client
-from emulator import local_state
-from emulator import event_loop as event_loop_module
-from emulator.config import check_stage_name
-from emulator.event_loop import LoopChoice
-from emulator.errors import WsgwError
-from emulator.invoker import DEBUGPY_ENV
-from emulator.env_overrides import EnvOverrides
-from emulator.model import ApiModel
+from emulator.template import cdk_cli
+from emulator.tools import interactive_client
+from emulator.tools import local_state
+from emulator.net import event_loop as event_loop_module
+from emulator.template.wsgw_json import check_stage_name
+from emulator.net.event_loop import LoopChoice
+from emulator.core.errors import WsgwError
+from emulator.runtime.invoker import DEBUGPY_ENV
+from emulator.template.env_overrides import EnvOverrides
+from emulator.core.model import ApiModel
 from emulator.reload import ReloadSource
-from emulator.sources import load_model
+from emulator.template.loader import load_model
 
 if TYPE_CHECKING:
-    from emulator.admin import Admin  # imported when an admin command runs: boto3 is slow to import
+    from emulator.tools.admin import Admin  # imported when an admin command runs: boto3 is slow to import
 
 
 
@@ -276,7 +276,7 @@ def destroy(stack_name: str, profile: str | None, region: str | None) -> None:
     click.echo(f"wsgw: destroyed {stack_name}")
 
 
-# -- the local state file (emulator/local_state.py) -------------------------------------
+# -- the local state file (emulator/tools/local_state.py) -------------------------------------
 
 
 def _publish_state(gateway: LocalGateway) -> Path | None:
@@ -294,7 +294,7 @@ def _withdraw_state(path: Path | None) -> None:
         local_state.remove_state(path)
 
 
-# -- admin commands: connections, post, broadcast, disconnect (emulator/admin.py) --------
+# -- admin commands: connections, post, broadcast, disconnect (emulator/tools/admin.py) --------
 
 _STATE_FILE = click.option(
     "--state-file", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar=local_state.STATE_FILE_ENV,
@@ -324,7 +324,7 @@ def _admin_command(function: Callable[..., None]) -> Callable[..., None]:
     """Add the target options to an admin command; it receives an :class:`Admin`."""
     @functools.wraps(function)
     def wrapper(**arguments: Any) -> None:
-        from emulator.admin import Admin, AdminError, pick_target
+        from emulator.tools.admin import Admin, AdminError, pick_target
 
         flags = {name: arguments.pop(name) for name in _TARGET_FLAGS}
         try:
@@ -345,7 +345,7 @@ def connections(admin: Admin, prune: bool) -> None:
     One line per connection: id, connectedAt, lastActiveAt (UTC) and source IP. Rows of
     gone connections are listed as gone and kept, unless --prune deletes them.
     """
-    from emulator.admin import iso_utc
+    from emulator.tools.admin import iso_utc
 
     open_, gone = admin.connections()
     for item in open_:

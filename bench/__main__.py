@@ -32,8 +32,8 @@ from typing import Awaitable, Callable
 
 from websockets.exceptions import WebSocketException
 
-from emulator import event_loop
-from emulator.event_loop import resolve as resolve_loop
+from emulator.net import event_loop
+from emulator.net.event_loop import resolve as resolve_loop
 
 from . import broadcast, concurrent, cycles, idle, roundtrip, startup
 from .clients import OpenFilesLimit, ensure_open_files

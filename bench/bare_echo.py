@@ -19,7 +19,7 @@ import json
 import sys
 from typing import Awaitable, Callable
 
-from emulator import event_loop
+from emulator.net import event_loop
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 
 from .lifecycle import announce, raise_open_files_limit, wait_for_stop

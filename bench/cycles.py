@@ -28,8 +28,8 @@ from typing import Any, Callable
 
 from websockets.asyncio.client import connect
 
-from emulator.aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
-from emulator.sources import load_model
+from emulator.aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from emulator.template.loader import load_model
 
 from .bundled import HANDLERS_DIR, ensure_synth
 from .model import BARE, PEER, WSGW, Figure, Goal, ScenarioResult
@@ -38,7 +38,7 @@ from .roundtrip import UnexpectedReply, percentile_ns
 from .targets import Context, Endpoint, Targets, start_targets
 
 MESSAGE = '{"action":"whoAmI"}'
-_GROUPS = {"worker.py": "handler workers", "emulator.aws_services": "moto", "invoke.py": "handler workers"}
+_GROUPS = {"worker.py": "handler workers", "emulator.aws.embedded": "moto", "invoke.py": "handler workers"}
 _SERVER_GROUP = {BARE: "bare server", WSGW: "gateway", PEER: "node (serverless-offline)"}
 
 

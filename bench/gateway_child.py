@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator import event_loop
+from emulator.net import event_loop
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers
-from emulator.errors import WsgwError
-from emulator.invocation import Invoke, Outcome, Succeeded
-from emulator.sources import load_model
+from emulator.core.errors import WsgwError
+from emulator.core.invocation import Invoke, Outcome, Succeeded
+from emulator.template.loader import load_model
 
 from .lifecycle import announce, raise_open_files_limit, wait_for_stop
 from .procstats import rss_kib

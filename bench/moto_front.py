@@ -1,13 +1,13 @@
 """``python -m bench.moto_front``: the embedded moto server behind werkzeug's dev server
-(how ``emulator.aws_services`` has run it) vs behind :mod:`emulator.moto_front`.
+(how ``emulator.aws.embedded`` has run it) vs behind :mod:`emulator.aws.moto_front`.
 
 Each variant runs in its own child process, started once here:
 
 - ``old``: ``ThreadedMotoServer`` (werkzeug, ``Connection: close``, a thread per
   request, moto's own dispatcher), exactly as ``aws_services._main`` starts it;
-- ``memo``: the same werkzeug server serving :class:`~emulator.moto_front.MemoizingDispatcher`
+- ``memo``: the same werkzeug server serving :class:`~emulator.aws.moto_front.MemoizingDispatcher`
   (only the service-lookup cache; opt in with ``--variants old,memo,new``);
-- ``new``: :func:`emulator.moto_front.serve` with ``MemoizingDispatcher`` (keep-alive,
+- ``new``: :func:`emulator.aws.moto_front.serve` with ``MemoizingDispatcher`` (keep-alive,
   the app run on the front's loop thread).
 
 A run is ``--calls`` DynamoDB calls (PutItem and DeleteItem alternating, ~100-byte
@@ -50,7 +50,7 @@ def _serve_memo(host: str) -> Callable[[], None]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    from emulator.moto_front import MemoizingDispatcher
+    from emulator.aws.moto_front import MemoizingDispatcher
 
     server = make_server(host, 0, MemoizingDispatcher(), True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -65,7 +65,7 @@ def _serve_memo(host: str) -> Callable[[], None]:
 
 
 def _serve_new(host: str) -> Callable[[], None]:
-    from emulator.moto_front import MemoizingDispatcher, serve
+    from emulator.aws.moto_front import MemoizingDispatcher, serve
 
     front = serve(MemoizingDispatcher(), host, 0)
     print("PORT", front.port, flush=True)
@@ -86,7 +86,7 @@ class Child:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.moto_front", "--serve", variant],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # as emulator.aws_services runs it (werkzeug logs each request)
+            stderr=subprocess.DEVNULL,  # as emulator.aws.embedded runs it (werkzeug logs each request)
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -31,7 +31,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from emulator import event_loop
+from emulator.net import event_loop
 
 from .bundled import ensure_synth
 from .clients import close_all, ensure_open_files, open_connections

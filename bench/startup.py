@@ -34,8 +34,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator.aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
-from emulator.sources import load_model
+from emulator.aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from emulator.template.loader import load_model
 
 from .bundled import HANDLERS_DIR, TLS_DIR, WSGW as WSGW_CLI, ensure_synth
 from .model import BARE, PEER, WSGW, Figure, Goal, ScenarioResult

@@ -1,6 +1,6 @@
 """CDK app entry of the bundled chat app; the ``cdk`` CLI runs it from ``deploy/``.
 
-Usually reached through ``emulator.cdk_cli`` (``synth``/``deploy``/``destroy``), or by
+Usually reached through ``emulator.template.cdk_cli`` (``synth``/``deploy``/``destroy``), or by
 hand: ``cd deploy && npx cdk synth``. The stack name defaults to ``WsgwChatStack``;
 ``-c stackName=Other`` deploys a second copy side by side.
 """

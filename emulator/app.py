@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
-from .aws_services import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
-from .clock import Clock, SystemClock
-from .env_overrides import EnvOverrides
-from .gateway import DEFAULT_IAM_CREDENTIALS, Gateway
-from .ids import IdFactory, RandomIds
-from .invoker import Invoker, LogSink
-from .management import ManagementApi
-from .model import ApiModel
+from .aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from .core.clock import Clock, SystemClock
+from .template.env_overrides import EnvOverrides
+from .core.gateway import DEFAULT_IAM_CREDENTIALS, Gateway
+from .core.ids import IdFactory, RandomIds
+from .runtime.invoker import Invoker, LogSink
+from .core.management import ManagementApi
+from .core.model import ApiModel
 from .reload import Reloader, ReloadLog, ReloadSource
-from .server import FaultSource, GatewayServer, InvocationObserver, bind_listener
-from .tls import TlsMaterial, ensure_tls_material, server_ssl_context
+from .net.server import FaultSource, GatewayServer, InvocationObserver, bind_listener
+from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
 
 T = TypeVar("T")
 
@@ -233,7 +233,7 @@ class LocalGateway:
 
     def sweep(self) -> int:
         """Close connections past their idle timeout or maximum duration now (tests
-        move a :class:`~emulator.clock.ManualClock`, then call this)."""
+        move a :class:`~emulator.core.clock.ManualClock`, then call this)."""
         return self.server.sweep() if self.server is not None else 0
 
     async def stop(self, progress: Callable[[int], None] | None = None) -> int:
@@ -291,7 +291,7 @@ class LocalGateway:
     async def restart_functions(self, names: Iterable[str]) -> dict[str, list[str]]:
         """Give ``names`` new workers running their code as it is on disk now (the
         reloader calls this after a code edit); in-flight invocations finish on the
-        old code. Raises :class:`~emulator.invoker.InitFailed` with nothing changed."""
+        old code. Raises :class:`~emulator.runtime.invoker.InitFailed` with nothing changed."""
         assert self.invoker is not None, "start() first"
         return await self.invoker.reload(self.model.functions, restart=names)
 

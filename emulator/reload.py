@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
-from .errors import WsgwError
-from .invoker import InitFailed
-from .model import ApiModel
+from .core.errors import WsgwError
+from .runtime.invoker import InitFailed
+from .core.model import ApiModel
 
 ReloadLog = Callable[[str], None]
 """Receives one complete line per reload (``wsgw: reloaded ...`` / ``wsgw: reload failed: ...``)."""
@@ -51,7 +51,7 @@ STEP_MS = 50  # changes are handed on once none came for this long
 @dataclass(frozen=True)
 class ReloadSource:
     """What the model is loaded from again after a definition edit: ``source`` as
-    given to :func:`~emulator.sources.load_model` (``None``: the bundled CDK app,
+    given to :func:`~emulator.template.loader.load_model` (``None``: the bundled CDK app,
     re-synthesized), with the same ``api``, ``stack`` and ``parameters``."""
 
     source: Path | None = None
@@ -61,14 +61,14 @@ class ReloadSource:
 
     def load(self) -> ApiModel:
         """Load the model (blocking: synth may take seconds; run it in a thread)."""
-        from .sources import load_model  # deferred: template loaders are heavy
+        from .template.loader import load_model  # deferred: template loaders are heavy
 
         return load_model(self.source, api=self.api, stack=self.stack, parameters=self.parameters)
 
     @property
     def deploy_dir(self) -> Path:
         """The bundled CDK app's folder."""
-        from .cdk_cli import ROOT
+        from .template.cdk_cli import ROOT
 
         return ROOT / "deploy"
 

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
-from emulator.sources import load_model
+from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe" / "wsgw.json"

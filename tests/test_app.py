@@ -10,8 +10,8 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway, is_loopback_url
-from emulator.aws_services import EmbeddedAws
-from emulator.sources import load_model
+from emulator.aws.embedded import EmbeddedAws
+from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_MODEL = load_model(ROOT / "tests" / "apps" / "chat" / "wsgw.json")
@@ -41,7 +41,7 @@ def test_worker_environment_is_built_not_inherited(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("AWS_PROFILE", "my-real-account")
     monkeypatch.setenv("SECRET_OF_THE_SHELL", "do-not-leak")
     gateway = LocalGateway(CHAT_MODEL, GatewayOptions(port=0, tls_dir=tmp_path))
-    from emulator.tls import ensure_tls_material
+    from emulator.net.tls import ensure_tls_material
 
     gateway.tls = ensure_tls_material(tmp_path)
     gateway.aws = EmbeddedAws()
@@ -94,7 +94,7 @@ def test_frame_and_message_limits_are_configurable() -> None:
     ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("myhost.example", True),
 ])
 def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
-    from emulator.server import exposure_warning
+    from emulator.net.server import exposure_warning
 
     warning = exposure_warning(host)
     assert (warning is not None) is warned

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emulator.ids import is_aws_id
+from emulator.core.ids import is_aws_id
 
 
 def _table(wsgw_gateway: Any) -> str:

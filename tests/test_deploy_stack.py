@@ -1,5 +1,5 @@
 """The CDK side: the bundled stack synthesizes (real ``cdk synth``), lints clean and says
-what ``wsgw.json`` says; ``emulator.cdk_cli`` skips a synth when nothing changed and
+what ``wsgw.json`` says; ``emulator.template.cdk_cli`` skips a synth when nothing changed and
 reports deploy prerequisites in plain lines.
 
 One real synth per module (``assembly``); tests that need more synths fake the CLI.
@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from emulator import cdk_cli
-from emulator.cdk_cli import CdkError
+from emulator.template import cdk_cli
+from emulator.template.cdk_cli import CdkError
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "handlers"
@@ -290,7 +290,7 @@ def test_failed_synth_is_one_line_from_stderr() -> None:
 
 
 def test_module_is_cheap_to_import() -> None:
-    code = "import sys, emulator.cdk_cli; assert not {'aws_cdk', 'boto3', 'jsii'} & set(sys.modules)"
+    code = "import sys, emulator.template.cdk_cli; assert not {'aws_cdk', 'boto3', 'jsii'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
 

@@ -30,10 +30,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
-from emulator.console import Console
-from emulator.ids import is_aws_id
-from emulator.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
-from emulator.sources import load_model
+from emulator.tools.console import Console
+from emulator.core.ids import is_aws_id
+from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
+from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = Path(__file__).resolve().parent / "apps" / "faulty"

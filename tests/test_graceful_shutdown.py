@@ -23,7 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from emulator.aws_services import EmbeddedAws
+from emulator.aws.embedded import EmbeddedAws
 
 CONNECTIONS = 1000
 # The stated bound from SIGTERM to exit: run-local waits up to 60 s for the

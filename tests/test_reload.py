@@ -16,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
 from emulator.reload import ReloadSource, _Filter, module_files, syntax_problem
-from emulator.sources import load_model
+from emulator.template.loader import load_model
 
 ECHO = '''\
 import json, os, time

@@ -71,7 +71,7 @@ def test_a_change_to_the_stack_shows_up_with_no_other_edit(tmp_path: Path) -> No
     # run-local does at start) serves it; nothing else is edited.
     import shutil
 
-    from emulator import cdk_cli
+    from emulator.template import cdk_cli
     from emulator.template import load_template
 
     root = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """The template loader: CloudFormation, SAM or a CDK cloud assembly -> :class:`ApiModel`.
 
 Call :func:`load_template` once at start-up with the path the user gave; every
-problem is a :class:`~emulator.errors.ConfigError` whose ``where`` names the file,
+problem is a :class:`~emulator.core.errors.ConfigError` whose ``where`` names the file,
 or the template place (``Resources.<Id>.Properties.<Field>``) to fix.
 
 Modules, one concept each::
@@ -26,8 +26,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from ..model import ApiModel
+from ..core.errors import ConfigError
+from ..core.model import ApiModel
 from .cdk_assembly import read_json, read_stack
 from .cloudformation import build_model
 from .document import SAM_TRANSFORM, transforms

@@ -23,8 +23,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from ..model import ApiModel, FunctionSpec
+from ..core.errors import ConfigError
+from ..core.model import ApiModel, FunctionSpec
 from .document import read_document
 from .functions import build_function, functions_by_name, is_python
 from .intrinsics import Resolver, Scope, pseudo_parameters

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 

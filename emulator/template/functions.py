@@ -22,8 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ConfigError
-from ..model import FunctionSpec
+from ..core.errors import ConfigError
+from ..core.model import FunctionSpec
 from .document import Document, Resource
 from .intrinsics import NO_VALUE, Resolver
 from .references import FUNCTION, function_name

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Mapping, Protocol
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .parameters import ParameterValue, Unresolvable
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .document import Document, Resource
 from .intrinsics import Resolver
 

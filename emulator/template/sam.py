@@ -28,7 +28,7 @@ import copy
 from importlib import import_module
 from typing import Any, Mapping
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 _BUCKET = "wsgw-local-code"
 # (resource type, property) pairs whose local paths the translator would reject.

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
-from ..model import IndexSpec, KeyAttribute, TableSpec
+from ..core.errors import ConfigError
+from ..core.model import IndexSpec, KeyAttribute, TableSpec
 from .document import Document, Resource
 from .intrinsics import Resolver
 from .references import TABLE_TYPES, table_name

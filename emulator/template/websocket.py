@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..config import check_stage_name
-from ..errors import ConfigError
-from ..model import CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec
-from ..selection import RouteSelector
+from .wsgw_json import check_stage_name
+from ..core.errors import ConfigError
+from ..core.model import CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec
+from ..core.selection import RouteSelector
 from .document import Document, Resource
 from .intrinsics import NO_VALUE, Resolver
 from .references import WEBSOCKET_API

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 # Short form tag -> long form key. `!Condition` is the short form of the
 # `{"Condition": name}` reference used inside Fn::And/Or/Not (Condition functions page).

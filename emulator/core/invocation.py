@@ -1,0 +1,78 @@
+"""Values that cross between the gateway core and the invoker.
+
+The core asks for an :class:`Invoke`; the invoker answers with one outcome:
+:class:`Succeeded` (the handler returned), :class:`Failed` (it raised, its worker
+died, or its module could not be imported) or :class:`TimedOut` (it ran past its
+Lambda timeout and its worker was killed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, Union
+
+
+@dataclass(frozen=True)
+class Invoke:
+    """Run ``function`` with ``event``; ``request_id`` becomes ``aws_request_id``."""
+
+    function: str
+    event: Mapping[str, Any]
+    request_id: str
+    connection_id: str
+    route_key: str
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The handler returned ``result`` (any JSON value, ``None`` included)."""
+
+    result: Any
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The invocation failed the way Lambda reports it: ``errorType``/``errorMessage``."""
+
+    error_type: str
+    error_message: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The handler ran past its timeout; Lambda says "Task timed out after N seconds"."""
+
+    timeout_s: float
+    duration_ms: float
+
+
+Outcome = Union[Succeeded, Failed, TimedOut]
+
+
+class InvocationService(Protocol):
+    """What runs a function: the invoker's pools of worker processes."""
+
+    async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Outcome:
+        ...
+
+
+class Integrations(Protocol):
+    """What the listener needs to run one :class:`Invoke`: an outcome, never an
+    exception (a broken invoker is a :class:`Failed` too)."""
+
+    async def run(self, invoke: Invoke) -> Outcome:
+        ...
+
+
+class FaultSource(Protocol):
+    """Consulted before each invocation: an outcome to use instead of running the
+    handler, or None to run it (the pytest plugin's ``wsgw_faults``)."""
+
+    def before(self, invoke: Invoke) -> Outcome | None:
+        ...
+
+
+InvocationObserver = Callable[[Invoke, Outcome, bool], None]
+"""Told of every finished invocation: ``(invoke, outcome, injected)``."""

@@ -1,0 +1,195 @@
+"""Plain HTTP on the gateway's port: the ``@connections`` management API.
+
+Any request that is not a WebSocket upgrade lands here (the listener decides from
+the first request head). HTTP/1.1 framing and keep-alive are h11's; what to answer is
+:class:`~emulator.core.management.ManagementApi`'s; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+import h11
+
+from ..core.invocation import Invoke
+from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
+from ..core.management import Deliver, Disconnect, HttpResponse, ManagementRequest
+
+if TYPE_CHECKING:
+    from .server import GatewayServer
+
+log = logging.getLogger("wsgw.server")
+
+# Far above the 128 KB PostToConnection limit (answered with 413 by the rules), but
+# a bound: a larger declared body is refused without reading it.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class HttpSession:
+    """One HTTP/1.1 client connection (possibly several requests, keep-alive)."""
+
+    def __init__(self, server: GatewayServer, transport: asyncio.Transport) -> None:
+        self.server = server
+        self.transport = transport
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        self._request: h11.Request | None = None
+        self._body: list[bytes] = []
+        self._size = 0
+
+    def receive(self, data: bytes) -> None:
+        """Call with every chunk of bytes read from the socket."""
+        self.conn.receive_data(data)
+        self._process()
+
+    def receive_eof(self) -> None:
+        self.conn.receive_data(b"")
+        self._process()
+
+    def _process(self) -> None:
+        while not self.transport.is_closing():
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._fail(exc.error_status_hint, "Bad Request")
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                if event is h11.PAUSED and self.conn.our_state is h11.DONE:
+                    self._next_cycle()
+                    continue
+                return  # PAUSED while an asynchronous answer is pending: resumed later
+            if isinstance(event, h11.Request):
+                self._request = event
+                self._body = []
+                self._size = 0
+                if _declared_length(event) > MAX_BODY_BYTES:
+                    self._fail(413, "Request Entity Too Large")
+                    return
+            elif isinstance(event, h11.Data):
+                self._size += len(event.data)
+                if self._size > MAX_BODY_BYTES:
+                    self._fail(413, "Request Entity Too Large")
+                    return
+                self._body.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._answer()
+                self._next_cycle()
+            elif isinstance(event, h11.ConnectionClosed):
+                self.transport.close()
+                return
+
+    def _answer(self) -> None:
+        request = self._request
+        assert request is not None
+        method = request.method.decode("ascii", "replace")
+        target = request.target.decode("ascii", "replace")
+        body = b"".join(self._body)
+        if is_lambda_path(target):
+            self._answer_lambda(method, target, request, body)
+            return
+        authorization = next(
+            (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
+        )
+        management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
+        response, action = self.server.management.handle(
+            management, str(uuid.uuid4()), self.server.outbound_backlog,
+        )
+        self._send(response)
+        if isinstance(action, Deliver):
+            session = self.server.sessions.get(action.connection_id)
+            if session is not None:
+                data = action.data
+                # Valid UTF-8 goes out as a text frame (what every captured client
+                # sees); other bytes as a binary frame. AWS's opcode choice for
+                # non-UTF-8 Data is unconfirmed [?] (reference §6).
+                try:
+                    data.decode("utf-8")
+                    session.send_data(data, text=True, bounded=False)
+                except UnicodeDecodeError:
+                    session.send_data(data, text=False, bounded=False)
+        elif isinstance(action, Disconnect):
+            session = self.server.sessions.get(action.connection_id)
+            if session is not None:
+                # AWS closes with 1000; the close frame's reason text is unconfirmed
+                # [?], so we send none and report "Connection Closed Normally" to
+                # $disconnect as AWS's logs do (chalice#2060).
+                session.close(action.code, "", reported_reason=action.reason)
+        log.debug("%s %s -> %d", management.method, management.target, response.status)
+
+    def _answer_lambda(self, method: str, target: str, request: h11.Request, body: bytes) -> None:
+        request_id = str(uuid.uuid4())  # Lambda request ids are UUIDs
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+        model = self.server.gateway.model
+        parsed = parse_invoke(
+            method, target, headers, body, model.functions,
+            region=model.region, account_id=model.account_id, request_id=request_id,
+        )
+        if isinstance(parsed, HttpResponse):
+            self._send(parsed)
+            return
+        invoke = Invoke(parsed.function, parsed.event, request_id, "-", "lambda:Invoke")
+        if parsed.invocation_type == "RequestResponse":
+            # Answered when the function returns; h11 holds later pipelined requests.
+            self.server.spawn(self._finish_lambda(invoke))
+            return
+        if parsed.invocation_type == "Event":
+            self.server.spawn(self.server.invoke(invoke))  # runs on; nobody waits
+        self._send(accepted_response(parsed.invocation_type, request_id))
+
+    async def _finish_lambda(self, invoke: Invoke) -> None:
+        outcome = await self.server.invoke(invoke)
+        if self.transport.is_closing():
+            return
+        self._send(invoke_response(outcome, invoke.request_id))
+        self._next_cycle()
+        self._process()  # requests that arrived meanwhile
+
+    def _send(self, response: HttpResponse) -> None:
+        headers = [
+            ("Date", formatdate(usegmt=True)),
+            ("Content-Length", str(len(response.body))),
+            *response.headers,
+        ]
+        self._write(h11.Response(status_code=response.status, headers=headers))
+        if response.body:
+            self._write(h11.Data(data=response.body))
+        self._write(h11.EndOfMessage())
+
+    def _write(self, event: h11.Event) -> None:
+        data = self.conn.send(event)
+        if data:
+            self.transport.write(data)
+
+    def _next_cycle(self) -> None:
+        if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
+            self.transport.close()
+            return
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+
+    def _fail(self, status: int, text: str) -> None:
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            body = text.encode()
+            try:
+                self._write(h11.Response(
+                    status_code=status,
+                    headers=[("Content-Length", str(len(body))), ("Connection", "close")],
+                ))
+                self._write(h11.Data(data=body))
+                self._write(h11.EndOfMessage())
+            except h11.LocalProtocolError:
+                pass
+        self.transport.close()
+
+
+def _declared_length(request: h11.Request) -> int:
+    for name, value in request.headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0

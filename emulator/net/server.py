@@ -1,0 +1,385 @@
+"""The gateway's one listening port: WebSocket and HTTP, plain and TLS.
+
+Like API Gateway, one host:port serves both the WebSocket endpoint
+(``ws[s]://host:port/{stage}``) and the management API
+(``http[s]://host:port/{stage}/@connections/{id}``). Each accepted socket is sniffed:
+a first byte of 0x16 is a TLS ClientHello (→ TLS, so ``https://{domainName}/{stage}``
+callbacks work), anything else is plain. Then the first request head decides between
+a :class:`WebSocketSession` (upgrade) and an :class:`HttpSession` (anything else).
+
+Call :meth:`GatewayServer.start`, then :meth:`GatewayServer.shutdown` to close every
+connection with 1001 and wait for their ``$disconnect`` invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+import time
+from typing import Any, Callable, Coroutine, Protocol, Union, cast
+
+from ..core.errors import StartupError
+from ..core.gateway import Gateway
+from .http_session import HttpSession
+from ..core.invocation import Failed, InvocationService, Invoke, Outcome, Succeeded
+from ..core.management import ManagementApi
+from .websocket_session import CLOSE_TIMEOUT_S, WebSocketSession
+
+log = logging.getLogger("wsgw.server")
+
+TLS_RECORD_HANDSHAKE = 0x16
+HANDSHAKE_TIMEOUT_S = 10.0
+MAX_HEAD_BYTES = 64 * 1024
+PROGRESS_INTERVAL_S = 2.0  # how often shutdown reports the invocations it waits for
+_UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
+
+Session = Union[WebSocketSession, HttpSession]
+
+
+class FaultSource(Protocol):
+    """Consulted before each invocation: an outcome to use instead of running the
+    handler, or None to run it (see :class:`emulator.testing.faults.FaultPlan`)."""
+
+    def before(self, invoke: Invoke) -> Outcome | None:
+        ...
+
+
+InvocationObserver = Callable[[Invoke, Outcome, bool], None]
+"""Told of every finished invocation: ``(invoke, outcome, injected)``."""
+
+
+def exposure_warning(host: str) -> str | None:
+    """A warning when ``host`` makes the gateway reachable beyond this machine."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a hostname: it may resolve to anything
+    return (f"listening on {host}: the gateway (and the @connections API) can be reached from "
+            "other machines; use --host 127.0.0.1 unless you mean it")
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` (0 picks a free port); one-line errors. Warns
+    (log level WARNING) when the address is not loopback."""
+    warning = exposure_warning(host)
+    if warning is not None:
+        log.warning("wsgw: warning: %s", warning)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use; choose another with --port"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class GatewayServer:
+    """Accepts sockets and hands each to a WebSocket or HTTP session."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        management: ManagementApi,
+        invoker: InvocationService,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        faults: FaultSource | None = None,
+        observer: InvocationObserver | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.management = management
+        self.invoker = invoker
+        self.ssl_context = ssl_context
+        # Test hooks (the pytest plugin, emulator/testing/faults.py); None in run-local.
+        self.faults = faults
+        self.observer = observer
+        self.sessions: dict[str, WebSocketSession] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
+        self._transports: set[asyncio.Transport] = set()
+        self.draining = False  # shutting down: no new WebSocket connections
+        self._adopting: set[asyncio.Future[None]] = set()  # accepted, kind not known yet
+        self._abandoned = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        assert self._listener is not None, "start() first"
+        return int(self._listener.getsockname()[1])
+
+    def start(self, listener: socket.socket, *, sweep_interval_s: float = 1.0) -> None:
+        """Start accepting on ``listener`` (from :func:`bind_listener`) and checking the
+        idle/maximum-duration timeouts every ``sweep_interval_s`` (0: never by itself;
+        call :meth:`sweep`, as tests with a manual clock do)."""
+        listener.setblocking(False)
+        self._listener = listener
+        loop = asyncio.get_running_loop()
+        self._accept_task = loop.create_task(self._accept_loop(listener))
+        if sweep_interval_s > 0:
+            self._sweep_task = loop.create_task(self._sweep_loop(sweep_interval_s))
+
+    def sweep(self) -> int:
+        """Close every connection past its idle timeout or maximum duration; returns
+        how many were closed (their ``$disconnect`` runs as they go)."""
+        expired = self.gateway.expired()
+        for close in expired:
+            session = self.sessions.get(close.connection_id)
+            if session is not None:
+                session.close(close.code, close.reason)
+        return len(expired)
+
+    async def _sweep_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.sweep()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` in the background, tracked so shutdown can wait for it."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("internal error in a background task", exc_info=task.exception())
+
+    def outbound_backlog(self, connection_id: str) -> int:
+        """Bytes written for ``connection_id`` that its client has not taken yet
+        (asyncio's write buffer; the kernel's socket buffers come on top)."""
+        session = self.sessions.get(connection_id)
+        return 0 if session is None else session.transport.get_write_buffer_size()
+
+    async def invoke(self, invoke: Invoke) -> Outcome:
+        """Run one integration and log one line for it; never raises for handler faults.
+
+        The one place every integration runs, so the test hooks sit here: ``faults``
+        may supply the outcome instead (the handler does not run), ``observer`` hears
+        of every outcome."""
+        started = time.perf_counter()
+        injected = self.faults.before(invoke) if self.faults is not None else None
+        if injected is not None:
+            outcome: Outcome = injected  # a test's fault: the handler does not run
+        else:
+            try:
+                outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
+            except Exception as exc:  # the invoker itself broke: report, keep serving
+                log.exception("invoking %s failed", invoke.function)
+                outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
+        status = "ok" if isinstance(outcome, Succeeded) else type(outcome).__name__.lower()
+        log.info(
+            "%s %s %s -> %s %s%s (%.1f ms)", invoke.connection_id, invoke.route_key, invoke.request_id,
+            invoke.function, status, " (injected)" if injected is not None else "", outcome.duration_ms,
+        )
+        if self.observer is not None:
+            try:
+                self.observer(invoke, outcome, injected is not None)
+            except Exception:
+                log.exception("invocation observer failed")
+        return outcome
+
+    # -- accepting --------------------------------------------------------------
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # e.g. EMFILE: keep serving the others
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            # Tracked apart from invocations: a socket that never sends a byte must
+            # not hold up a shutdown for its handshake timeout.
+            adopting = asyncio.ensure_future(self._adopt(sock))
+            self._adopting.add(adopting)
+            adopting.add_done_callback(self._adopting.discard)
+
+    async def _adopt(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            first = await asyncio.wait_for(_peek_byte(loop, sock), HANDSHAKE_TIMEOUT_S)
+        except (asyncio.TimeoutError, OSError):
+            sock.close()
+            return
+        except asyncio.CancelledError:  # shutdown: a socket that never sent a byte
+            sock.close()
+            raise
+        if not first:
+            sock.close()
+            return
+        secure = first[0] == TLS_RECORD_HANDSHAKE and self.ssl_context is not None
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: _Connection(self, secure=secure), sock,
+                ssl=self.ssl_context if secure else None,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if secure else None,
+            )
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+            log.debug("connection dropped during TLS handshake: %s", exc)
+            sock.close()
+
+    # -- stopping ---------------------------------------------------------------
+
+    async def shutdown(self, timeout_s: float = 60.0, *, progress: Callable[[int], None] | None = None) -> int:
+        """Close every connection with 1001 "Going away" and wait for every
+        ``$disconnect`` and in-flight invocation; returns how many were cut short.
+
+        Clients get :data:`CLOSE_TIMEOUT_S` to answer the close frame, then their sockets
+        are dropped (their ``$disconnect`` still runs). The port keeps serving HTTP
+        (``@connections``, Lambda Invoke) while ``$disconnect`` handlers run, so one that
+        notifies the others gets 410 as in AWS, not a refused connection; new WebSocket
+        upgrades get 503. Invocations still running after ``timeout_s`` in all, or once
+        :meth:`abandon` is called (a second Ctrl-C), are cancelled. ``progress(n)``
+        hears how many are still running every :data:`PROGRESS_INTERVAL_S`."""
+        self.draining = True
+        deadline = time.monotonic() + timeout_s
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            self._sweep_task = None
+        for session in list(self.sessions.values()):
+            session.close(1001, "Going away")
+        close_by = min(deadline, time.monotonic() + CLOSE_TIMEOUT_S + 0.5)
+        while self.sessions and time.monotonic() < close_by and not self._abandoned.is_set():
+            await asyncio.sleep(0.01)
+        for session in list(self.sessions.values()):
+            session.transport.abort()  # did not answer our close frame: $disconnect runs now
+        abandoned = asyncio.ensure_future(self._abandoned.wait())
+        next_report = time.monotonic() + PROGRESS_INTERVAL_S
+        try:
+            # Wakes up as each invocation ends (new ones join the next round), on
+            # abandon(), and to report. Open sessions count too: a handshake whose
+            # $connect was still running is answered and closed with 1001 when it ends,
+            # and a dropped socket's $disconnect starts on the loop's next turn; both
+            # are waited for.
+            while (self._tasks or self.sessions) and not self._abandoned.is_set():
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                wake = min(deadline, next_report) - now
+                if not self._tasks:
+                    wake = min(wake, 0.01)  # only sessions left: their $disconnect is next
+                await asyncio.wait({*self._tasks, abandoned}, timeout=wake, return_when=asyncio.FIRST_COMPLETED)
+                if time.monotonic() >= next_report:
+                    next_report += PROGRESS_INTERVAL_S
+                    if self._tasks and progress is not None and not self._abandoned.is_set():
+                        progress(len(self._tasks))
+        finally:
+            abandoned.cancel()
+        cut_short = len(self._tasks)
+        for task in [*self._tasks, *self._adopting]:
+            task.cancel()
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            self._accept_task = None
+        if self._listener is not None:
+            self._listener.close()
+        for transport in list(self._transports):
+            transport.abort()
+        return cut_short
+
+    def abandon(self) -> None:
+        """Make a running :meth:`shutdown` stop waiting and cancel what still runs."""
+        self._abandoned.set()
+
+
+async def _peek_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(sock.fileno())
+    return sock.recv(1, socket.MSG_PEEK)
+
+
+class _Connection(asyncio.Protocol):
+    """Buffers the first request head, then forwards bytes to the right session."""
+
+    def __init__(self, server: GatewayServer, *, secure: bool) -> None:
+        self.server = server
+        self.secure = secure
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self._head = bytearray()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Not an isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
+        self.server._transports.add(self.transport)
+        # A client that never completes its request head is dropped (slow loris).
+        self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT_S, self._head_timeout)
+
+    def _head_timeout(self) -> None:
+        if self.session is None and self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._data_received(data)
+        except Exception:
+            # A bug of ours must cost this connection only, never the gateway.
+            log.exception("internal error on a connection; dropping it")
+            if self.transport is not None:
+                self.transport.abort()
+
+    def _data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.receive(data)
+            return
+        assert self.transport is not None
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > MAX_HEAD_BYTES:
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                self.transport.close()
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        head = bytes(self._head[:end])
+        if _UPGRADE.search(head):
+            if self.server.draining:
+                self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                self.transport.close()
+                return
+            self.session = WebSocketSession(self.server, self.transport, secure=self.secure)
+        else:
+            self.session = HttpSession(self.server, self.transport)
+        buffered = bytes(self._head)
+        self._head = bytearray()
+        self.session.receive(buffered)
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.receive_eof()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.transport is not None:
+            self.server._transports.discard(self.transport)
+        if isinstance(self.session, WebSocketSession):
+            self.session.connection_lost()

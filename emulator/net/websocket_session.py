@@ -1,0 +1,320 @@
+"""One client WebSocket connection: websockets' sans-I/O protocol on an asyncio
+transport, driven by the gateway core.
+
+The listener (``server.py``) creates a :class:`WebSocketSession` once it has seen an
+upgrade request and feeds it bytes; the session parses the handshake, asks the core
+what to do, runs ``$connect`` before answering (the client cannot send until the
+101, [doc] DOCS-connect), then turns each complete text message into an invocation
+and each close into one ``$disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from websockets.exceptions import InvalidState
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from ..core.events import Handshake
+from ..core.gateway import Accept, Reject, SendText
+from ..core.invocation import Invoke
+
+if TYPE_CHECKING:
+    from .server import GatewayServer
+
+log = logging.getLogger("wsgw.server")
+
+# How long a client gets to answer our close frame before the socket is dropped.
+CLOSE_TIMEOUT_S = 2.0
+
+# Reason reported to $disconnect for a close frame without a status code
+# [obs] PT-Disconnect (reference §1.3).
+NO_STATUS_REASON = "Client-side close frame status not set"
+
+
+class WebSocketSession:
+    """The server side of one WebSocket connection, from upgrade request to close."""
+
+    def __init__(self, server: GatewayServer, transport: asyncio.Transport, *, secure: bool) -> None:
+        self.server = server
+        self.transport = transport
+        self.secure = secure
+        limits = server.gateway.model.limits
+        # (message, frame) limits: beyond either the protocol fails the connection
+        # with 1009 [doc] DOCS-limits ("32 KB frame, 128 KB message").
+        self.protocol = ServerProtocol(max_size=(limits.message_bytes, limits.frame_bytes))
+        self.connection_id: str | None = None
+        self.established = False
+        self._request: Request | None = None
+        self._fragments: list[bytes] = []
+        self._fragmented_binary = False
+        self._server_close: tuple[int, str] | None = None
+        self._reported_closed = False
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._warned_full = False
+
+    # -- bytes in -----------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        """Call with every chunk of bytes read from the socket."""
+        self.protocol.receive_data(data)
+        self._process()
+
+    def receive_eof(self) -> None:
+        self.protocol.receive_eof()
+        self._process()
+
+    def _process(self) -> None:
+        for event in self.protocol.events_received():
+            if isinstance(event, Request):
+                self._on_request(event)
+            elif isinstance(event, Frame):
+                self._on_frame(event)
+        self._flush()
+
+    def _flush(self) -> None:
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            else:
+                # SEND_EOF: a server closes the TCP connection once the closing
+                # handshake is done (RFC 6455 §7.1.1); close() flushes first.
+                self.transport.close()
+        if self.protocol.close_expected() and self._close_timer is None and not self.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, self.transport.abort)
+
+    # -- handshake ----------------------------------------------------------------
+
+    def _on_request(self, request: Request) -> None:
+        response = self.protocol.accept(request)
+        if response.status_code != 101:
+            # Not a valid upgrade (bad key/version...): refused before any integration.
+            self.protocol.send_response(response)
+            return
+        self._request = request
+        path, _, query = request.path.partition("?")
+        peer = self.transport.get_extra_info("peername") or ("", 0)
+        local = self.transport.get_extra_info("sockname") or ("", 0)
+        handshake = Handshake(
+            path=path,
+            query=tuple(parse_qsl(query, keep_blank_values=True)),
+            headers=tuple(request.headers.raw_items()),
+            source_ip=str(peer[0]),
+            secure=self.secure,
+            port=int(local[1]),
+        )
+        decision = self.server.gateway.open(handshake)
+        if isinstance(decision, Invoke):
+            self.connection_id = decision.connection_id
+            # Nothing may be read before the 101 (AWS keeps the upgrade pending).
+            self.transport.pause_reading()
+            self.server.spawn(self._run_connect(decision, response))
+        else:
+            self._answer_handshake(decision, response)
+
+    async def _run_connect(self, invoke: Invoke, response: Response) -> None:
+        try:
+            await self._finish_connect(invoke, response)
+        except Exception:
+            # A bug of ours must not leave the client hanging in its handshake.
+            log.exception("internal error while completing a handshake")
+            self.server.gateway.abandon(invoke.connection_id)
+            self.transport.abort()
+
+    async def _finish_connect(self, invoke: Invoke, response: Response) -> None:
+        decision: Accept | Reject | Invoke = invoke
+        while isinstance(decision, Invoke):  # the authorizer, then $connect
+            outcome = await self.server.invoke(decision)
+            decision = self.server.gateway.connect_finished(decision, outcome)
+        if self.transport.is_closing():
+            # The client left while $connect ran: never established, no $disconnect.
+            self.server.gateway.abandon(invoke.connection_id)
+            return
+        self._answer_handshake(decision, response)
+        self.transport.resume_reading()
+        if self.server.draining and self.established:
+            # $connect finished while the gateway shuts down: the connection exists
+            # (the app may have stored it), so it is closed like the others and its
+            # $disconnect runs.
+            self.close(1001, "Going away")
+
+    def _answer_handshake(self, decision: Accept | Reject, response: Response) -> None:
+        if isinstance(decision, Reject):
+            rejection = self.protocol.reject(decision.status, decision.body)
+            if decision.body.startswith("{"):
+                rejection.headers["Content-Type"] = "application/json"
+            self.protocol.send_response(rejection)
+            self._flush()
+            return
+        # Only the Sec-WebSocket-Protocol the $connect handler returned goes into the
+        # 101, never one we picked ourselves [doc] DOCS-subproto.
+        if "Sec-WebSocket-Protocol" in response.headers:
+            del response.headers["Sec-WebSocket-Protocol"]
+        if decision.subprotocol:
+            response.headers["Sec-WebSocket-Protocol"] = decision.subprotocol
+        self.connection_id = decision.connection_id
+        self.established = True
+        self.server.sessions[decision.connection_id] = self
+        self.protocol.send_response(response)
+        self._flush()
+
+    # -- frames -------------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY:
+            self._fragments = [bytes(frame.data)]
+            self._fragmented_binary = frame.opcode is Opcode.BINARY
+        elif frame.opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+        else:
+            if frame.opcode is Opcode.CLOSE and self.connection_id is not None and self.established:
+                self.server.gateway.closing(self.connection_id)
+            return  # ping (answered by the protocol), pong, close (see connection_lost)
+        if not frame.fin:
+            return
+        data = b"".join(self._fragments)
+        self._fragments = []
+        if self._fragmented_binary:
+            # Binary frames are not supported: API Gateway closes with 1003
+            # [doc] DOCS-binary. Close reason text is unconfirmed [?].
+            self.close(CloseCode.UNSUPPORTED_DATA, "Binary frames are not supported")
+            return
+        try:
+            # websockets' sans-I/O layer leaves UTF-8 validation of text messages to
+            # the I/O layer: invalid text closes with 1007 (RFC 6455 §8.1).
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.close(CloseCode.INVALID_DATA, "Invalid UTF-8 in a text message")
+            return
+        if self.connection_id is None or not self.established:
+            return
+        decision = self.server.gateway.message(self.connection_id, text)
+        if isinstance(decision, SendText):
+            self.send_text(decision.text)
+        else:
+            self.server.spawn(self._run_message(decision))
+
+    async def _run_message(self, invoke: Invoke) -> None:
+        # One task per message; the integration timeout is a timer, not a second task
+        # (this is the hot path). When the timer fires first the client is told now
+        # and the invocation goes on, as a Lambda keeps running; its outcome is dropped.
+        gateway = self.server.gateway
+        timed_out = False
+
+        def integration_timeout() -> None:
+            nonlocal timed_out
+            timed_out = True
+            self.send_text(gateway.integration_timed_out(invoke).text)
+
+        timer = asyncio.get_running_loop().call_later(
+            gateway.integration_timeout_ms(invoke) / 1000, integration_timeout,
+        )
+        try:
+            outcome = await self.server.invoke(invoke)
+        finally:
+            timer.cancel()
+        if timed_out:
+            return
+        reply = gateway.message_finished(invoke, outcome)
+        if reply is not None:
+            self.send_text(reply.text)
+
+    # -- bytes out ----------------------------------------------------------------
+
+    def send_text(self, text: str) -> bool:
+        """Send one text message (a route reply or an error frame); False if the
+        connection is no longer open or its client-side buffer is full."""
+        return self.send_data(text.encode("utf-8"), text=True)
+
+    def send_data(self, data: bytes, *, text: bool, bounded: bool = True) -> bool:
+        """Send one message, split into frames of at most the frame limit.
+
+        Outbound messages over 32 KB are fragmented, never dropped: "larger messages
+        must be fragmented into ≤32 KB frames ... This applies to @connections
+        commands" [doc] DOCS-limits. ``bounded=False`` for a PostToConnection the
+        management API already admitted (it answers 429 when the buffer is full).
+        """
+        if self.protocol.state is not State.OPEN:
+            return False
+        limits = self.server.gateway.model.limits
+        if bounded and self.transport.get_write_buffer_size() + len(data) > limits.client_buffer_bytes:
+            # A client that stopped reading must not make the gateway's memory grow
+            # without bound. What AWS does with a route reply it cannot buffer is
+            # unconfirmed [?]; we drop it (a post in the same state gets 429) and say so.
+            if not self._warned_full:
+                self._warned_full = True
+                log.warning("client of %s is not reading: its buffer is full, route replies are dropped",
+                            self.connection_id)
+            return False
+        if self.connection_id is not None:
+            # Before the bytes leave: a client that saw the message must never see an
+            # older lastActiveAt.
+            self.server.gateway.activity(self.connection_id)
+        size = limits.frame_bytes
+        try:
+            if len(data) <= size:
+                (self.protocol.send_text if text else self.protocol.send_binary)(data)
+            else:
+                first = self.protocol.send_text if text else self.protocol.send_binary
+                first(data[:size], fin=False)
+                for start in range(size, len(data), size):
+                    self.protocol.send_continuation(data[start:start + size], fin=start + size >= len(data))
+        except InvalidState:
+            return False
+        self._flush()
+        return True
+
+    def close(self, code: int, reason: str, *, reported_reason: str | None = None) -> None:
+        """Start a server-side close with ``code``/``reason`` on the wire;
+        ``$disconnect`` reports ``code`` and ``reported_reason`` (default: ``reason``)."""
+        if self._server_close is None:
+            self._server_close = (code, reason if reported_reason is None else reported_reason)
+        if self.connection_id is not None and self.established:
+            self.server.gateway.closing(self.connection_id)
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._flush()
+        elif self.protocol.state is State.CONNECTING:
+            self.transport.abort()
+
+    # -- end ----------------------------------------------------------------------
+
+    def connection_lost(self) -> None:
+        """Call once when the transport is gone; reports the close to the core."""
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if self._reported_closed or self.connection_id is None:
+            return
+        self._reported_closed = True
+        if not self.established:
+            # Still inside $connect (or refused): _run_connect abandons it when the
+            # integration returns; a connection never established gets no $disconnect.
+            return
+        self.server.sessions.pop(self.connection_id, None)
+        code, reason = self._close_status()
+        invoke = self.server.gateway.closed(self.connection_id, code, reason)
+        if invoke is not None:
+            self.server.spawn(self.server.invoke(invoke))
+
+    def _close_status(self) -> tuple[int, str]:
+        if self._server_close is not None:
+            return self._server_close
+        received = self.protocol.close_rcvd
+        if received is None:
+            # The TCP connection ended without a close frame. What AWS reports then
+            # is unconfirmed [?]; 1006 is RFC 6455's code for exactly this case.
+            sent = self.protocol.close_sent
+            if sent is not None:
+                return int(sent.code), sent.reason
+            return int(CloseCode.ABNORMAL_CLOSURE), "Connection closed abnormally"
+        if received.code == CloseCode.NO_STATUS_RCVD:
+            return int(received.code), NO_STATUS_REASON
+        return int(received.code), received.reason
+

@@ -1,0 +1,198 @@
+"""One worker process as the invoker sees it: started, fed invoke frames over a
+socketpair, its output read line by line, stopped.
+
+:class:`WorkerProcess` is the asyncio protocol of the ``python -I worker.py`` child
+(``emulator/runtime/worker.py`` is what runs inside). The invoker's pools start one with
+:meth:`WorkerProcess.launch`, wait for its init with :meth:`~WorkerProcess.wait_ready`,
+:meth:`~WorkerProcess.call` it once per invocation and :meth:`~WorkerProcess.stop` it.
+Every line it prints (stdout and stderr share one pipe, so they stay in order, as in one
+CloudWatch stream) goes to the :data:`LogSink` as ``(function_name, line)``; a line over
+256 KB is cut there (:data:`MAX_LINE_BYTES`), whatever a handler prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+from . import wire_json
+from ..core.model import FunctionSpec
+
+LogSink = Callable[[str, str], None]
+"""Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
+
+_WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
+INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
+_STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
+_DRAIN_S = 0.5  # how long to wait for output still in a pipe
+REPORT_PREFIX = "REPORT RequestId: "
+# One line of output is one log event, and CloudWatch Logs takes events of at most
+# 256 KB ("Each log event can be no larger than 256 KB", PutLogEvents API reference).
+# A longer line is cut there and ends with "…[truncated N bytes]", so a handler that
+# prints a huge line, or never ends one, costs the gateway at most this much memory.
+# Deliberate difference: Lambda passes the rest on as further events of at most
+# 256 KB each [obs] (stackoverflow.com/q/77175643); locally they would only flood
+# the terminal.
+MAX_LINE_BYTES = 256 * 1024
+
+
+class WorkerProcess(asyncio.SubprocessProtocol):
+    """One worker process: the protocol of its subprocess transport, and its pipe."""
+
+    def __init__(self, function: str, log: LogSink) -> None:
+        loop = asyncio.get_running_loop()
+        self.generation = 0  # of its pool; an older one retires when released
+        self.spec: FunctionSpec  # what it was started with (set by the invoker's pool)
+        self.init_error: dict[str, Any] | None = None  # from its ready message
+        self._function = function
+        self._log = log
+        self._transport: asyncio.SubprocessTransport  # these three are set by launch()
+        self._reader: asyncio.StreamReader
+        self._writer: asyncio.StreamWriter
+        self._partial = bytearray()  # the line being read, at most MAX_LINE_BYTES
+        self._dropped = 0  # bytes of that line beyond MAX_LINE_BYTES
+        self._last_report = ""  # request id of the last REPORT line seen
+        self._report_seen: asyncio.Future[None] | None = None
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self._output_closed: asyncio.Future[None] = loop.create_future()
+
+    @classmethod
+    async def launch(cls, function: str, env: Mapping[str, str], log: LogSink) -> WorkerProcess:
+        """Start the process; it imports the handler next (see :meth:`wait_ready`)."""
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        transport: asyncio.SubprocessTransport | None = None
+        with theirs:  # the child has its own copy once started
+            try:
+                transport, worker = await loop.subprocess_exec(
+                    lambda: cls(function, log),
+                    sys.executable, "-I", _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    pass_fds=(theirs.fileno(),), env=dict(env),
+                )  # fmt: skip
+                worker._transport = transport
+                worker._reader, worker._writer = await asyncio.open_unix_connection(sock=ours)
+            except BaseException:
+                ours.close()
+                if transport is not None:
+                    transport.close()  # kills it; the child watcher reaps it
+                raise
+        return worker
+
+    @property
+    def pid(self) -> int:
+        return self._transport.get_pid()
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    async def wait_ready(self) -> None:
+        """Wait for the end of init. Raises ``IncompleteReadError`` if the process
+        died and ``TimeoutError`` after Lambda's 10 s init limit."""
+        async with asyncio.timeout(INIT_TIMEOUT_S):
+            ready = await self._read_frame()  # an initError is logged by the worker
+            # and answered by it to every invocation; kept for reload() to check
+        error = ready.get("initError")
+        self.init_error = error if isinstance(error, dict) else None
+
+    async def call(self, frame: bytes, request_id: str) -> dict[str, Any]:
+        """Send one invoke frame and return the result message, once the worker's
+        log lines for it (through REPORT) have gone to the sink."""
+        self._writer.write(frame)
+        reply = await self._read_frame()
+        # The worker writes REPORT before the result, and the loop reads both fds in
+        # the same turn, so this wait is only for output larger than one read.
+        if self._last_report != request_id and not self._output_closed.done():
+            self._report_seen = asyncio.get_running_loop().create_future()
+            await within(self._report_seen, _DRAIN_S)
+            self._report_seen = None
+        return reply
+
+    async def _read_frame(self) -> dict[str, Any]:
+        header = await self._reader.readexactly(4)
+        message: dict[str, Any] = wire_json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
+        return message
+
+    async def stop(self, *, kill: bool = False) -> int | None:
+        """Stop the process (end of file, then SIGTERM, then SIGKILL after a grace
+        each; SIGKILL at once if ``kill``), wait for it and its output, release its
+        pipes and return its exit status (negative: the signal). Idempotent."""
+        self._writer.close()  # end of file: an idle worker exits by itself
+        t = self._transport
+        for step in [t.kill] if kill else [None, t.terminate, t.kill]:
+            if step is not None:
+                with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                    step()
+            if await within(self.exited, _STOP_GRACE_S):
+                break
+        await within(self._output_closed, _DRAIN_S)
+        self._transport.close()
+        return self._transport.get_returncode()
+
+    # asyncio.SubprocessProtocol
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        *lines, rest = data.split(b"\n")
+        for raw in lines:
+            if self._partial or self._dropped:  # the end of a line begun in an earlier read
+                self._keep(raw)
+                raw, dropped = bytes(self._partial), self._dropped
+                self._partial, self._dropped = bytearray(), 0
+            else:
+                raw, dropped = raw[:MAX_LINE_BYTES], max(0, len(raw) - MAX_LINE_BYTES)
+            self._emit(raw, dropped)
+        self._keep(rest)
+
+    def _keep(self, data: bytes) -> None:
+        """Add ``data`` to the line being read, up to MAX_LINE_BYTES; count the rest."""
+        room = MAX_LINE_BYTES - len(self._partial)
+        self._partial += data[:room]
+        self._dropped += max(0, len(data) - room)
+
+    def _emit(self, raw: bytes, dropped: int) -> None:
+        if dropped:
+            end = _utf8_boundary(raw)  # not half a character before the marker
+            line = f"{raw[:end].decode('utf-8', 'replace')}…[truncated {dropped + len(raw) - end} bytes]"
+        else:
+            line = raw.decode("utf-8", "replace").removesuffix("\r")
+        self._log(self._function, line)
+        if line.startswith(REPORT_PREFIX):
+            self._last_report = line[len(REPORT_PREFIX) :].split("\t", 1)[0]
+            _resolve(self._report_seen)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if self._partial or self._dropped:
+            self._emit(bytes(self._partial), self._dropped)
+            self._partial, self._dropped = bytearray(), 0
+        _resolve(self._output_closed)
+        _resolve(self._report_seen)
+
+    def process_exited(self) -> None:
+        _resolve(self.exited)
+
+
+def _utf8_boundary(raw: bytes) -> int:
+    """The length of ``raw`` without a UTF-8 sequence cut short at its end."""
+    for back in range(1, min(4, len(raw)) + 1):
+        byte = raw[-back]
+        if byte & 0xC0 != 0x80:  # the last lead byte (or ASCII): is its sequence whole?
+            size = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(raw) - back if size > back else len(raw)
+    return len(raw)
+
+
+async def within(future: Awaitable[Any], timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``future`` without cancelling it; True if it is done."""
+    done, _ = await asyncio.wait({asyncio.ensure_future(future)}, timeout=timeout)
+    return bool(done)
+
+
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)

@@ -1,0 +1,547 @@
+"""pytest fixtures: test a WebSocket app end to end against a local wsgw gateway.
+
+Installed with wsgw (entry point ``pytest11: wsgw``); nothing starts until a test asks
+for one of these fixtures::
+
+    def test_chat(wsgw_connect):
+        alice, bob = wsgw_connect(), wsgw_connect()
+        alice.send_json({"action": "whoAmI"})
+        bob.send_json({"action": "sendMessage", "connectionId": alice.recv_text(), "message": "hi"})
+        assert alice.recv_text(timeout=2) == "hi"
+
+Fixtures: ``wsgw_gateway`` (the running gateway: URLs, CA, model), ``wsgw_connect`` /
+``wsgw_connect_async`` (real WebSocket clients), ``wsgw_management`` (boto3's
+``apigatewaymanagementapi`` client), ``wsgw_aws`` (boto3 clients of the embedded moto),
+``wsgw_invocations`` (what ran), ``wsgw_faults`` (make the next invocation fail, time
+out, or skip a ``$disconnect``), ``wsgw_clock`` (move time), ``wsgw_env`` (override it
+to change the functions' environment).
+
+Which app: ``--wsgw-template=PATH`` (relative to the current directory; write it with
+``=``, as pytest guesses its rootdir from bare path arguments before plugins load), else
+the ini option ``wsgw_template`` (relative to the rootdir), else the bundled chat app.
+``--wsgw-stage``/``wsgw_stage`` rename the stage; ini ``wsgw_env`` lines
+``FUNCTION.KEY=VALUE`` (one function) or ``KEY=VALUE`` (every function) set variables.
+
+Scope: one gateway per session, started by the first test that needs it and shared by
+every test with the same configuration; each test gets fresh handles, and at its end
+its clients are closed and the gateway is quiet (``$disconnect`` done) before the next
+test starts. ``@pytest.mark.wsgw(isolated=True)`` gives a test a gateway of its own,
+stopped at its end; ``template=``, ``stage=`` and ``env=`` in the marker pick another
+configuration (shared by the tests that use the same one, unless isolated).
+
+The clock: every gateway the plugin starts runs on a :class:`SteerableClock`, which
+follows real time (so a shared gateway behaves like ``wsgw run-local``) until a test
+requests ``wsgw_clock``. For that test time stands still and moves only by
+``advance()``, which also runs the idle/2-hour sweep at once; afterwards the clock
+follows real time again from where the test left it (never backwards). We chose this
+over "``wsgw_clock`` implies an isolated gateway" because it costs nothing (no second
+gateway start, about 1.5 s) and is safe: tests on one gateway run one at a time (under
+xdist each worker process has its own), and a test ends with its connections closed,
+so only the clock-driving test's own connections ever see the jump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
+
+from ..app import BackgroundGateway, GatewayOptions, LocalGateway
+from ..core.errors import WsgwError
+from ..template.env_overrides import EnvOverrides
+from .faults import Fault, FaultPlan, InvocationLog, InvocationView
+from ..core.model import ApiModel
+from ..template.loader import load_model
+from .clients import (
+    NO_PROXY, AsyncConnect, AsyncWsgwClient, ClientLoop, Closed, HandshakeRefused,
+    WsgwClient, ClientConnectionHandle,
+)
+from ..net.tls import client_ssl_context
+
+__all__ = ["AsyncWsgwClient", "Closed", "HandshakeRefused", "WsgwClient", "WsgwGateway"]
+
+T = TypeVar("T")
+_SETTLE_S = 5.0
+_MAX_SHARED = 3  # gateways of other configurations kept running (least recently used goes)
+_functions_log = logging.getLogger("wsgw.functions")
+
+
+# -- configuration -------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wsgw", "wsgw: a local AWS API Gateway WebSocket API")
+    group.addoption("--wsgw-template", metavar="PATH",
+                    help="app to serve: cdk.out, SAM/CloudFormation template or wsgw.json (default: bundled app)")
+    group.addoption("--wsgw-stage", metavar="NAME", help="stage name to serve instead of the app's")
+    parser.addini("wsgw_template", "app to serve, relative to the rootdir (default: the bundled app)", default="")
+    parser.addini("wsgw_stage", "stage name to serve instead of the app's", default="")
+    parser.addini("wsgw_env", "function environment: FUNCTION.KEY=VALUE or KEY=VALUE lines",
+                  type="linelist", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    parse_env(config.getini("wsgw_env"))  # a malformed line is a usage error at once
+    config.addinivalue_line(
+        "markers", "wsgw(isolated=False, template=None, stage=None, env=None): the gateway this test gets "
+        "(isolated: its own, stopped at the test's end; others: a different app, stage or environment)")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What a gateway serves; equal configurations share one session gateway."""
+
+    template: Path | None
+    stage: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    def model(self) -> ApiModel:
+        """The app's model with the stage and environment overrides applied."""
+        model = EnvOverrides.from_pairs(self.env, "wsgw_env").apply(load_model(self.template), "wsgw_env")
+        return dataclasses.replace(model, stage=self.stage) if self.stage else model
+
+
+def parse_env(lines: Sequence[str]) -> dict[str, str]:
+    """``FUNCTION.KEY=VALUE`` / ``KEY=VALUE`` lines (blank and ``#`` lines skipped) as a dict."""
+    env: dict[str, str] = {}
+    for line in (raw.strip() for raw in lines):
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise pytest.UsageError(f"wsgw_env: expected FUNCTION.KEY=VALUE or KEY=VALUE, got {line!r}")
+            env[key.strip()] = value.strip()
+    return env
+
+
+def _config_for(request: pytest.FixtureRequest, env: Mapping[str, str]) -> tuple[GatewayConfig, bool]:
+    config = request.config
+    template: Path | None = None
+    if config.getoption("wsgw_template"):
+        template = config.invocation_params.dir / config.getoption("wsgw_template")
+    elif config.getini("wsgw_template"):
+        template = config.rootpath / config.getini("wsgw_template")
+    stage = config.getoption("wsgw_stage") or config.getini("wsgw_stage") or None
+    marker = request.node.get_closest_marker("wsgw")
+    options = dict(marker.kwargs) if marker is not None else {}
+    unknown = set(options) - {"isolated", "template", "stage", "env"}
+    if unknown or (marker is not None and marker.args):
+        pytest.fail(f"@pytest.mark.wsgw takes only isolated=, template=, stage=, env=; got {marker}", pytrace=False)
+    if options.get("template"):
+        template = config.rootpath / str(options["template"])
+    stage = options.get("stage") or stage
+    merged = {**env, **{str(k): str(v) for k, v in (options.get("env") or {}).items()}}
+    return GatewayConfig(template, stage, tuple(sorted(merged.items()))), bool(options.get("isolated"))
+
+
+# -- the clock ---------------------------------------------------------------------
+
+
+class SteerableClock:
+    """Real time plus an offset, or held still while a test drives it (see the
+    module docstring). Satisfies :class:`emulator.core.clock.Clock`; never goes back."""
+
+    def __init__(self) -> None:
+        self._offset_ms = 0
+        self._held_ms: int | None = None
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        held = self._held_ms
+        return held if held is not None else time.time_ns() // 1_000_000 + self._offset_ms
+
+    def hold(self) -> None:
+        """Stop following real time (a test takes control)."""
+        with self._lock:
+            if self._held_ms is None:
+                self._held_ms = self.now_ms()
+
+    def advance(self, ms: int) -> None:
+        if ms < 0:
+            raise ValueError("a clock never goes backwards")
+        with self._lock:
+            self._held_ms = (self._held_ms if self._held_ms is not None else self.now_ms()) + ms
+
+    def release(self) -> None:
+        """Follow real time again, from the current reading."""
+        with self._lock:
+            if self._held_ms is not None:
+                self._offset_ms = self._held_ms - time.time_ns() // 1_000_000
+                self._held_ms = None
+
+
+# -- running gateways --------------------------------------------------------------
+
+
+class _Running:
+    """One started gateway in a background thread, with its test hooks."""
+
+    def __init__(self, model: ApiModel, tls_dir: Path) -> None:
+        self.clock = SteerableClock()
+        self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
+        self.log = InvocationLog()
+        self.background = BackgroundGateway(LocalGateway(
+            model, GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
+            function_log=self._function_line, faults=self.faults, observer=self.log,
+        ))
+        self.local = self.background.gateway
+        self._boto: dict[tuple[str, str], Any] = {}
+
+    def _function_line(self, function: str, line: str) -> None:
+        self.log.add_line(function, line)
+        _functions_log.info("[%s] %s", function, line)
+
+    def boto(self, kind: str, service: str) -> Any:
+        """A cached boto3 client (``kind`` "client") or resource bound to this gateway."""
+        key = (kind, service)
+        if key not in self._boto:
+            assert self.local.tls is not None
+            session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                            region_name=self.local.model.region)
+            if service == "apigatewaymanagementapi":  # over https, trusting only the local CA
+                kwargs: dict[str, Any] = dict(endpoint_url=self.local.management_url,
+                                              verify=str(self.local.tls.ca_cert))
+            else:
+                kwargs = dict(endpoint_url=self.local.aws_endpoint_url)
+            self._boto[key] = getattr(session, kind)(service, **kwargs)
+        return self._boto[key]
+
+    def connection_id_of(self, peer: tuple[str, int]) -> str | None:
+        """The id of the open connection whose client socket is ``peer``."""
+        def find() -> str | None:
+            sessions = self.local.server.sessions if self.local.server is not None else {}
+            for connection_id, session in sessions.items():
+                if tuple((session.transport.get_extra_info("peername") or ())[:2]) == peer:
+                    return connection_id
+            return None
+        return self.background.call(find)
+
+    def settle(self, peers: set[tuple[str, int]]) -> None:
+        """Wait (bounded) until no connection of ``peers`` is open and no invocation
+        runs, so that one test's ``$disconnect`` does not land in the next test."""
+        async def quiet() -> None:
+            deadline = time.monotonic() + _SETTLE_S
+            while time.monotonic() < deadline:
+                server = self.local.server
+                if server is None:
+                    return
+                open_peers = {tuple((s.transport.get_extra_info("peername") or ())[:2])
+                              for s in server.sessions.values()}
+                if not server._tasks and not (open_peers & peers):  # noqa: SLF001 (same package)
+                    return
+                await asyncio.sleep(0.01)
+        self.background.run(quiet(), _SETTLE_S + 5)
+
+    def stop(self) -> None:
+        self.background.stop()
+
+
+class _Pool:
+    """The session's gateways (shared ones by configuration) and its client loop."""
+
+    def __init__(self, tls_dir: Path) -> None:
+        self.tls_dir = tls_dir
+        self.clients = ClientLoop()
+        self._shared: OrderedDict[GatewayConfig, _Running] = OrderedDict()
+        self._failed: dict[GatewayConfig, str] = {}
+
+    def start(self, config: GatewayConfig) -> _Running:
+        """Start a gateway for ``config``, or fail the test in one line (and every later
+        test with the same configuration, at once)."""
+        if config in self._failed:
+            pytest.fail(self._failed[config], pytrace=False)
+        running: _Running | None = None
+        try:
+            running = _Running(config.model(), self.tls_dir)
+            logging.getLogger("wsgw").setLevel(logging.getLogger("wsgw").level or logging.INFO)
+            running.background.start()
+            return running
+        except Exception as exc:
+            if running is not None:
+                running.stop()
+            where = config.template or "the bundled app"
+            self._failed[config] = (f"wsgw: {exc}" if isinstance(exc, WsgwError)  # says what to fix
+                                    else f"wsgw: cannot start a gateway for {where}: {type(exc).__name__}: {exc}")
+        pytest.fail(self._failed[config], pytrace=False)
+
+    def shared(self, config: GatewayConfig) -> _Running:
+        running = self._shared.get(config)
+        if running is None:
+            running = self._shared[config] = self.start(config)
+            while len(self._shared) > _MAX_SHARED:
+                self._shared.popitem(last=False)[1].stop()
+        self._shared.move_to_end(config)
+        return running
+
+    def close(self) -> None:
+        while self._shared:
+            self._shared.popitem()[1].stop()
+        self.clients.close()
+
+
+# -- what tests get ----------------------------------------------------------------
+
+
+class WsgwGateway:
+    """The gateway a test talks to (the value of ``wsgw_gateway``).
+
+    Use it for addresses (``url``, ``wss_url``, ``management_url`` for boto3's
+    ``apigatewaymanagementapi``, ``http_management_url``, ``ca_path``), the served
+    ``model`` and ``stage``; :meth:`connect`/:meth:`connect_async` are the
+    ``wsgw_connect``/``wsgw_connect_async`` fixtures.
+    """
+
+    def __init__(self, running: _Running, clients: ClientLoop) -> None:
+        self._running, self._clients = running, clients
+        self._connections: list[ClientConnectionHandle] = []
+        self.invocations: InvocationView = running.log.view()
+        local = running.local
+        assert local.tls is not None
+        self.url, self.wss_url = local.ws_url, local.wss_url
+        self.management_url, self.http_management_url = local.management_url, local.http_management_url
+        self.ca_path: Path = local.tls.ca_cert
+        self.model: ApiModel = local.model
+        self.stage = local.model.stage
+        self.aws_endpoint_url = local.aws_endpoint_url
+
+    def connect(self, *, headers: Mapping[str, str] | None = None,
+                query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+                subprotocols: Sequence[str] | None = None, secure: bool = False,
+                timeout: float = 10.0) -> WsgwClient:
+        """Open a client (``secure``: wss:// trusting the local CA); the handshake
+        waits for ``$connect``. A refusal raises :class:`HandshakeRefused`."""
+        return WsgwClient(self._clients.run(self._open(headers, query, subprotocols, secure, timeout)), self._clients)
+
+    def connect_async(self, *, headers: Mapping[str, str] | None = None,
+                      query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+                      subprotocols: Sequence[str] | None = None, secure: bool = False,
+                      timeout: float = 10.0) -> AsyncConnect:
+        """:meth:`connect` for async tests: ``client = await ...`` or ``async with ... as client``."""
+        async def opening() -> AsyncWsgwClient:
+            connection = await self._clients.run_async(self._open(headers, query, subprotocols, secure, timeout))
+            return AsyncWsgwClient(connection, self._clients)
+        return AsyncConnect(opening)
+
+    async def _open(self, headers: Mapping[str, str] | None,
+                    query: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+                    subprotocols: Sequence[str] | None, secure: bool, timeout: float) -> ClientConnectionHandle:
+        url = self.wss_url if secure else self.url
+        if query:
+            url += "?" + urlencode(query)
+        assert self._running.local.tls is not None
+        try:
+            ws = await connect(
+                url, additional_headers=dict(headers or {}), open_timeout=timeout,
+                subprotocols=[Subprotocol(p) for p in subprotocols] if subprotocols else None,
+                ssl=client_ssl_context(self._running.local.tls) if secure else None,
+                compression=None, ping_interval=None, close_timeout=2, max_size=None, **NO_PROXY,
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            raise HandshakeRefused(response.status_code, response.body.decode("utf-8", "replace") if response.body
+                                   else "", dict(response.headers.raw_items())) from None
+        connection = ClientConnectionHandle(ws, self._running)
+        self._connections.append(connection)
+        return connection
+
+    def open_connection_ids(self) -> set[str]:
+        """Ids of the connections open on the gateway right now."""
+        server = self._running.local.server
+        return self._running.background.call(lambda: set(server.sessions) if server is not None else set())
+
+    def worker_pids(self) -> dict[str, list[int]]:
+        """PIDs of each function's live worker processes."""
+        invoker = self._running.local.invoker
+        return self._running.background.call(lambda: invoker.worker_pids() if invoker is not None else {})
+
+    def _finish(self) -> None:
+        """End of the test: close its clients, let the gateway go quiet, disarm."""
+        async def close_all() -> None:
+            for connection in self._connections:
+                try:
+                    await asyncio.wait_for(connection.ws.close(), 3)
+                except Exception:
+                    connection.ws.transport.abort()
+        try:
+            self._clients.run(close_all(), 10)
+            self._running.settle({c.peer for c in self._connections})
+        finally:
+            self._running.faults.clear()
+            self._running.clock.release()
+            self._running.log.forget()
+
+
+class WsgwFaults:
+    """Faults for the next invocations (the value of ``wsgw_faults``); every armed
+    fault not used up is dropped at the test's end. Function names are the app's."""
+
+    def __init__(self, running: _Running) -> None:
+        self._running = running
+
+    def fail_next(self, function: str, error_type: str = "Error", message: str = "Injected failure",
+                  *, times: int = 1) -> Fault:
+        """The next invocation(s) of ``function`` fail as if it raised: a message route
+        answers ``Internal server error``, ``$connect`` refuses the handshake with 502."""
+        return self._running.faults.fail_next(function, error_type, message, times=times)
+
+    def time_out_next(self, function: str, *, times: int = 1) -> Fault:
+        """The next invocation(s) of ``function`` end as a Lambda timeout, without waiting."""
+        return self._running.faults.time_out_next(function, times=times)
+
+    def drop_next_disconnect(self, connection_id: str | None = None, *, times: int = 1) -> Fault:
+        """The next ``$disconnect`` (of ``connection_id``, if given) is not run: it is
+        best-effort on AWS, and an app must survive a missed one."""
+        return self._running.faults.drop_next_disconnect(connection_id, times=times)
+
+    def mark_gone(self, connection_id: str) -> bool:
+        """The management API answers 410 Gone for ``connection_id`` while its socket
+        stays open (a stale id); False if no such connection."""
+        registry = self._running.local.gateway.registry if self._running.local.gateway is not None else None
+        return self._running.background.call(lambda: registry.mark_gone(connection_id) if registry else False)
+
+    def pending(self) -> list[Fault]:
+        return self._running.faults.pending()
+
+    def clear(self) -> None:
+        self._running.faults.clear()
+
+
+class WsgwClock:
+    """The gateway's clock, held still for this test (the value of ``wsgw_clock``)."""
+
+    def __init__(self, running: _Running) -> None:
+        self._running = running
+        running.clock.hold()
+
+    def now_ms(self) -> int:
+        return self._running.clock.now_ms()
+
+    def advance(self, seconds: float | timedelta) -> int:
+        """Move time forward, then close the connections past their idle timeout
+        (10 min) or maximum duration (2 h) with 1001; returns how many it closed."""
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
+        self._running.clock.advance(round(seconds * 1000))
+        return self.sweep()
+
+    def sweep(self) -> int:
+        """Run the timeout check now (``advance`` does it for you)."""
+        return self._running.background.call(self._running.local.sweep)
+
+
+class WsgwAws:
+    """boto3 for the embedded AWS services (the value of ``wsgw_aws``):
+    ``wsgw_aws("dynamodb")`` is a client, ``wsgw_aws.resource("dynamodb")`` a resource."""
+
+    def __init__(self, running: _Running) -> None:
+        self._running = running
+        self.endpoint_url = running.local.aws_endpoint_url
+        self.region = running.local.model.region
+
+    def __call__(self, service: str) -> Any:
+        return self._running.boto("client", service)
+
+    def resource(self, service: str) -> Any:
+        return self._running.boto("resource", service)
+
+
+# -- fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _wsgw_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pool]:
+    pool = _Pool(tmp_path_factory.mktemp("wsgw-tls"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def wsgw_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment overrides for the app's functions: ``{"FUNCTION.KEY": value}`` for
+    one function, ``{"KEY": value}`` for all. Defaults to the ini's ``wsgw_env``
+    lines; override this fixture (it may request itself) to change them in code."""
+    return parse_env(request.config.getini("wsgw_env"))
+
+
+@pytest.fixture
+def wsgw_gateway(request: pytest.FixtureRequest, _wsgw_pool: _Pool, wsgw_env: dict[str, str]) -> Iterator[WsgwGateway]:
+    """The running gateway (session-wide unless ``@pytest.mark.wsgw(isolated=True)``):
+    its URLs, CA and model. Request it when a test needs addresses; the other
+    fixtures request it for you."""
+    config, isolated = _config_for(request, wsgw_env)
+    running = _wsgw_pool.start(config) if isolated else _wsgw_pool.shared(config)
+    gateway = WsgwGateway(running, _wsgw_pool.clients)
+    try:
+        yield gateway
+    finally:
+        try:
+            gateway._finish()
+        finally:
+            if isolated:
+                running.stop()
+
+
+@pytest.fixture
+def wsgw_connect(wsgw_gateway: WsgwGateway) -> Callable[..., WsgwClient]:
+    """Open real WebSocket clients from a sync test: ``wsgw_connect(headers=, query=,
+    subprotocols=, secure=)`` (see :meth:`WsgwGateway.connect`)."""
+    return wsgw_gateway.connect
+
+
+@pytest.fixture
+def wsgw_connect_async(wsgw_gateway: WsgwGateway) -> Callable[..., AsyncConnect]:
+    """Open clients from an ``async def`` test (pytest-asyncio, any mode or loop scope):
+    ``client = await wsgw_connect_async()`` or ``async with wsgw_connect_async() as c``."""
+    return wsgw_gateway.connect_async
+
+
+@pytest.fixture
+def wsgw_management(wsgw_gateway: WsgwGateway) -> Any:
+    """boto3's own ``apigatewaymanagementapi`` client bound to the gateway's https
+    callback URL (trusting the local CA): post_to_connection, get_connection, ..."""
+    return wsgw_gateway._running.boto("client", "apigatewaymanagementapi")
+
+
+@pytest.fixture
+def wsgw_aws(wsgw_gateway: WsgwGateway) -> WsgwAws:
+    """boto3 clients of the embedded AWS services (moto), to set up or check state the
+    handlers keep, e.g. ``wsgw_aws("dynamodb").scan(TableName=...)``."""
+    return WsgwAws(wsgw_gateway._running)
+
+
+@pytest.fixture
+def wsgw_invocations(wsgw_gateway: WsgwGateway) -> InvocationView:
+    """Every invocation since the test started (function, route_key, connection_id,
+    request_id, event, outcome, status, result, duration_ms), with ``filter`` and
+    ``wait_for``; ``logs()`` has what the functions printed."""
+    return wsgw_gateway.invocations
+
+
+@pytest.fixture
+def wsgw_faults(wsgw_gateway: WsgwGateway) -> WsgwFaults:
+    """Inject faults: ``fail_next``, ``time_out_next``, ``drop_next_disconnect``, ``mark_gone``."""
+    return WsgwFaults(wsgw_gateway._running)
+
+
+@pytest.fixture
+def wsgw_clock(wsgw_gateway: WsgwGateway) -> Iterator[WsgwClock]:
+    """Hold the gateway's clock for this test and move it with ``advance(seconds)``,
+    to test idle (10 min) and 2-hour closes without waiting."""
+    clock = WsgwClock(wsgw_gateway._running)
+    try:
+        yield clock
+    finally:
+        wsgw_gateway._running.clock.release()

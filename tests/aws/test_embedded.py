@@ -1,0 +1,56 @@
+"""The embedded moto child: tables created by the child itself before it listens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from emulator.aws.embedded import EmbeddedAws
+from emulator.core.errors import StartupError
+from emulator.core.model import IndexSpec, KeyAttribute, TableSpec
+
+TABLE = TableSpec(
+    logical_id="Things", table_name="things-table",
+    partition_key=KeyAttribute("pk", "S"), sort_key=KeyAttribute("sk", "N"), ttl_attribute="expiresAt",
+    attributes=(KeyAttribute("owner", "S"),),
+    global_indexes=(IndexSpec("byOwner", "owner"),),
+)
+
+
+def _dynamodb(endpoint_url: str, region: str) -> Any:
+    return boto3.client(
+        "dynamodb", endpoint_url=endpoint_url, region_name=region,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+@pytest.mark.asyncio
+async def test_tables_exist_with_keys_indexes_and_ttl_once_the_child_listens() -> None:
+    aws = EmbeddedAws()
+    await aws.start(tables=[TABLE], region="eu-west-1")
+    try:
+        client = _dynamodb(aws.endpoint_url, "eu-west-1")
+        table = client.describe_table(TableName="things-table")["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                      {"AttributeName": "sk", "KeyType": "RANGE"}]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["byOwner"]
+        ttl = client.describe_time_to_live(TableName="things-table")["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+        # Only in the region asked for.
+        assert _dynamodb(aws.endpoint_url, "us-east-1").list_tables()["TableNames"] == []
+    finally:
+        await aws.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_table_moto_refuses_is_a_startup_error_naming_it() -> None:
+    # An index on an attribute the table does not define: DynamoDB's ValidationException.
+    bad = TableSpec(logical_id="Bad", table_name="bad-table", partition_key=KeyAttribute("pk"),
+                    global_indexes=(IndexSpec("byUndefined", "undefined"),))
+    aws = EmbeddedAws()
+    with pytest.raises(StartupError, match="could not create table bad-table: .*not defined in AttributeDefinitions"):
+        await aws.start(tables=[bad])
+    assert aws.process is None  # stopped and reaped

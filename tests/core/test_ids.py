@@ -1,0 +1,128 @@
+"""Tests for emulator.core.ids: AWS-shaped ids (reference §2)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator.core.ids import AWS_ID_PATTERN, RandomIds, SequentialIds, encode_id, is_aws_id, new_api_id
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{15}=$")
+API_ID_RE = re.compile(r"^[a-z0-9]{10}$")
+
+# Observed real ids, reference §2.
+OBSERVED_IDS = [
+    # connection ids
+    "R0oXAdfD0kwCH6w=", "L0SM9cOFvHcCIhw=", "BFHPhfCWIAMCKlQ=", "BFaT_fALIAMCKug=",
+    "TWegAcC4EowCHnA=", "R1kmxc2VNjMCFIA=", "eHrdFcnvvHcCE-w=", "JC1dgf9yoAMCK-g=",
+    "DOvZ1cdTIAMCLtA=",
+    # request ids
+    "BFHPhFe3IAMF95g=", "VNRXVFJOywMF3-Q=", "R1koeHsUtjMFbRw=",
+    # message ids
+    "BFaVtfGSIAMCKug=", "R1knPc2ntjMCFIA=", "RsI83cCDIE0CIqg=",
+    # from the captured events
+    "BFbOeE87IAMF31w=", "BFaVtH2HoAMFZEQ=", "FDmBIG3EoAMEqYA=", "FDmBIeapIAMCIQg=",
+]
+
+BAD_IDS = [
+    "",
+    "R0oXAdfD0kwCH6w",  # no pad
+    "R0oXAdfD0kwCH6w==",  # two pads
+    "R0oXAdfD0kwCH6=",  # 14 chars + pad
+    "R0oXAdfD0kwCH6wA=",  # 16 chars + pad
+    "R0oXAdfD0kwCH6wA",  # 16 chars, no pad
+    "R0oXAdfD0kw+H6w=",  # standard-base64 '+'
+    "R0oXAdfD0kw/H6w=",  # standard-base64 '/'
+    "R0oXAdfD0kw H6w=",
+    "R0oXAdfD0kwCH6w%3D",  # still percent-encoded
+    "=R0oXAdfD0kwCH6w",
+    "R0oXAdfD0kwCH6w=\n",  # trailing newline
+    "\nR0oXAdfD0kwCH6w=",
+    " R0oXAdfD0kwCH6w=",
+    "R0oXAdfD0kwCH6w= ",
+    "R0oXAdfD0kwCH\u00e96w=",
+    "R0oXAdfD0kwCH\u0666w=",  # non-ASCII digit
+]
+
+
+def test_encode_id_shape_and_round_trip() -> None:
+    raw = bytes(range(11))
+    value = encode_id(raw)
+    assert ID_RE.match(value)
+    assert base64.urlsafe_b64decode(value) == raw
+
+
+@given(st.binary(min_size=11, max_size=11))
+def test_encode_id_any_eleven_bytes(raw: bytes) -> None:
+    value = encode_id(raw)
+    assert len(value) == 16
+    assert ID_RE.match(value)
+    assert is_aws_id(value)
+    assert base64.urlsafe_b64decode(value) == raw
+
+
+@pytest.mark.parametrize("length", [0, 1, 10, 12, 16])
+def test_encode_id_rejects_wrong_lengths(length: int) -> None:
+    with pytest.raises(ValueError):
+        encode_id(b"x" * length)
+
+
+@pytest.mark.parametrize("value", OBSERVED_IDS)
+def test_is_aws_id_accepts_observed_ids(value: str) -> None:
+    assert is_aws_id(value)
+
+
+@pytest.mark.parametrize("value", BAD_IDS)
+def test_is_aws_id_rejects_bad_ids(value: str) -> None:
+    assert not is_aws_id(value)
+
+
+@given(st.from_regex(r"\A[A-Za-z0-9_-]{15}=\Z"))
+def test_is_aws_id_and_pattern_accept_every_well_formed_id(value: str) -> None:
+    assert is_aws_id(value)
+    assert AWS_ID_PATTERN.search(value) is not None
+
+
+def test_random_ids_shapes_and_uniqueness() -> None:
+    ids = RandomIds()
+    drawn = []
+    for _ in range(2000):
+        drawn += [ids.connection_id(), ids.request_id(), ids.message_id()]
+    assert all(ID_RE.match(value) for value in drawn)
+    assert all(is_aws_id(value) for value in drawn)
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_sequential_ids_shapes_uniqueness_and_determinism() -> None:
+    first, second = SequentialIds(), SequentialIds()
+    seq_a = []
+    seq_b = []
+    for _ in range(3000):
+        seq_a += [first.connection_id(), first.request_id(), first.message_id()]
+        seq_b += [second.connection_id(), second.request_id(), second.message_id()]
+    assert seq_a == seq_b  # same run, same ids
+    assert all(ID_RE.match(value) for value in seq_a)
+    assert len(set(seq_a)) == len(seq_a)
+
+
+def test_sequential_ids_keep_kinds_apart() -> None:
+    ids = SequentialIds()
+    connection, request, message = ids.connection_id(), ids.request_id(), ids.message_id()
+    assert base64.urlsafe_b64decode(connection)[:1] == b"C"
+    assert base64.urlsafe_b64decode(request)[:1] == b"R"
+    assert base64.urlsafe_b64decode(message)[:1] == b"M"
+    assert len({connection[0], request[0], message[0]}) == 3
+
+
+def test_new_api_id_shape_and_variety() -> None:
+    drawn = [new_api_id() for _ in range(500)]
+    assert all(API_ID_RE.match(value) for value in drawn), drawn[:5]
+    assert len(set(drawn)) > 490
+    # Over many draws both letters and digits show up.
+    chars = set("".join(drawn))
+    assert chars <= set("abcdefghijklmnopqrstuvwxyz0123456789")
+    assert any(c.isdigit() for c in chars) and any(c.isalpha() for c in chars)

@@ -1,0 +1,126 @@
+"""Tests for emulator.core.registry: the connection table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from emulator.core.registry import ConnectionRecord, ConnectionRegistry, ConnectionStatus
+
+
+def rec(connection_id: str = "AAAAAAAAAAAAAAA=", at: int = 1_000, ua: str | None = "ua") -> ConnectionRecord:
+    return ConnectionRecord(
+        connection_id=connection_id, connected_at_ms=at, last_active_at_ms=at, source_ip="127.0.0.1", user_agent=ua,
+    )
+
+
+def test_new_record_is_connecting_and_frozen() -> None:
+    record = rec()
+    assert record.status is ConnectionStatus.CONNECTING
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.last_active_at_ms = 5  # type: ignore[misc]
+
+
+def test_add_and_get() -> None:
+    registry = ConnectionRegistry()
+    assert len(registry) == 0
+    record = rec()
+    registry.add(record)
+    assert len(registry) == 1
+    assert registry.get("AAAAAAAAAAAAAAA=") == record
+    assert registry.get("BBBBBBBBBBBBBBB=") is None
+    assert list(registry) == [record]
+
+
+def test_add_duplicate_raises_and_keeps_original() -> None:
+    registry = ConnectionRegistry()
+    original = rec(at=1)
+    registry.add(original)
+    with pytest.raises(ValueError, match="duplicate"):
+        registry.add(rec(at=2))
+    assert registry.get(original.connection_id) == original
+    assert len(registry) == 1
+
+
+def test_get_open_only_after_mark_open() -> None:
+    registry = ConnectionRegistry()
+    registry.add(rec())
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert registry.get("AAAAAAAAAAAAAAA=") is not None
+    opened = registry.mark_open("AAAAAAAAAAAAAAA=")
+    assert opened.status is ConnectionStatus.OPEN
+    assert registry.get_open("AAAAAAAAAAAAAAA=") == opened
+    assert registry.get("AAAAAAAAAAAAAAA=") == opened
+    assert registry.get_open("unknown") is None
+
+
+def test_mark_open_keeps_other_fields_and_unknown_raises() -> None:
+    registry = ConnectionRegistry()
+    original = rec(at=42, ua=None)
+    registry.add(original)
+    opened = registry.mark_open(original.connection_id)
+    assert dataclasses.replace(opened, status=ConnectionStatus.CONNECTING) == original
+    with pytest.raises(KeyError):
+        registry.mark_open("BBBBBBBBBBBBBBB=")
+
+
+def test_touch_updates_last_active_only() -> None:
+    registry = ConnectionRegistry()
+    original = rec(at=1_000)
+    registry.add(original)
+    registry.mark_open(original.connection_id)
+    registry.touch(original.connection_id, 5_000)
+    touched = registry.get(original.connection_id)
+    assert touched is not None
+    assert touched.last_active_at_ms == 5_000
+    assert touched.connected_at_ms == 1_000
+    assert touched.status is ConnectionStatus.OPEN
+    assert original.last_active_at_ms == 1_000  # records are replaced, never mutated
+
+
+def test_touch_unknown_is_a_no_op() -> None:
+    registry = ConnectionRegistry()
+    registry.touch("BBBBBBBBBBBBBBB=", 5)
+    assert len(registry) == 0
+    assert registry.get("BBBBBBBBBBBBBBB=") is None
+
+
+def test_remove_returns_last_record_then_none() -> None:
+    registry = ConnectionRegistry()
+    registry.add(rec())
+    registry.touch("AAAAAAAAAAAAAAA=", 7)
+    removed = registry.remove("AAAAAAAAAAAAAAA=")
+    assert removed is not None and removed.last_active_at_ms == 7
+    assert registry.get("AAAAAAAAAAAAAAA=") is None
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert len(registry) == 0
+    assert registry.remove("AAAAAAAAAAAAAAA=") is None
+    # The id can be registered again after removal.
+    registry.add(rec())
+    assert len(registry) == 1
+
+
+def test_iteration_is_a_snapshot() -> None:
+    registry = ConnectionRegistry()
+    for i in range(3):
+        registry.add(rec(connection_id=f"AAAAAAAAAAAAAA{i}="))
+    seen = []
+    for record in registry:
+        registry.remove(record.connection_id)  # must not break iteration
+        seen.append(record.connection_id)
+    assert seen == ["AAAAAAAAAAAAAA0=", "AAAAAAAAAAAAAA1=", "AAAAAAAAAAAAAA2="]
+    assert len(registry) == 0
+
+
+def test_mark_gone_hides_an_open_connection_from_get_open() -> None:
+    from emulator.core.registry import ConnectionRecord, ConnectionRegistry
+
+    registry = ConnectionRegistry()
+    registry.add(ConnectionRecord("AAAAAAAAAAAAAAA=", 1, 1, "127.0.0.1", None))
+    registry.mark_open("AAAAAAAAAAAAAAA=")
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is not None
+    assert registry.mark_gone("AAAAAAAAAAAAAAA=") is True
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert registry.get("AAAAAAAAAAAAAAA=") is not None  # still connected
+    assert registry.mark_gone("BBBBBBBBBBBBBBB=") is False

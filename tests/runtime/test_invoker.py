@@ -1,0 +1,460 @@
+"""The invoker and its workers, with real worker processes and the handlers in
+``tests/invoker_handlers/``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import pytest
+import pytest_asyncio
+
+from emulator.core.invocation import Failed, Succeeded, TimedOut
+from emulator.runtime.invoker import Invoker
+from emulator.core.model import FunctionSpec
+
+HANDLERS = Path(__file__).parents[1] / "invoker_handlers"
+
+
+class Log:
+    """A log sink that keeps every line."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+
+    def __call__(self, function: str, line: str) -> None:
+        self.records.append((function, line))
+
+    def lines(self, function: str | None = None) -> list[str]:
+        return [line for name, line in self.records if function is None or name == function]
+
+
+def spec(name: str, handler: str, **kwargs: object) -> FunctionSpec:
+    return FunctionSpec(name=name, handler=handler, code_dir=HANDLERS, **kwargs)  # type: ignore[arg-type]
+
+
+MakeInvoker = Callable[..., Invoker]
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log()
+
+
+@pytest_asyncio.fixture
+async def make_invoker(log: Log) -> AsyncIterator[MakeInvoker]:
+    """Build invokers for a test and close them all after it."""
+    made: list[Invoker] = []
+
+    def make(*functions: FunctionSpec, **kwargs: object) -> Invoker:
+        options: dict[str, object] = {"base_env": {"PATH": os.environ.get("PATH", "")}, "log": log}
+        options.update(kwargs)
+        invoker = Invoker({f.name: f for f in functions}, **options)  # type: ignore[arg-type]
+        made.append(invoker)
+        return invoker
+
+    yield make
+    for invoker in made:
+        await invoker.close()
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.asyncio
+async def test_results_come_back_as_returned(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Echo", "basic.echo"), spec("Nothing", "basic.nothing"))
+    event = {"body": "héllo", "n": [1, 2.5, None, True], "nested": {"k": "v"}}
+
+    echoed = await invoker.invoke("Echo", event, "req-1")
+    nothing = await invoker.invoke("Nothing", {}, "req-2")
+
+    assert isinstance(echoed, Succeeded) and echoed.result == event and echoed.duration_ms > 0
+    assert nothing == Succeeded(None, nothing.duration_ms)
+
+
+@pytest.mark.asyncio
+async def test_large_payloads_cross_the_pipe(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Echo", "basic.echo"))
+    event = {"body": "x" * 300_000}
+
+    outcome = await invoker.invoke("Echo", event, "req-1")
+
+    assert isinstance(outcome, Succeeded) and outcome.result == event
+
+
+@pytest.mark.asyncio
+async def test_handler_sees_its_environment_and_the_lambda_variables(make_invoker: MakeInvoker) -> None:
+    function = spec("EnvFn", "basic.environment", memory_mb=256, environment={"TABLE": "chat", "SHARED": "function"})
+    invoker = make_invoker(
+        function, base_env={"PATH": os.environ.get("PATH", ""), "SHARED": "base", "FROM_BASE": "1"}, region="eu-west-1"
+    )
+    names = [
+        "TABLE", "SHARED", "FROM_BASE", "HOME", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "_HANDLER",
+    ]  # fmt: skip
+
+    outcome = await invoker.invoke("EnvFn", {"names": names}, "req-1")
+
+    assert isinstance(outcome, Succeeded)
+    env = outcome.result
+    assert env["TABLE"] == "chat"
+    assert env["SHARED"] == "function"  # the function's own environment wins
+    assert env["FROM_BASE"] == "1"
+    assert env["HOME"] is None  # nothing inherited from the emulator's os.environ
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "EnvFn"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/EnvFn"
+    assert "/[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    assert env["LAMBDA_TASK_ROOT"] == str(HANDLERS.resolve())
+    assert env["_HANDLER"] == "basic.environment"
+
+
+@pytest.mark.asyncio
+async def test_module_state_stays_warm_in_the_same_worker(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Counter", "basic.counter"))
+
+    outcomes = [await invoker.invoke("Counter", {}, f"req-{i}") for i in range(3)]
+
+    results = [o.result for o in outcomes if isinstance(o, Succeeded)]
+    assert [r["count"] for r in results] == [1, 2, 3]
+    assert len({r["pid"] for r in results}) == 1
+    assert invoker.worker_pids() == {"Counter": [results[0]["pid"]]}
+
+
+@pytest.mark.asyncio
+async def test_context_has_the_lambda_fields(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(
+        spec("Ctx", "basic.context_info", timeout_s=2.0, memory_mb=512), region="eu-central-1", account_id="111122223333"
+    )
+
+    outcome = await invoker.invoke("Ctx", {}, "8f5e7c4a-request")
+
+    assert isinstance(outcome, Succeeded)
+    ctx = outcome.result
+    assert ctx["function_name"] == "Ctx"
+    assert ctx["function_version"] == "$LATEST"
+    assert ctx["invoked_function_arn"] == "arn:aws:lambda:eu-central-1:111122223333:function:Ctx"
+    assert ctx["memory_limit_in_mb"] == "512"  # a str, as awslambdaric gives it
+    assert ctx["aws_request_id"] == "8f5e7c4a-request"
+    assert ctx["log_group_name"] == "/aws/lambda/Ctx"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", ctx["log_stream_name"])
+    assert ctx["identity"] is None and ctx["client_context"] is None
+    assert 0 < ctx["remaining"] <= 2000
+    assert ctx["cwd"] == ctx["sys_path_0"] == str(HANDLERS.resolve())
+
+
+@pytest.mark.asyncio
+async def test_handler_output_reaches_the_log_between_start_and_report(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Chatty", "basic.chatty"))
+
+    outcome = await invoker.invoke("Chatty", {}, "req-42")
+
+    assert isinstance(outcome, Succeeded) and outcome.result == "ok"
+    lines = log.lines("Chatty")  # all there when invoke returns: no waiting
+    assert lines[:3] == ["START RequestId: req-42 Version: $LATEST", "to stdout", "to stderr"]
+    assert lines[3].startswith("[INFO]\t") and lines[3].endswith("Z\treq-42\tthrough logging")
+    assert lines[4] == "END RequestId: req-42"
+    assert lines[5].startswith("REPORT RequestId: req-42\tDuration: ")
+    assert "\tBilled Duration: " in lines[5] and "\tMemory Size: 128 MB\tMax Memory Used: " in lines[5]
+    assert "\tInit Duration: " in lines[5]  # the cold start's REPORT only
+    await invoker.invoke("Chatty", {}, "req-43")
+    assert "Init Duration" not in log.lines("Chatty")[-1]
+
+
+@pytest.mark.asyncio
+async def test_exception_is_a_failure_with_its_type_and_traceback(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Boom", "basic.boom"))
+
+    outcome = await invoker.invoke("Boom", {}, "req-1")
+
+    assert isinstance(outcome, Failed)
+    assert (outcome.error_type, outcome.error_message) == ("ValueError", "something broke")
+    lines = log.lines("Boom")
+    error = lines.index("[ERROR] ValueError: something broke")
+    assert lines[error + 1] == "Traceback (most recent call last):"
+    assert "basic.py" in lines[error + 2] and "in boom" in lines[error + 2]
+    assert not any("worker.py" in line for line in lines)
+    assert lines[-2:][0] == "END RequestId: req-1"
+    assert isinstance(await invoker.invoke("Boom", {}, "req-2"), Failed)  # the worker survives
+    assert len(invoker.worker_pids()["Boom"]) == 1
+
+
+@pytest.mark.asyncio
+async def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep", timeout_s=0.5))
+    first = await invoker.invoke("Slow", {"seconds": 0}, "warm-up")
+    assert isinstance(first, Succeeded)
+    old_pid = first.result["pid"]
+
+    began = time.perf_counter()
+    outcome = await invoker.invoke("Slow", {"seconds": 10}, "req-slow")
+    elapsed = time.perf_counter() - began
+
+    assert isinstance(outcome, TimedOut) and outcome.timeout_s == 0.5
+    assert 0.5 <= elapsed < 2.0
+    assert gone(old_pid)
+    assert invoker.worker_pids() == {"Slow": []}
+    lines = log.lines("Slow")
+    assert lines[-3] == "END RequestId: req-slow"
+    assert lines[-2].startswith("REPORT RequestId: req-slow\tDuration: ")
+    assert lines[-1].endswith("Z req-slow Task timed out after 0.50 seconds")
+
+    after = await invoker.invoke("Slow", {"seconds": 0}, "req-after")
+    assert isinstance(after, Succeeded) and after.result["pid"] != old_pid
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"), [("basic.exit_hard", "exit status 3"), ("basic.kill_self", "signal: killed")]
+)
+@pytest.mark.asyncio
+async def test_worker_death_is_an_exit_error_and_the_next_call_works(
+    make_invoker: MakeInvoker, log: Log, handler: str, reason: str
+) -> None:
+    invoker = make_invoker(spec("Dies", handler), spec("Echo", "basic.echo"))
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Dies"]
+
+    outcome = await invoker.invoke("Dies", {}, "req-1")
+
+    message = f"RequestId: req-1 Error: Runtime exited with error: {reason}"
+    assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("Runtime.ExitError", message)
+    assert gone(pid)
+    assert log.lines("Dies")[-4:-1] == [message, "Runtime.ExitError", "END RequestId: req-1"]
+    # the dead worker is replaced on demand (it dies again: the handler is the same)
+    again = await invoker.invoke("Dies", {}, "req-2")
+    assert isinstance(again, Failed) and again.error_type == "Runtime.ExitError"
+    assert isinstance(await invoker.invoke("Echo", {"still": "fine"}, "req-3"), Succeeded)
+
+
+@pytest.mark.asyncio
+async def test_worker_that_died_while_idle_is_replaced(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Counter", "basic.counter"))
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Counter"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not invoker.worker_pids()["Counter"]:
+            break
+        await asyncio.sleep(0.01)
+
+    outcome = await invoker.invoke("Counter", {}, "req-1")
+
+    assert isinstance(outcome, Succeeded) and outcome.result == {"count": 1, "pid": outcome.result["pid"]}
+    assert outcome.result["pid"] != pid
+
+
+@pytest.mark.asyncio
+async def test_import_error_fails_every_invocation_and_is_logged_once(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Broken", "broken.handler"))
+
+    outcomes = [await invoker.invoke("Broken", {}, f"req-{i}") for i in range(2)]
+
+    expected = "Unable to import module 'broken': No module named 'does_not_exist_anywhere'"
+    for outcome in outcomes:
+        assert isinstance(outcome, Failed)
+        assert (outcome.error_type, outcome.error_message) == ("Runtime.ImportModuleError", expected)
+    assert log.lines("Broken").count(f"[ERROR] Runtime.ImportModuleError: {expected}") == 1
+    assert len(invoker.worker_pids()["Broken"]) == 1  # no respawning
+
+
+@pytest.mark.asyncio
+async def test_module_that_raises_on_import_fails_with_its_own_error(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Raises", "raises_on_import.handler"))
+
+    outcome = await invoker.invoke("Raises", {}, "req-1")
+
+    assert isinstance(outcome, Failed)
+    assert (outcome.error_type, outcome.error_message) == ("RuntimeError", "config missing")
+    lines = log.lines("Raises")
+    assert "[ERROR] RuntimeError: config missing" in lines
+    assert any("raises_on_import.py" in line for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_worker_that_exits_during_init_is_an_exit_error(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Exits", "exits_on_import.handler"))
+    await invoker.start()  # logs the failed init, does not raise
+    assert invoker.worker_pids() == {"Exits": []}
+
+    outcome = await invoker.invoke("Exits", {}, "req-1")
+
+    message = "RequestId: req-1 Error: Runtime exited with error: exit status 7"
+    assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("Runtime.ExitError", message)
+    lines = log.lines("Exits")
+    init_reports = [line for line in lines if line.startswith("INIT_REPORT Init Duration: ")]
+    assert len(init_reports) == 2  # start() and the invocation tried once each
+    assert all(line.endswith("\tPhase: init\tStatus: error\tError Type: Runtime.ExitError") for line in init_reports)
+    assert lines[-2:] == [message, "Runtime.ExitError"]
+
+
+@pytest.mark.asyncio
+async def test_missing_handler_attribute(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Missing", "basic.nope"))
+
+    outcome = await invoker.invoke("Missing", {}, "req-1")
+
+    assert isinstance(outcome, Failed)
+    assert outcome.error_type == "Runtime.HandlerNotFound"
+    assert outcome.error_message == "Handler 'nope' missing on module 'basic'"
+
+
+@pytest.mark.asyncio
+async def test_result_that_is_not_json_is_a_marshal_error(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Unserialisable", "basic.unserialisable"))
+
+    outcome = await invoker.invoke("Unserialisable", {}, "req-1")
+
+    assert isinstance(outcome, Failed)
+    assert outcome.error_type == "Runtime.MarshalError"
+    assert outcome.error_message == "Unable to marshal response: Object of type set is not JSON serializable"
+
+
+@pytest.mark.asyncio
+async def test_decimals_in_a_result_become_numbers(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Decimals", "basic.decimals"))
+
+    outcome = await invoker.invoke("Decimals", {}, "req-1")
+
+    assert outcome == Succeeded({"whole": 3, "part": 1.5}, outcome.duration_ms)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_invocations_run_on_separate_workers(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"))
+    await invoker.start()
+    await invoker.invoke("Slow", {"seconds": 0}, "warm-1")  # the second worker starts cold
+    began = time.perf_counter()
+
+    outcomes = await asyncio.gather(*(invoker.invoke("Slow", {"seconds": 0.5}, f"req-{i}") for i in range(2)))
+
+    assert time.perf_counter() - began < 0.9
+    pids = {o.result["pid"] for o in outcomes if isinstance(o, Succeeded)}
+    assert len(pids) == 2
+    assert sorted(pids) == invoker.worker_pids()["Slow"]
+
+
+@pytest.mark.asyncio
+async def test_one_worker_per_function_serialises_invocations(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"), max_workers_per_function=1)
+    await invoker.start()
+    began = time.perf_counter()
+
+    outcomes = await asyncio.gather(*(invoker.invoke("Slow", {"seconds": 0.3}, f"req-{i}") for i in range(3)))
+
+    assert time.perf_counter() - began >= 0.9
+    assert len({o.result["pid"] for o in outcomes if isinstance(o, Succeeded)}) == 1
+
+
+@pytest.mark.asyncio
+async def test_cancelled_invocation_drops_its_worker(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"), max_workers_per_function=1)
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    task = asyncio.create_task(invoker.invoke("Slow", {"seconds": 10}, "req-1"))
+    await asyncio.sleep(0.2)
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert gone(pid)
+    after = await invoker.invoke("Slow", {"seconds": 0}, "req-2")
+    assert isinstance(after, Succeeded) and after.result["pid"] != pid
+
+
+@pytest.mark.asyncio
+async def test_start_prewarms_one_worker_per_function(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Counter", "basic.counter"), spec("Broken", "broken.handler"))
+
+    await invoker.start()
+
+    pids = invoker.worker_pids()
+    assert len(pids["Counter"]) == 1 and len(pids["Broken"]) == 1
+    outcome = await invoker.invoke("Counter", {}, "req-1")
+    assert isinstance(outcome, Succeeded) and [outcome.result["pid"]] == pids["Counter"]
+
+
+@pytest.mark.asyncio
+async def test_unknown_function_is_a_key_error(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Echo", "basic.echo"))
+
+    with pytest.raises(KeyError, match="no function named 'Nope'; known: Echo"):
+        await invoker.invoke("Nope", {}, "req-1")
+
+
+@pytest.mark.asyncio
+async def test_close_leaves_no_child_processes(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"), spec("Echo", "basic.echo"))
+    await invoker.start()
+    await asyncio.gather(*(invoker.invoke("Slow", {"seconds": 0.2}, f"req-{i}") for i in range(3)))
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 10}, "req-busy"))
+    await asyncio.sleep(0.1)
+    pids = [pid for function_pids in invoker.worker_pids().values() for pid in function_pids]
+    assert len(pids) >= 4
+
+    await invoker.close()
+    await invoker.close()  # idempotent
+
+    assert all(gone(pid) for pid in pids)
+    outcome = await busy  # in flight when closed: ends as a worker exit, never raises
+    assert isinstance(outcome, Failed) and outcome.error_type == "Runtime.ExitError"
+    with pytest.raises(RuntimeError):
+        await invoker.invoke("Echo", {}, "req-late")
+
+
+@pytest.mark.asyncio
+async def test_start_line_precedes_output_on_either_stream(make_invoker: MakeInvoker, log: Log) -> None:
+    # The worker holds START back until the first output (one pipe write for a
+    # quiet handler); whichever stream writes first, START still comes first.
+    invoker = make_invoker(spec("Quiet", "basic.echo"), spec("Loud", "basic.stderr_first"))
+
+    await invoker.invoke("Quiet", {"x": 1}, "req-q")
+    await invoker.invoke("Loud", {}, "req-l")
+
+    assert log.lines("Quiet")[:2] == ["START RequestId: req-q Version: $LATEST", "END RequestId: req-q"]
+    assert log.lines("Quiet")[2].startswith("REPORT RequestId: req-q\t")
+    assert log.lines("Loud")[:4] == [
+        "START RequestId: req-l Version: $LATEST", "first, to stderr", "then to sys.__stdout__",
+        "END RequestId: req-l",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_line_over_256_kb_is_cut_whole_characters_first(make_invoker: MakeInvoker, log: Log) -> None:
+    # 1 + 131072 * 2 bytes: the 256 KB cut falls inside the last "é", which goes too.
+    invoker = make_invoker(spec("Long", "basic.write"))
+
+    outcome = await invoker.invoke("Long", {"text": "a" + "é" * 131072 + "\nnext\n"}, "req-long")
+
+    assert isinstance(outcome, Succeeded)
+    lines = log.lines("Long")
+    assert lines[1] == "a" + "é" * 131071 + "…[truncated 2 bytes]"
+    assert lines[2:4] == ["next", "END RequestId: req-long"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+async def test_a_line_the_handler_left_open_ends_before_end(make_invoker: MakeInvoker, log: Log, stream: str) -> None:
+    invoker = make_invoker(spec("Open", "basic.write"))
+
+    await invoker.invoke("Open", {"text": "no newline", "stream": stream}, "req-1")
+    await invoker.invoke("Open", {"text": "done\n", "stream": stream}, "req-2")
+
+    lines = log.lines("Open")
+    assert lines[1:3] == ["no newline", "END RequestId: req-1"]
+    assert lines[4:7] == ["START RequestId: req-2 Version: $LATEST", "done", "END RequestId: req-2"]

@@ -1,0 +1,478 @@
+"""The pytest plugin (emulator/testing/plugin.py, emulator/testing/faults.py, the server hook).
+
+Unit tests of the pure parts run in this process. The fixtures are tested the way
+users meet them: ``pytester`` writes a test project and runs pytest on it in a
+subprocess (the plugin comes in through its ``pytest11`` entry point), then we check
+the outcomes and that nothing outlived the run (worker processes, moto, the port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from emulator.testing.faults import Dropped, FaultPlan, InvocationLog
+from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
+from emulator.testing.plugin import GatewayConfig, SteerableClock, parse_env
+from emulator.net.server import GatewayServer
+
+pytest_plugins = ["pytester"]
+
+PROBE_DIR = Path(__file__).resolve().parents[1] / "apps" / "probe"
+PROBE_APP = PROBE_DIR / "wsgw.json"
+
+# Shared by the inner projects: children of the pytest process, from /proc.
+INNER_CONFTEST = '''
+import json, os
+from pathlib import Path
+
+OUT = Path(__file__).parent / "observed.json"
+
+def children():
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == os.getpid() and state != "Z":
+                found.add(int(entry))
+    return found
+
+def record(**values):
+    data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    data.update(values)
+    OUT.write_text(json.dumps(data))
+
+def recorded():
+    return json.loads(OUT.read_text())
+'''
+
+
+def _event(route_key: str = "echo", function: str = "Echo", connection_id: str = "c1") -> Invoke:
+    return Invoke(function, {"body": "{}"}, "req-1", connection_id, route_key)
+
+
+# -- pure parts ----------------------------------------------------------------------
+
+
+def test_fault_plan_injects_in_order_and_only_as_often_as_asked() -> None:
+    plan = FaultPlan({"Echo": 3.0, "Disconnect": 1.0})
+    assert plan.before(_event()) is None
+    plan.fail_next("Echo", "KeyError", "boom", times=2)
+    plan.time_out_next("Echo")
+    assert plan.before(_event()) == Failed("KeyError", "boom", 0.0)
+    assert plan.before(_event(function="Other")) is None
+    assert isinstance(plan.before(_event()), Failed)
+    assert plan.before(_event()) == TimedOut(3.0, 3000.0)
+    assert plan.before(_event()) is None and plan.pending() == []
+
+
+def test_fault_plan_drops_disconnects_of_one_connection_or_any() -> None:
+    plan = FaultPlan({"Disconnect": 1.0})
+    plan.drop_next_disconnect("c2")
+    assert plan.before(_event("$disconnect", "Disconnect", "c1")) is None
+    assert isinstance(plan.before(_event("$disconnect", "Disconnect", "c2")), Dropped)
+    plan.drop_next_disconnect()
+    plan.clear()
+    assert plan.before(_event("$disconnect", "Disconnect")) is None
+
+
+def test_fault_plan_names_the_functions_when_one_is_unknown() -> None:
+    plan = FaultPlan({"Echo": 3.0})
+    with pytest.raises(ValueError, match="no function 'Ecko'; its functions: Echo"):
+        plan.fail_next("Ecko")
+    with pytest.raises(ValueError, match="at least 1"):
+        plan.time_out_next("Echo", times=0)
+
+
+def test_invocation_view_filters_and_waits() -> None:
+    log = InvocationLog()
+    log(_event(), Succeeded("old", 1.0), False)
+    view = log.view()
+    log(_event("$disconnect", "Disconnect"), Dropped(None, 0.0), True)
+    log(_event(), Failed("E", "m", 2.0), True)
+    log.add_line("Echo", "hello")
+    assert [r.status for r in view] == ["dropped", "failed"]
+    assert view.filter(function="Echo")[0].injected
+    assert view.wait_for(route_key="$disconnect").status == "dropped"
+    assert view.logs("Echo") == ["hello"] and view.logs("Other") == []
+    with pytest.raises(AssertionError, match="expected 2 invocation"):
+        view.wait_for_count(2, status="failed", timeout=0.05)
+    view.clear()
+    assert len(view) == 0
+    log(_event(), Succeeded("new", 1.0), False)
+    log.forget()
+    assert len(view) == 0 and log.view().filter() == []
+    log(_event(), Succeeded("newer", 1.0), False)
+    assert [r.result for r in view] == ["newer"] and view.filter()[0].index == 4
+
+
+def test_steerable_clock_holds_advances_and_never_goes_back() -> None:
+    clock = SteerableClock()
+    assert abs(clock.now_ms() - time.time() * 1000) < 1000
+    clock.hold()
+    held = clock.now_ms()
+    time.sleep(0.02)
+    assert clock.now_ms() == held
+    clock.advance(600_000)
+    assert clock.now_ms() == held + 600_000
+    clock.release()
+    time.sleep(0.02)
+    assert clock.now_ms() >= held + 600_020
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_env_lines_and_overrides_reach_the_functions() -> None:
+    env = parse_env(["# comment", "", "PROBE_SETTING = everywhere", "EventDump.PROBE_SETTING=only-dump"])
+    model = GatewayConfig(PROBE_APP, "qa", tuple(sorted(env.items()))).model()
+    assert model.stage == "qa"
+    assert model.functions["EventDump"].environment["PROBE_SETTING"] == "only-dump"
+    assert model.functions["Echo"].environment["PROBE_SETTING"] == "everywhere"
+    with pytest.raises(pytest.UsageError, match="FUNCTION.KEY=VALUE"):
+        parse_env(["no-equals-sign"])
+    with pytest.raises(Exception, match="no function 'Nope'"):
+        GatewayConfig(PROBE_APP, None, (("Nope.X", "1"),)).model()
+
+
+class _CountingInvoker:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Outcome:
+        self.calls += 1
+        return Succeeded("ran", 1.0)
+
+
+def test_server_hook_injects_without_running_and_reports_every_outcome() -> None:
+    invoker, plan, log = _CountingInvoker(), FaultPlan({"Echo": 3.0}), InvocationLog()
+    server = GatewayServer(None, None, invoker, faults=plan, observer=log)  # type: ignore[arg-type]
+    view = log.view()
+    plan.fail_next("Echo")
+    assert isinstance(asyncio.run(server.invoke(_event())), Failed)
+    assert asyncio.run(server.invoke(_event())) == Succeeded("ran", 1.0)
+    assert invoker.calls == 1
+    assert [(r.status, r.injected) for r in view] == [("failed", True), ("succeeded", False)]
+
+
+# -- the fixtures in user projects ---------------------------------------------------------
+
+
+def _assert_nothing_left(observed: Mapping[str, Any]) -> None:
+    """Processes the inner run saw as its children are gone; its ports are closed."""
+    deadline = time.monotonic() + 5
+    alive = set(observed["children"])
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if _running(pid)}
+        time.sleep(0.05)
+    assert not alive, f"processes left running: {alive}"
+    for port in observed["ports"]:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+SYNC_AND_STRICT_TESTS = '''
+import asyncio, json, socket
+import pytest
+from emulator.testing.plugin import HandshakeRefused
+from conftest import children, record, recorded
+
+def test_echo_and_addresses(wsgw_gateway, wsgw_connect):
+    assert wsgw_gateway.stage == "test"
+    assert wsgw_gateway.url.startswith("ws://127.0.0.1:") and wsgw_gateway.url.endswith("/test")
+    assert wsgw_gateway.wss_url.startswith("wss://") and wsgw_gateway.ca_path.is_file()
+    assert wsgw_gateway.management_url.startswith("https://")
+    client = wsgw_connect()
+    client.send_json({"action": "echo", "n": 1})
+    assert client.recv_json() == {"action": "echo", "n": 1}
+    record(session_port=int(wsgw_gateway.url.rsplit(":", 1)[1].split("/")[0]))
+
+def test_a_failing_user_test_still_cleans_up(wsgw_connect):
+    client = wsgw_connect()
+    client.send_json({"action": "echo"})
+    assert client.recv_text() == "something else"
+
+def test_the_previous_tests_connection_was_closed(wsgw_gateway, wsgw_invocations):
+    assert wsgw_gateway.open_connection_ids() == set()
+    assert len(wsgw_invocations) == 0   # its $disconnect ran before this test began
+
+def test_wss_headers_query_subprotocol(wsgw_connect, wsgw_invocations):
+    client = wsgw_connect(secure=True, headers={"X-Test": "yes"}, query={"protocol": "chat.v1"},
+                          subprotocols=["chat.v1"])
+    assert client.subprotocol == "chat.v1"
+    connect = wsgw_invocations.wait_for(route_key="$connect")
+    assert connect.connection_id == client.connection_id and connect.function == "Connect"
+    assert connect.event["headers"]["X-Test"] == "yes"
+    assert connect.event["queryStringParameters"] == {"protocol": "chat.v1"}
+    assert connect.status == "succeeded" and connect.result["statusCode"] == 200
+    assert any(line.startswith("CONNECT-EVENT") for line in wsgw_invocations.logs("Connect"))
+
+def test_refused_handshake(wsgw_connect):
+    with pytest.raises(HandshakeRefused) as refused:
+        wsgw_connect(query={"status": "401"})
+    assert refused.value.status == 401
+
+def test_management_client(wsgw_connect, wsgw_management):
+    client = wsgw_connect()
+    wsgw_management.post_to_connection(ConnectionId=client.connection_id, Data=b"pushed")
+    assert client.recv_text() == "pushed"
+    assert "ConnectedAt" in wsgw_management.get_connection(ConnectionId=client.connection_id)
+    wsgw_management.delete_connection(ConnectionId=client.connection_id)
+    assert client.expect_close(1000).code == 1000
+
+def test_fail_and_time_out_next(wsgw_connect, wsgw_faults, wsgw_invocations):
+    client = wsgw_connect()
+    wsgw_faults.fail_next("Echo", "KeyError", "boom")
+    client.send_json({"action": "echo"})
+    assert client.recv_json()["message"] == "Internal server error"
+    failed = wsgw_invocations.wait_for(function="Echo")
+    assert (failed.status, failed.injected, failed.outcome.error_type) == ("failed", True, "KeyError")
+    wsgw_faults.time_out_next("Echo")
+    client.send_json({"action": "echo"})
+    assert client.recv_json()["message"] == "Internal server error"
+    assert wsgw_invocations.wait_for(function="Echo", status="timed_out").injected
+    client.send_json({"action": "echo", "again": True})
+    assert client.recv_json() == {"action": "echo", "again": True}
+    assert not wsgw_faults.pending()
+    with pytest.raises(ValueError, match="its functions"):
+        wsgw_faults.fail_next("NoSuchFunction")
+
+def test_fail_next_connect_refuses_with_502(wsgw_connect, wsgw_faults):
+    wsgw_faults.fail_next("Connect")
+    with pytest.raises(HandshakeRefused) as refused:
+        wsgw_connect()
+    assert refused.value.status == 502 and "Internal server error" in refused.value.body
+    wsgw_connect().close()
+
+def test_unused_faults_end_with_the_test(wsgw_faults):
+    wsgw_faults.fail_next("Echo")
+
+def test_faults_do_not_leak_into_the_next_test(wsgw_connect):
+    client = wsgw_connect()
+    client.send_json({"action": "echo"})
+    assert client.recv_json() == {"action": "echo"}
+
+def test_drop_next_disconnect(wsgw_connect, wsgw_faults, wsgw_invocations):
+    dropped, kept = wsgw_connect(), wsgw_connect()
+    dropped_id, kept_id = dropped.connection_id, kept.connection_id
+    wsgw_faults.drop_next_disconnect(dropped_id)
+    dropped.close()
+    assert wsgw_invocations.wait_for(route_key="$disconnect", connection_id=dropped_id).status == "dropped"
+    kept.close(4000, "bye")
+    ran = wsgw_invocations.wait_for(route_key="$disconnect", connection_id=kept_id)
+    assert ran.status == "succeeded" and ran.event["requestContext"]["disconnectStatusCode"] == 4000
+    printed = wsgw_invocations.logs("Disconnect")
+    assert any(kept_id in line for line in printed) and not any(dropped_id in line for line in printed)
+
+def test_mark_gone(wsgw_connect, wsgw_faults, wsgw_management):
+    client = wsgw_connect()
+    assert wsgw_faults.mark_gone(client.connection_id)
+    with pytest.raises(wsgw_management.exceptions.GoneException):
+        wsgw_management.post_to_connection(ConnectionId=client.connection_id, Data=b"x")
+    client.send_json({"action": "echo"})
+    assert client.recv_json() == {"action": "echo"}
+    assert not wsgw_faults.mark_gone("NoSuchConnId=")
+
+def test_idle_timeout_with_the_clock(wsgw_connect, wsgw_clock, wsgw_invocations):
+    client = wsgw_connect()
+    assert wsgw_clock.advance(599.999) == 0
+    assert wsgw_clock.advance(0.001) == 1
+    assert client.expect_close(1001) == (1001, "Going away")
+    event = wsgw_invocations.wait_for(route_key="$disconnect").event
+    assert event["requestContext"]["disconnectStatusCode"] == 1001
+
+def test_two_hour_limit_with_the_clock(wsgw_connect, wsgw_clock):
+    client = wsgw_connect()
+    for _ in range(23):
+        wsgw_clock.advance(5 * 60)
+        client.send_json({"action": "echo"})
+        client.recv_text()
+    assert wsgw_clock.advance(5 * 60) == 1
+    assert client.expect_close().code == 1001
+
+def test_children_before_isolation():
+    record(before=sorted(children()))
+
+@pytest.mark.wsgw(isolated=True)
+def test_isolated_gateway(wsgw_gateway, wsgw_connect):
+    port = int(wsgw_gateway.url.rsplit(":", 1)[1].split("/")[0])
+    assert port != recorded()["session_port"]
+    wsgw_connect().send_json({"action": "echo"})
+    pids = [pid for pids in wsgw_gateway.worker_pids().values() for pid in pids]
+    assert set(pids) <= children()
+    record(isolated_children=sorted(children() - set(recorded()["before"])), isolated_port=port)
+
+def test_isolated_gateway_is_gone():
+    data = recorded()
+    assert children() == set(data["before"])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", data["isolated_port"]), timeout=2)
+
+@pytest.mark.wsgw(template="no/such/app.json")
+def test_bad_template_is_one_error(wsgw_gateway):
+    pass
+
+@pytest.mark.asyncio
+async def test_async_strict(wsgw_connect_async, wsgw_invocations):
+    async with wsgw_connect_async() as a:
+        b = await wsgw_connect_async(secure=True)
+        await a.send_json({"action": "echo", "from": "a"})
+        await b.send_json({"action": "echo", "from": "b"})
+        assert await a.recv_json() == {"action": "echo", "from": "a"}
+        assert await b.recv_text() == '{"action": "echo", "from": "b"}'
+        with pytest.raises(TimeoutError):
+            await a.recv_text(timeout=0.05)
+        b_id = b.connection_id
+        await b.close()
+    wsgw_invocations.wait_for(route_key="$disconnect", connection_id=b_id)
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_async_on_a_module_loop_and_failing(wsgw_connect_async):
+    client = await wsgw_connect_async()
+    await client.send_json({"action": "echo"})
+    assert await client.recv_text() == "not this"
+
+def test_last_records_the_session_children(wsgw_gateway):
+    record(children=sorted(children()), ports=[recorded()["session_port"]])
+'''
+
+
+def _inner_project(pytester: pytest.Pytester, ini: str, **files: str) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n" + textwrap.dedent(ini))
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makepyfile(**files)
+
+
+def test_sync_and_strict_async_tests_with_the_template_flag(pytester: pytest.Pytester) -> None:
+    _inner_project(pytester, "asyncio_mode = strict\n", test_probe=SYNC_AND_STRICT_TESTS)
+    # The "=" form: pytest guesses the rootdir from bare path arguments before plugins load.
+    result = pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=18, failed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*test_a_failing_user_test_still_cleans_up FAILED*",
+        "*test_async_on_a_module_loop_and_failing FAILED*",
+        "*ERROR at setup of test_bad_template_is_one_error*",
+        "wsgw: */no/such/app.json: not found*",
+    ])
+    _assert_nothing_left(json.loads((pytester.path / "observed.json").read_text()))
+
+
+INI_AND_AUTO_TESTS = '''
+import asyncio
+
+async def test_auto_mode_async_with_ini_template_stage_and_env(wsgw_gateway, wsgw_connect_async):
+    assert wsgw_gateway.stage == "qa" and wsgw_gateway.url.endswith("/qa")
+    client = await wsgw_connect_async()
+    await client.send_json({"action": "dump"})
+    dump = await client.recv_json()
+    assert dump["env"]["PROBE_SETTING"] == "only-dump"
+    assert dump["event"]["requestContext"]["stage"] == "qa"
+    echo_env = wsgw_gateway.model.functions["Echo"].environment
+    assert echo_env["PROBE_SETTING"] == "everywhere" and echo_env["FROM_FIXTURE"] == "yes"
+
+async def test_auto_mode_concurrent_clients(wsgw_connect_async):
+    clients = [await wsgw_connect_async() for _ in range(3)]
+    await asyncio.gather(*(c.send_json({"action": "echo", "i": i}) for i, c in enumerate(clients)))
+    answers = await asyncio.gather(*(c.recv_json() for c in clients))
+    assert [a["i"] for a in answers] == [0, 1, 2]
+
+def test_sync_in_the_same_session(wsgw_connect):
+    client = wsgw_connect()
+    client.send_json({"action": "echo"})
+    assert client.recv_json() == {"action": "echo"}
+'''
+
+FIXTURE_OVERRIDE = '''
+import pytest
+
+@pytest.fixture
+def wsgw_env(wsgw_env):
+    return {**wsgw_env, "FROM_FIXTURE": "yes"}
+'''
+
+
+def test_auto_mode_with_the_ini_template_relative_to_the_rootdir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = pytester.path / "apps" / "probe"
+    app.mkdir(parents=True)
+    for name in ("wsgw.json", "probe.py"):
+        shutil.copy(PROBE_DIR / name, app / name)
+    pytester.makeini("""
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_fixture_loop_scope = function
+        wsgw_template = apps/probe/wsgw.json
+        wsgw_stage = qa
+        wsgw_env =
+            PROBE_SETTING=everywhere
+            EventDump.PROBE_SETTING=only-dump
+    """)
+    tests = pytester.mkpydir("suite")
+    (tests / "conftest.py").write_text(FIXTURE_OVERRIDE)
+    (tests / "test_ini.py").write_text(INI_AND_AUTO_TESTS)
+    monkeypatch.chdir(tests)  # the ini path resolves against the rootdir, not here
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+BUNDLED_APP_TESTS = '''
+def test_chat(wsgw_gateway, wsgw_connect):
+    alice = wsgw_connect()
+    bob = wsgw_connect()
+    alice.send_json({"action": "whoAmI"})
+    alice_id = alice.recv_text()
+    bob.send_json({"action": "sendMessage", "connectionId": alice_id, "message": "hi"})
+    assert alice.recv_text(timeout=2) == "hi"
+
+def test_a_dropped_disconnect_leaves_the_row(wsgw_gateway, wsgw_connect, wsgw_aws, wsgw_faults, wsgw_invocations):
+    (table,) = wsgw_gateway.model.tables
+    client = wsgw_connect()
+    connection_id = client.connection_id
+    key = {"connectionId": {"S": connection_id}}
+    wsgw_faults.drop_next_disconnect()
+    client.close()
+    wsgw_invocations.wait_for(route_key="$disconnect", status="dropped")
+    assert "Item" in wsgw_aws("dynamodb").get_item(TableName=table.table_name, Key=key)
+    assert wsgw_aws.resource("dynamodb").Table(table.table_name).get_item(Key={"connectionId": connection_id})["Item"]
+'''
+
+
+def test_the_bundled_app_by_default(pytester: pytest.Pytester) -> None:
+    _inner_project(pytester, "", test_chat=BUNDLED_APP_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_malformed_env_line_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nwsgw_env = not-a-pair\n")
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "wsgw_env: expected FUNCTION.KEY=VALUE" in result.stderr.str()
+
+
+def test_the_plugin_is_registered_and_its_marker_known(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_inprocess("--markers", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*@pytest.mark.wsgw(isolated=False, template=None, stage=None, env=None)*"])
