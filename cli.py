@@ -209,7 +209,7 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     # A second Ctrl-C stops waiting for the $disconnect handlers.
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, gateway.abandon)
-    open_connections = len(gateway.server.sessions) if gateway.server else 0
+    open_connections = len(gateway.listener.connections) if gateway.listener else 0
     say(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
     cut_short = await gateway.stop(
         progress=lambda n: say(f"wsgw: waiting for {n} invocation(s) to finish (Ctrl-C again to stop waiting)..."),

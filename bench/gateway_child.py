@@ -109,11 +109,11 @@ def _health(gateway: LocalGateway) -> dict[str, Any]:
     gc.collect()
     rss_before_trim = rss_kib(os.getpid())
     _malloc_trim()
-    server, core = gateway.server, gateway.gateway
+    server, core = gateway.listener, gateway.lifecycle
     return {
         "asyncio_tasks": len(asyncio.all_tasks()),
-        "background_tasks": len(server._tasks) if server is not None else None,
-        "sessions": len(server.sessions) if server is not None else None,
+        "background_tasks": server.background_tasks if server is not None else None,
+        "sessions": len(server.connections) if server is not None else None,
         "transports": len(server._transports) if server is not None else None,
         "registry": len(core.registry) if core is not None else None,
         "open_fds": len(os.listdir("/proc/self/fd")),

@@ -1,7 +1,7 @@
 """The composition root: builds and wires one local gateway, starts and stops it.
 
 :class:`LocalGateway` is what ``wsgw run-local``, the tests and the pytest plugin use
-(``await gw.start()`` ... ``await gw.stop()``); :class:`BackgroundGateway` runs one in
+(``await gw.start()`` ... ``await gw.stop()``); :class:`GatewayThread` runs one in
 a thread with its own event loop, for synchronous callers such as boto3-based tests.
 Nothing else in the emulator constructs the pieces below.
 """
@@ -22,13 +22,15 @@ from urllib.parse import urlsplit
 from .aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
 from .core.clock import Clock, SystemClock
 from .template.env_overrides import EnvOverrides
-from .core.gateway import DEFAULT_IAM_CREDENTIALS, Gateway
+from .core.lifecycle import DEFAULT_IAM_CREDENTIALS, ConnectionLifecycle
 from .core.ids import IdFactory, RandomIds
+from .runtime.integrations import HookedIntegrations, InvokerIntegrations
 from .runtime.invoker import Invoker, LogSink
 from .core.management import ManagementApi
 from .core.model import ApiModel
 from .reload import Reloader, ReloadLog, ReloadSource
-from .net.server import FaultSource, GatewayServer, InvocationObserver, bind_listener
+from .core.invocation import FaultSource, Integrations, InvocationObserver
+from .net.listener import Listener, bind_listener
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
 
 T = TypeVar("T")
@@ -128,15 +130,15 @@ class LocalGateway:
         self.clock = clock or SystemClock()
         self.ids = ids or RandomIds()
         self.function_log = function_log
-        self.faults = faults  # test hooks for GatewayServer.invoke (the pytest plugin)
+        self.faults = faults  # test hooks around every integration (the pytest plugin)
         self.observer = observer
         self.reload_log = reload_log
         self.reloader: Reloader | None = None
         self.aws: EmbeddedAws | None = None
         self.tls: TlsMaterial | None = None
         self.invoker: Invoker | None = None
-        self.gateway: Gateway | None = None
-        self.server: GatewayServer | None = None
+        self.lifecycle: ConnectionLifecycle | None = None
+        self.listener: Listener | None = None
         self.port = options.port
 
     # -- addresses --------------------------------------------------------------
@@ -210,19 +212,21 @@ class LocalGateway:
                     endpoint_url=tables_endpoint, region=self.model.region,
                 )
             await warm
-            self.gateway = Gateway(
+            self.lifecycle = ConnectionLifecycle(
                 self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids,
                 api_keys=self.options.api_keys, iam_credentials=self.options.iam_credentials,
             )
             management = ManagementApi(
-                stage=self.model.stage, registry=self.gateway.registry,
+                stage=self.model.stage, registry=self.lifecycle.registry,
                 clock=self.clock, limits=self.model.limits,
             )
-            self.server = GatewayServer(
-                self.gateway, management, self.invoker, ssl_context=server_ssl_context(self.tls),
-                faults=self.faults, observer=self.observer,
+            integrations: Integrations = InvokerIntegrations(self.invoker)
+            if self.faults is not None or self.observer is not None:
+                integrations = HookedIntegrations(integrations, faults=self.faults, observer=self.observer)
+            self.listener = Listener(
+                self.lifecycle, management, integrations, ssl_context=server_ssl_context(self.tls),
             )
-            self.server.start(listener, sweep_interval_s=self.options.sweep_interval_s)
+            self.listener.start(listener, sweep_interval_s=self.options.sweep_interval_s)
             if self.options.reload:
                 self.reloader = Reloader(self, self.options.reload_source, self.reload_log)
                 await self.reloader.start()
@@ -234,7 +238,7 @@ class LocalGateway:
     def sweep(self) -> int:
         """Close connections past their idle timeout or maximum duration now (tests
         move a :class:`~emulator.core.clock.ManualClock`, then call this)."""
-        return self.server.sweep() if self.server is not None else 0
+        return self.listener.sweep() if self.listener is not None else 0
 
     async def stop(self, progress: Callable[[int], None] | None = None) -> int:
         """Close every connection with 1001 and run its ``$disconnect``, then stop
@@ -246,9 +250,9 @@ class LocalGateway:
         if self.reloader is not None:
             await self.reloader.stop()
             self.reloader = None
-        if self.server is not None:
-            cut_short = await self.server.shutdown(self.options.shutdown_timeout_s, progress=progress)
-            self.server = None
+        if self.listener is not None:
+            cut_short = await self.listener.shutdown(self.options.shutdown_timeout_s, progress=progress)
+            self.listener = None
         if self.invoker is not None:
             await self.invoker.close()
             self.invoker = None
@@ -259,8 +263,8 @@ class LocalGateway:
 
     def abandon(self) -> None:
         """Make a running :meth:`stop` cancel what it still waits for."""
-        if self.server is not None:
-            self.server.abandon()
+        if self.listener is not None:
+            self.listener.abandon()
 
     # -- hot reload -------------------------------------------------------------
 
@@ -272,8 +276,8 @@ class LocalGateway:
         The stage and limits stay as started. Raises (InitFailed, ConfigError, a
         table error) with routes and workers unchanged (new tables may exist by
         then). Returns the invoker's summary (added/changed/restarted/removed)."""
-        assert self.invoker is not None and self.gateway is not None, "start() first"
-        gateway = self.gateway
+        assert self.invoker is not None and self.lifecycle is not None, "start() first"
+        lifecycle = self.lifecycle
         model = dataclasses.replace(
             self.options.env_overrides.apply(model), stage=self.model.stage, limits=self.model.limits,
         )
@@ -283,7 +287,7 @@ class LocalGateway:
             await asyncio.to_thread(create_tables, new_tables, endpoint_url=endpoint, region=model.region)
 
         def swap() -> None:
-            gateway.swap_model(model)
+            lifecycle.swap_model(model)
             self.model = model
 
         return await self.invoker.reload(model.functions, base_env=self._worker_env(model), swap=swap)
@@ -355,22 +359,22 @@ def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
     return dataclasses.replace(model, limits=dataclasses.replace(model.limits, **changes)) if changes else model
 
 
-class BackgroundGateway:
+class GatewayThread:
     """A :class:`LocalGateway` on its own event loop in a daemon thread.
 
     For synchronous callers (boto3 in tests, the pytest plugin): ``start()`` blocks
     until the gateway accepts connections, ``stop()`` until it has shut down.
     """
 
-    def __init__(self, gateway: LocalGateway) -> None:
-        self.gateway = gateway
+    def __init__(self, local: LocalGateway) -> None:
+        self.local = local
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="wsgw-gateway", daemon=True)
 
     def start(self, timeout_s: float = 60.0) -> LocalGateway:
         self._thread.start()
-        self.run(self.gateway.start(), timeout_s)
-        return self.gateway
+        self.run(self.local.start(), timeout_s)
+        return self.local
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
         """Run ``coroutine`` on the gateway's loop and wait for its result."""
@@ -386,7 +390,7 @@ class BackgroundGateway:
         if not self._thread.is_alive():
             return
         try:
-            self.run(self.gateway.stop(), timeout_s)
+            self.run(self.local.stop(), timeout_s)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout_s)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,27 +56,27 @@ class FunctionLog:
 class RunningGateway:
     """A started gateway plus what tests need to talk to it."""
 
-    def __init__(self, background: BackgroundGateway, log: FunctionLog) -> None:
+    def __init__(self, background: GatewayThread, log: FunctionLog) -> None:
         self.background = background
-        self.gateway = background.gateway
+        self.local = background.local
         self.log = log
 
     @property
     def ws_url(self) -> str:
-        return self.gateway.ws_url
+        return self.local.ws_url
 
     @property
     def wss_url(self) -> str:
-        return self.gateway.wss_url
+        return self.local.wss_url
 
     @property
     def ca_cert(self) -> str:
-        assert self.gateway.tls is not None
-        return str(self.gateway.tls.ca_cert)
+        assert self.local.tls is not None
+        return str(self.local.tls.ca_cert)
 
     def management(self, *, secure: bool = True) -> Any:
         """boto3's own apigatewaymanagementapi client bound to this gateway."""
-        url = self.gateway.management_url if secure else self.gateway.http_management_url
+        url = self.local.management_url if secure else self.local.http_management_url
         return boto3.client(
             "apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -86,14 +86,14 @@ class RunningGateway:
 
     def dynamodb(self) -> Any:
         return boto3.client(
-            "dynamodb", endpoint_url=self.gateway.aws_endpoint_url, region_name="us-east-1",
+            "dynamodb", endpoint_url=self.local.aws_endpoint_url, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
     def open_connection_ids(self) -> set[str]:
-        assert self.gateway.server is not None
-        server = self.gateway.server
-        return self.background.call(lambda: set(server.sessions))
+        assert self.local.listener is not None
+        server = self.local.listener
+        return self.background.call(server.connections.ids)
 
 
 def start_gateway(app: Path | None, tls_dir: Path, **options: Any) -> RunningGateway:
@@ -102,7 +102,7 @@ def start_gateway(app: Path | None, tls_dir: Path, **options: Any) -> RunningGat
     local = LocalGateway(
         load_model(app), GatewayOptions(port=0, tls_dir=tls_dir, **options), function_log=log,
     )
-    background = BackgroundGateway(local)
+    background = GatewayThread(local)
     background.start()
     return RunningGateway(background, log)
 

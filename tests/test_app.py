@@ -9,7 +9,7 @@ import boto3
 import pytest
 from websockets.sync.client import connect
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway, is_loopback_url
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway, is_loopback_url
 from emulator.aws.embedded import EmbeddedAws
 from emulator.template.loader import load_model
 
@@ -61,7 +61,7 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
     loop = asyncio.new_event_loop()
     loop.run_until_complete(other.start())
     try:
-        background = BackgroundGateway(LocalGateway(
+        background = GatewayThread(LocalGateway(
             CHAT_MODEL,
             GatewayOptions(port=0, tls_dir=tmp_path, aws_endpoint_url=other.endpoint_url),
             function_log=lambda function, line: None,
@@ -94,7 +94,7 @@ def test_frame_and_message_limits_are_configurable() -> None:
     ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("myhost.example", True),
 ])
 def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
-    from emulator.net.server import exposure_warning
+    from emulator.net.listener import exposure_warning
 
     warning = exposure_warning(host)
     assert (warning is not None) is warned
@@ -114,7 +114,7 @@ def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(tls_dir: Path) 
 
     running = start_gateway(PROBE_APP, tls_dir)
     try:
-        server = running.gateway.server
+        server = running.local.listener
         assert server is not None
         reports: list[int] = []
         with connect(running.ws_url) as ws:
@@ -147,9 +147,9 @@ def test_shutdown_closes_a_connection_whose_connect_was_running_and_runs_its_dis
 
     running = start_gateway(PROBE_APP, tls_dir)
     try:
-        server = running.gateway.server
+        server = running.local.listener
         assert server is not None
-        idle = socket.create_connection(("127.0.0.1", running.gateway.port))
+        idle = socket.create_connection(("127.0.0.1", running.local.port))
         codes: list[int | None] = []
 
         def client() -> None:

@@ -78,7 +78,7 @@ def test_api_key_required(keyed: RunningGateway, key: str | None, status: int | 
         with connect(url, additional_headers=headers):
             assert len(keyed.open_connection_ids()) == 1  # the 101 came: $connect allowed it
         # The table with GSI/LSI/TTL from the template exists in the embedded moto.
-        games = next(t for t in keyed.gateway.model.tables if t.global_indexes and t.local_indexes)
+        games = next(t for t in keyed.local.model.tables if t.global_indexes and t.local_indexes)
         description = keyed.dynamodb().describe_table(TableName=games.table_name)["Table"]
         assert [i["IndexName"] for i in description["GlobalSecondaryIndexes"]] == [i.name for i in games.global_indexes]
         assert [i["IndexName"] for i in description["LocalSecondaryIndexes"]] == [i.name for i in games.local_indexes]

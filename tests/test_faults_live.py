@@ -29,7 +29,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.tools.console import Console
 from emulator.core.ids import is_aws_id
 from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
@@ -126,26 +126,26 @@ class ConsoleOutput:
 
 @dataclass
 class Live:
-    background: BackgroundGateway
+    background: GatewayThread
     recorder: Recorder
     console: ConsoleOutput
     figures: dict[str, float] = field(default_factory=dict)
 
     @property
-    def gateway(self) -> LocalGateway:
-        return self.background.gateway
+    def local(self) -> LocalGateway:
+        return self.background.local
 
     @property
     def ws_url(self) -> str:
-        return self.gateway.ws_url
+        return self.local.ws_url
 
     def open_connection_ids(self) -> set[str]:
-        server = self.gateway.server
+        server = self.local.listener
         assert server is not None
-        return self.background.call(lambda: set(server.sessions))
+        return self.background.call(server.connections.ids)
 
     def worker_pids(self, function: str) -> list[int]:
-        invoker = self.gateway.invoker
+        invoker = self.local.invoker
         assert invoker is not None
         return self.background.call(lambda: invoker.worker_pids()[function])
 
@@ -165,7 +165,7 @@ def _start(app: Path, tls_dir: Path) -> Live:
 
     local = LocalGateway(load_model(app), GatewayOptions(port=0, tls_dir=tls_dir),
                          function_log=function_log, observer=observer, reload_log=console.message)
-    background = BackgroundGateway(local)
+    background = GatewayThread(local)
     background.start()
     return Live(background, recorder, output)
 
@@ -431,7 +431,7 @@ def _masked_text(payload: bytes) -> bytes:
 
 @pytest.mark.parametrize("vanish", ["reset", "fin"])
 def test_client_gone_without_close_frame_is_1006_for_disconnect(faulty: Live, vanish: str) -> None:
-    sock = _upgrade(faulty.gateway.port, f"/{faulty.gateway.model.stage}")
+    sock = _upgrade(faulty.local.port, f"/{faulty.local.model.stage}")
     try:
         head, received = _read_head(sock)
         assert head.startswith(b"HTTP/1.1 101")
@@ -463,7 +463,7 @@ def test_client_gone_without_close_frame_is_1006_for_disconnect(faulty: Live, va
 def test_unreachable_moto_is_the_handler_s_own_boto3_error(faulty: Live) -> None:
     # Kills the module gateway's moto for good: no other test here needs AWS, and
     # each of them, run after this one, shows the gateway still serving.
-    aws = faulty.gateway.aws
+    aws = faulty.local.aws
     assert aws is not None and aws.process is not None
     with connect(faulty.ws_url) as ws:
         connection_id = _connection_id(ws)
@@ -514,7 +514,7 @@ def _http(port: int, method: str, target: str, headers: dict[str, str]) -> tuple
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("target", _OUTSIDE)
 def test_http_paths_outside_the_api_are_forbidden(faulty: Live, method: str, target: str) -> None:
-    port = faulty.gateway.port
+    port = faulty.local.port
     # Unsigned: API Gateway's answer to any unauthenticated call on the host.
     status, headers, body = _http(port, method, target, {})
     assert (status, headers.get("x-amzn-errortype")) == (403, "ForbiddenException")
@@ -526,15 +526,15 @@ def test_http_paths_outside_the_api_are_forbidden(faulty: Live, method: str, tar
 
 
 def test_encoded_traversal_in_a_connection_id_is_only_a_bad_id(faulty: Live) -> None:
-    target = f"/{faulty.gateway.model.stage}/@connections/..%2F..%2Fetc%2Fpasswd"
-    status, headers, body = _http(faulty.gateway.port, "GET", target, {"Authorization": _SIGNED})
+    target = f"/{faulty.local.model.stage}/@connections/..%2F..%2Fetc%2Fpasswd"
+    status, headers, body = _http(faulty.local.port, "GET", target, {"Authorization": _SIGNED})
     assert (status, headers.get("x-amzn-errortype")) == (400, "BadRequestException")
     assert json.loads(body) == {"message": "Invalid connectionId: ../../etc/passwd"}
 
 
 def test_lambda_api_path_traversal_is_an_unknown_function(faulty: Live) -> None:
     target = "/2015-03-31/functions/..%2F..%2F..%2Fetc%2Fpasswd/invocations"
-    status, headers, body = _http(faulty.gateway.port, "POST", target, {})
+    status, headers, body = _http(faulty.local.port, "POST", target, {})
     assert (status, headers.get("x-amzn-errortype")) == (404, "ResourceNotFoundException")
     assert b"root:" not in body and json.loads(body)["message"].startswith("Function not found: ")
 
@@ -542,7 +542,7 @@ def test_lambda_api_path_traversal_is_an_unknown_function(faulty: Live) -> None:
 @pytest.mark.parametrize("path", ["/", "/other-stage", "/test/x", "/../etc/passwd", "/test/../other",
                                   "/%2e%2e/etc/passwd", "/test/@connections/x", "/etc/passwd"])
 def test_websocket_upgrade_outside_the_stage_is_403(faulty: Live, path: str) -> None:
-    sock = _upgrade(faulty.gateway.port, path)
+    sock = _upgrade(faulty.local.port, path)
     try:
         head, rest = _read_head(sock)
         deadline = time.monotonic() + 5
@@ -631,7 +631,7 @@ def test_secrets_and_the_ca_key_never_reach_run_local_output(faulty: Live, tmp_p
     tls = tmp_path / "tls"
     # The faulty gateway's AWS endpoint (its moto may be dead by now: these handlers
     # never call AWS) spares run-local starting a moto of its own.
-    endpoint = faulty.gateway.aws_endpoint_url
+    endpoint = faulty.local.aws_endpoint_url
     assert endpoint is not None
     server = _RunLocal("--template", str(definition), "--port", "0", "--tls-dir", str(tls),
                        "--env-vars", str(env_vars), "--aws-endpoint-url", endpoint, env=env)

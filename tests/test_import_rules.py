@@ -55,7 +55,7 @@ class Imported:
 
 
 def _package_of(path: Path) -> list[str]:
-    # emulator/core/gateway.py and emulator/core/__init__.py both resolve `.` to emulator.core.
+    # emulator/core/lifecycle.py and emulator/core/__init__.py both resolve `.` to emulator.core.
     return list(path.relative_to(ROOT).parts[:-1])
 
 
@@ -111,7 +111,7 @@ def _part_of_file(path: Path) -> str:
 
 
 def test_walker_resolves_relative_and_absolute_imports() -> None:
-    names = {imp.module for imp in imports_of(EMULATOR / "core" / "gateway.py")}
+    names = {imp.module for imp in imports_of(EMULATOR / "core" / "lifecycle.py")}
     assert {"emulator.core.events", "emulator.core.registry", "emulator.core.sigv4", "json"} <= names
 
 
@@ -147,7 +147,7 @@ def test_layer_rule_catches_third_party_and_upward_imports() -> None:
     source = (
         "import json\n"
         "import boto3\n"
-        "from ..net.server import GatewayServer\n"
+        "from ..net.listener import Listener\n"
         "from .. import tools, core\n"
         "from .model import ApiModel\n"
         "from emulator.core.errors import ConfigError\n"
@@ -161,7 +161,7 @@ def test_layer_rule_catches_third_party_and_upward_imports() -> None:
     assert sorted(layer_violations("core", imports_in(source, ["emulator", "core"]))) == [
         "line 12 imports emulator.runtime.invoker (core may not import runtime)",
         "line 2 imports boto3 (core is stdlib only)",
-        "line 3 imports emulator.net.server (core may not import net)",
+        "line 3 imports emulator.net.listener (core may not import net)",
         "line 4 imports emulator.tools (core may not import tools)",
         "line 7 imports emulator.app (core may not import app)",
         "line 9 imports websockets.frames (core is stdlib only)",

@@ -14,7 +14,7 @@ import pytest
 from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.reload import ReloadSource, _Filter, module_files, syntax_problem
 from emulator.template.loader import load_model
 
@@ -64,8 +64,8 @@ class Reloading:
             reload=True, reload_source=ReloadSource(app),
         )
         local = LocalGateway(load_model(app), options, function_log=lambda f, line: None, reload_log=self._log)
-        self.background = BackgroundGateway(local)
-        self.gateway = self.background.start()
+        self.background = GatewayThread(local)
+        self.local = self.background.start()
 
     def _log(self, line: str) -> None:
         with self._lock:
@@ -82,7 +82,7 @@ class Reloading:
         (self.folder / "wsgw.json").write_text(json.dumps(app_description(**kwargs)), encoding="utf-8")
 
     def pids(self) -> dict[str, list[int]]:
-        invoker = self.gateway.invoker
+        invoker = self.local.invoker
         assert invoker is not None
         return self.background.call(invoker.worker_pids)
 
@@ -131,7 +131,7 @@ def served(tmp_path: Path, tls: Path) -> Iterator[Reloading]:
 
 
 def test_code_edits_apply_on_the_open_connection(served: Reloading) -> None:
-    with connect(served.gateway.ws_url) as ws:
+    with connect(served.local.ws_url) as ws:
         first = ask(ws, "echo")
         assert first["version"] == "v1"
         seconds = []
@@ -165,7 +165,7 @@ def test_code_edits_apply_on_the_open_connection(served: Reloading) -> None:
 
 
 def test_definition_edit_adds_routes_and_environment_on_the_open_connection(served: Reloading) -> None:
-    with connect(served.gateway.ws_url) as ws:
+    with connect(served.local.ws_url) as ws:
         before = ask(ws, "echo")
         assert before["greeting"] == "hello"
         assert ask(ws, "ping")["message"] == "Forbidden"
@@ -189,7 +189,7 @@ def test_definition_edit_adds_routes_and_environment_on_the_open_connection(serv
 
 
 def test_in_flight_invocation_finishes_on_the_old_code(served: Reloading) -> None:
-    with connect(served.gateway.ws_url) as ws:
+    with connect(served.local.ws_url) as ws:
         ws.send(json.dumps({"action": "echo", "sleep": 2.0, "tag": "slow"}))
         slow_pid = until(lambda: served.pids()["Echo"])[0]
         time.sleep(0.3)  # the slow invocation is running in slow_pid

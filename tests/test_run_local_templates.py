@@ -29,7 +29,7 @@ def _rows(gateway: RunningGateway) -> set[str]:
 
 
 def test_sam_app_end_to_end(sam_gateway: RunningGateway) -> None:
-    model = sam_gateway.gateway.model
+    model = sam_gateway.local.model
     assert model.stage == "Prod" and sam_gateway.ws_url.endswith("/Prod")
     assert model.route_selection_expression == "$request.body.message.type"
     with connect(sam_gateway.ws_url) as alice, connect(sam_gateway.ws_url) as bob:
@@ -49,7 +49,7 @@ def test_sam_app_end_to_end(sam_gateway: RunningGateway) -> None:
 
 
 def test_sam_function_environment_resolves_to_local_values(sam_gateway: RunningGateway) -> None:
-    functions = sam_gateway.gateway.model.functions
+    functions = sam_gateway.local.model.functions
     send = next(spec for name, spec in functions.items() if name.endswith("-send"))
     assert send.environment["TABLE_NAME"] == "simplechat_connections"
     assert send.environment["LOG_LEVEL"] == "INFO"  # from Globals
@@ -57,7 +57,7 @@ def test_sam_function_environment_resolves_to_local_values(sam_gateway: RunningG
 
 
 def test_bundled_app_is_served_from_its_synthesized_template(chat_gateway: RunningGateway) -> None:
-    model = chat_gateway.gateway.model
+    model = chat_gateway.local.model
     assert set(model.routes) == {"$connect", "$disconnect", "$default", "whoAmI", "sendMessage"}
     assert {key for key, route in model.routes.items() if route.two_way} == {"whoAmI", "$default"}
     assert model.stage == "dev"

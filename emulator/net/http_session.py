@@ -11,16 +11,12 @@ import asyncio
 import logging
 import uuid
 from email.utils import formatdate
-from typing import TYPE_CHECKING
-
 import h11
 
 from ..core.invocation import Invoke
 from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
-from ..core.management import Deliver, Disconnect, HttpResponse, ManagementRequest
-
-if TYPE_CHECKING:
-    from .server import GatewayServer
+from ..core.management import HttpResponse, ManagementRequest
+from .session_host import SessionHost
 
 log = logging.getLogger("wsgw.server")
 
@@ -32,8 +28,8 @@ MAX_BODY_BYTES = 1024 * 1024
 class HttpSession:
     """One HTTP/1.1 client connection (possibly several requests, keep-alive)."""
 
-    def __init__(self, server: GatewayServer, transport: asyncio.Transport) -> None:
-        self.server = server
+    def __init__(self, host: SessionHost, transport: asyncio.Transport) -> None:
+        self.host = host
         self.transport = transport
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         self._request: h11.Request | None = None
@@ -94,35 +90,14 @@ class HttpSession:
             (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
         )
         management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
-        response, action = self.server.management.handle(
-            management, str(uuid.uuid4()), self.server.outbound_backlog,
-        )
+        response = self.host.manage(management, str(uuid.uuid4()))
         self._send(response)
-        if isinstance(action, Deliver):
-            session = self.server.sessions.get(action.connection_id)
-            if session is not None:
-                data = action.data
-                # Valid UTF-8 goes out as a text frame (what every captured client
-                # sees); other bytes as a binary frame. AWS's opcode choice for
-                # non-UTF-8 Data is unconfirmed [?] (reference §6).
-                try:
-                    data.decode("utf-8")
-                    session.send_data(data, text=True, bounded=False)
-                except UnicodeDecodeError:
-                    session.send_data(data, text=False, bounded=False)
-        elif isinstance(action, Disconnect):
-            session = self.server.sessions.get(action.connection_id)
-            if session is not None:
-                # AWS closes with 1000; the close frame's reason text is unconfirmed
-                # [?], so we send none and report "Connection Closed Normally" to
-                # $disconnect as AWS's logs do (chalice#2060).
-                session.close(action.code, "", reported_reason=action.reason)
         log.debug("%s %s -> %d", management.method, management.target, response.status)
 
     def _answer_lambda(self, method: str, target: str, request: h11.Request, body: bytes) -> None:
         request_id = str(uuid.uuid4())  # Lambda request ids are UUIDs
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
-        model = self.server.gateway.model
+        model = self.host.lifecycle.model
         parsed = parse_invoke(
             method, target, headers, body, model.functions,
             region=model.region, account_id=model.account_id, request_id=request_id,
@@ -133,14 +108,14 @@ class HttpSession:
         invoke = Invoke(parsed.function, parsed.event, request_id, "-", "lambda:Invoke")
         if parsed.invocation_type == "RequestResponse":
             # Answered when the function returns; h11 holds later pipelined requests.
-            self.server.spawn(self._finish_lambda(invoke))
+            self.host.spawn(self._finish_lambda(invoke))
             return
         if parsed.invocation_type == "Event":
-            self.server.spawn(self.server.invoke(invoke))  # runs on; nobody waits
+            self.host.spawn(self.host.integrate(invoke))  # runs on; nobody waits
         self._send(accepted_response(parsed.invocation_type, request_id))
 
     async def _finish_lambda(self, invoke: Invoke) -> None:
-        outcome = await self.server.invoke(invoke)
+        outcome = await self.host.integrate(invoke)
         if self.transport.is_closing():
             return
         self._send(invoke_response(outcome, invoke.request_id))

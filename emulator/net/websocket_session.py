@@ -1,7 +1,7 @@
 """One client WebSocket connection: websockets' sans-I/O protocol on an asyncio
 transport, driven by the gateway core.
 
-The listener (``server.py``) creates a :class:`WebSocketSession` once it has seen an
+The listener (``listener.py``) creates a :class:`WebSocketSession` once it has seen an
 upgrade request and feeds it bytes; the session parses the handshake, asks the core
 what to do, runs ``$connect`` before answering (the client cannot send until the
 101, [doc] DOCS-connect), then turns each complete text message into an invocation
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from websockets.exceptions import InvalidState
@@ -22,11 +21,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from ..core.events import Handshake
-from ..core.gateway import Accept, Reject, SendText
+from ..core.lifecycle import Accept, Reject, SendText
 from ..core.invocation import Invoke
-
-if TYPE_CHECKING:
-    from .server import GatewayServer
+from .session_host import SessionHost
 
 log = logging.getLogger("wsgw.server")
 
@@ -41,11 +38,11 @@ NO_STATUS_REASON = "Client-side close frame status not set"
 class WebSocketSession:
     """The server side of one WebSocket connection, from upgrade request to close."""
 
-    def __init__(self, server: GatewayServer, transport: asyncio.Transport, *, secure: bool) -> None:
-        self.server = server
+    def __init__(self, host: SessionHost, transport: asyncio.Transport, *, secure: bool) -> None:
+        self.host = host
         self.transport = transport
         self.secure = secure
-        limits = server.gateway.model.limits
+        limits = host.lifecycle.model.limits
         # (message, frame) limits: beyond either the protocol fails the connection
         # with 1009 [doc] DOCS-limits ("32 KB frame, 128 KB message").
         self.protocol = ServerProtocol(max_size=(limits.message_bytes, limits.frame_bytes))
@@ -110,12 +107,12 @@ class WebSocketSession:
             secure=self.secure,
             port=int(local[1]),
         )
-        decision = self.server.gateway.open(handshake)
+        decision = self.host.lifecycle.open(handshake)
         if isinstance(decision, Invoke):
             self.connection_id = decision.connection_id
             # Nothing may be read before the 101 (AWS keeps the upgrade pending).
             self.transport.pause_reading()
-            self.server.spawn(self._run_connect(decision, response))
+            self.host.spawn(self._run_connect(decision, response))
         else:
             self._answer_handshake(decision, response)
 
@@ -125,21 +122,21 @@ class WebSocketSession:
         except Exception:
             # A bug of ours must not leave the client hanging in its handshake.
             log.exception("internal error while completing a handshake")
-            self.server.gateway.abandon(invoke.connection_id)
+            self.host.lifecycle.abandon(invoke.connection_id)
             self.transport.abort()
 
     async def _finish_connect(self, invoke: Invoke, response: Response) -> None:
         decision: Accept | Reject | Invoke = invoke
         while isinstance(decision, Invoke):  # the authorizer, then $connect
-            outcome = await self.server.invoke(decision)
-            decision = self.server.gateway.connect_finished(decision, outcome)
+            outcome = await self.host.integrate(decision)
+            decision = self.host.lifecycle.connect_finished(decision, outcome)
         if self.transport.is_closing():
             # The client left while $connect ran: never established, no $disconnect.
-            self.server.gateway.abandon(invoke.connection_id)
+            self.host.lifecycle.abandon(invoke.connection_id)
             return
         self._answer_handshake(decision, response)
         self.transport.resume_reading()
-        if self.server.draining and self.established:
+        if self.host.draining and self.established:
             # $connect finished while the gateway shuts down: the connection exists
             # (the app may have stored it), so it is closed like the others and its
             # $disconnect runs.
@@ -161,7 +158,7 @@ class WebSocketSession:
             response.headers["Sec-WebSocket-Protocol"] = decision.subprotocol
         self.connection_id = decision.connection_id
         self.established = True
-        self.server.sessions[decision.connection_id] = self
+        self.host.established(self)
         self.protocol.send_response(response)
         self._flush()
 
@@ -175,7 +172,7 @@ class WebSocketSession:
             self._fragments.append(bytes(frame.data))
         else:
             if frame.opcode is Opcode.CLOSE and self.connection_id is not None and self.established:
-                self.server.gateway.closing(self.connection_id)
+                self.host.lifecycle.closing(self.connection_id)
             return  # ping (answered by the protocol), pong, close (see connection_lost)
         if not frame.fin:
             return
@@ -195,38 +192,52 @@ class WebSocketSession:
             return
         if self.connection_id is None or not self.established:
             return
-        decision = self.server.gateway.message(self.connection_id, text)
+        decision = self.host.lifecycle.message(self.connection_id, text)
         if isinstance(decision, SendText):
             self.send_text(decision.text)
         else:
-            self.server.spawn(self._run_message(decision))
+            self.host.spawn(self._run_message(decision))
 
     async def _run_message(self, invoke: Invoke) -> None:
         # One task per message; the integration timeout is a timer, not a second task
         # (this is the hot path). When the timer fires first the client is told now
         # and the invocation goes on, as a Lambda keeps running; its outcome is dropped.
-        gateway = self.server.gateway
+        lifecycle = self.host.lifecycle
         timed_out = False
 
         def integration_timeout() -> None:
             nonlocal timed_out
             timed_out = True
-            self.send_text(gateway.integration_timed_out(invoke).text)
+            self.send_text(lifecycle.integration_timed_out(invoke).text)
 
         timer = asyncio.get_running_loop().call_later(
-            gateway.integration_timeout_ms(invoke) / 1000, integration_timeout,
+            lifecycle.integration_timeout_ms(invoke) / 1000, integration_timeout,
         )
         try:
-            outcome = await self.server.invoke(invoke)
+            outcome = await self.host.integrate(invoke)
         finally:
             timer.cancel()
         if timed_out:
             return
-        reply = gateway.message_finished(invoke, outcome)
+        reply = lifecycle.message_finished(invoke, outcome)
         if reply is not None:
             self.send_text(reply.text)
 
     # -- bytes out ----------------------------------------------------------------
+
+    def peer(self) -> tuple[str, int] | None:
+        """The client socket's (address, port)."""
+        name = self.transport.get_extra_info("peername")
+        return (str(name[0]), int(name[1])) if name else None
+
+    def write_backlog(self) -> int:
+        """Bytes written for this client that it has not taken yet (asyncio's write
+        buffer; the kernel's socket buffers come on top)."""
+        return self.transport.get_write_buffer_size()
+
+    def abort(self) -> None:
+        """Drop the socket now; ``connection_lost`` follows and reports the close."""
+        self.transport.abort()
 
     def send_text(self, text: str) -> bool:
         """Send one text message (a route reply or an error frame); False if the
@@ -243,7 +254,7 @@ class WebSocketSession:
         """
         if self.protocol.state is not State.OPEN:
             return False
-        limits = self.server.gateway.model.limits
+        limits = self.host.lifecycle.model.limits
         if bounded and self.transport.get_write_buffer_size() + len(data) > limits.client_buffer_bytes:
             # A client that stopped reading must not make the gateway's memory grow
             # without bound. What AWS does with a route reply it cannot buffer is
@@ -256,7 +267,7 @@ class WebSocketSession:
         if self.connection_id is not None:
             # Before the bytes leave: a client that saw the message must never see an
             # older lastActiveAt.
-            self.server.gateway.activity(self.connection_id)
+            self.host.lifecycle.activity(self.connection_id)
         size = limits.frame_bytes
         try:
             if len(data) <= size:
@@ -277,7 +288,7 @@ class WebSocketSession:
         if self._server_close is None:
             self._server_close = (code, reason if reported_reason is None else reported_reason)
         if self.connection_id is not None and self.established:
-            self.server.gateway.closing(self.connection_id)
+            self.host.lifecycle.closing(self.connection_id)
         if self.protocol.state is State.OPEN:
             self.protocol.send_close(code, reason)
             self._flush()
@@ -297,11 +308,11 @@ class WebSocketSession:
             # Still inside $connect (or refused): _run_connect abandons it when the
             # integration returns; a connection never established gets no $disconnect.
             return
-        self.server.sessions.pop(self.connection_id, None)
+        self.host.ended(self.connection_id)
         code, reason = self._close_status()
-        invoke = self.server.gateway.closed(self.connection_id, code, reason)
+        invoke = self.host.lifecycle.closed(self.connection_id, code, reason)
         if invoke is not None:
-            self.server.spawn(self.server.invoke(invoke))
+            self.host.spawn(self.host.integrate(invoke))
 
     def _close_status(self) -> tuple[int, str]:
         if self._server_close is not None:

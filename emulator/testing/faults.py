@@ -1,7 +1,7 @@
-"""The test side of :meth:`GatewayServer.invoke`'s hook: a fault plan and an invocation log.
+"""The test side of :meth:`Listener.invoke`'s hook: a fault plan and an invocation log.
 
 Every integration (``$connect``, a message route, ``$disconnect``, a Lambda Invoke)
-goes through ``GatewayServer.invoke``. When the server has a :class:`FaultPlan`, it
+goes through ``Listener.invoke``. When the server has a :class:`FaultPlan`, it
 asks :meth:`FaultPlan.before` first: ``None`` means "run the handler", an outcome
 means "act as if the handler had produced this" (the handler does not run). When it
 has an observer (an :class:`InvocationLog`), it reports every finished invocation.

@@ -60,7 +60,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from ..app import BackgroundGateway, GatewayOptions, LocalGateway
+from ..app import GatewayThread, GatewayOptions, LocalGateway
 from ..core.errors import WsgwError
 from ..template.env_overrides import EnvOverrides
 from .faults import Fault, FaultPlan, InvocationLog, InvocationView
@@ -193,11 +193,11 @@ class _Running:
         self.clock = SteerableClock()
         self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
         self.log = InvocationLog()
-        self.background = BackgroundGateway(LocalGateway(
+        self.background = GatewayThread(LocalGateway(
             model, GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
             function_log=self._function_line, faults=self.faults, observer=self.log,
         ))
-        self.local = self.background.gateway
+        self.local = self.background.local
         self._boto: dict[tuple[str, str], Any] = {}
 
     def _function_line(self, function: str, line: str) -> None:
@@ -222,11 +222,8 @@ class _Running:
     def connection_id_of(self, peer: tuple[str, int]) -> str | None:
         """The id of the open connection whose client socket is ``peer``."""
         def find() -> str | None:
-            sessions = self.local.server.sessions if self.local.server is not None else {}
-            for connection_id, session in sessions.items():
-                if tuple((session.transport.get_extra_info("peername") or ())[:2]) == peer:
-                    return connection_id
-            return None
+            listener = self.local.listener
+            return listener.connections.find(peer) if listener is not None else None
         return self.background.call(find)
 
     def settle(self, peers: set[tuple[str, int]]) -> None:
@@ -235,12 +232,10 @@ class _Running:
         async def quiet() -> None:
             deadline = time.monotonic() + _SETTLE_S
             while time.monotonic() < deadline:
-                server = self.local.server
-                if server is None:
+                listener = self.local.listener
+                if listener is None:
                     return
-                open_peers = {tuple((s.transport.get_extra_info("peername") or ())[:2])
-                              for s in server.sessions.values()}
-                if not server._tasks and not (open_peers & peers):  # noqa: SLF001 (same package)
+                if not listener.background_tasks and not (listener.connections.peers() & peers):
                     return
                 await asyncio.sleep(0.01)
         self.background.run(quiet(), _SETTLE_S + 5)
@@ -359,8 +354,8 @@ class WsgwGateway:
 
     def open_connection_ids(self) -> set[str]:
         """Ids of the connections open on the gateway right now."""
-        server = self._running.local.server
-        return self._running.background.call(lambda: set(server.sessions) if server is not None else set())
+        listener = self._running.local.listener
+        return self._running.background.call(lambda: listener.connections.ids() if listener is not None else set())
 
     def worker_pids(self) -> dict[str, list[int]]:
         """PIDs of each function's live worker processes."""
@@ -409,7 +404,7 @@ class WsgwFaults:
     def mark_gone(self, connection_id: str) -> bool:
         """The management API answers 410 Gone for ``connection_id`` while its socket
         stays open (a stale id); False if no such connection."""
-        registry = self._running.local.gateway.registry if self._running.local.gateway is not None else None
+        registry = self._running.local.lifecycle.registry if self._running.local.lifecycle is not None else None
         return self._running.background.call(lambda: registry.mark_gone(connection_id) if registry else False)
 
     def pending(self) -> list[Fault]:

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from websockets.sync.client import connect
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.aws.embedded import EmbeddedAws
 from emulator.core.errors import StartupError
 from emulator.template.loader import load_model
@@ -216,19 +216,19 @@ def test_two_children_cannot_share_a_state_dir(tmp_path: Path, started: list[Mot
 def test_local_gateway_keeps_table_data_across_restarts(tmp_path: Path, tls_dir: Path) -> None:
     options = GatewayOptions(port=0, tls_dir=tls_dir, state_dir=tmp_path / "state", reload=False)
     model = load_model(CHAT_APP)
-    background = BackgroundGateway(LocalGateway(model, options, function_log=lambda function, line: None))
+    background = GatewayThread(LocalGateway(model, options, function_log=lambda function, line: None))
     background.start()
     try:
-        assert background.gateway.aws_endpoint_url is not None
-        client = dynamodb(background.gateway.aws_endpoint_url)
+        assert background.local.aws_endpoint_url is not None
+        client = dynamodb(background.local.aws_endpoint_url)
         client.put_item(TableName=CHAT_TABLE, Item={"connectionId": {"S": "written-by-boto3"}})
     finally:
         background.stop()
-    background = BackgroundGateway(LocalGateway(model, options, function_log=lambda function, line: None))
+    background = GatewayThread(LocalGateway(model, options, function_log=lambda function, line: None))
     background.start()
     try:
-        assert background.gateway.aws_endpoint_url is not None
-        client = dynamodb(background.gateway.aws_endpoint_url)
+        assert background.local.aws_endpoint_url is not None
+        client = dynamodb(background.local.aws_endpoint_url)
         assert client.list_tables()["TableNames"] == [CHAT_TABLE]  # the template's, restored, not duplicated
         items = client.scan(TableName=CHAT_TABLE)["Items"]
         assert items == [{"connectionId": {"S": "written-by-boto3"}}]

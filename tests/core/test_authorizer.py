@@ -12,7 +12,7 @@ import pytest
 from emulator.core.authorizer import method_arn, missing_identity, verdict
 from emulator.core.clock import ManualClock
 from emulator.core.events import Handshake, StageEndpoint
-from emulator.core.gateway import AUTHORIZER, Accept, Gateway, Reject
+from emulator.core.lifecycle import AUTHORIZER, Accept, ConnectionLifecycle, Reject
 from emulator.core.ids import SequentialIds
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import ApiModel, AuthorizerSpec, FunctionSpec, RouteSpec
@@ -73,7 +73,7 @@ def test_verdict_context_and_errors() -> None:
     assert verdict(TimedOut(3.0, 3000.0), ARN).status == 500
 
 
-def _gateway(route: RouteSpec, *, key_source: str | None = None, keys: frozenset[str] = frozenset()) -> Gateway:
+def _gateway(route: RouteSpec, *, key_source: str | None = None, keys: frozenset[str] = frozenset()) -> ConnectionLifecycle:
     functions = {name: FunctionSpec(name=name, handler=f"{name.lower()}.handler", code_dir=Path("."))
                  for name in ("Connect", "Auth")}
     model = ApiModel(
@@ -82,7 +82,7 @@ def _gateway(route: RouteSpec, *, key_source: str | None = None, keys: frozenset
         authorizers=MappingProxyType({"A": AuthorizerSpec("a", "Auth", ("route.request.querystring.token",))}),
         api_key_selection_expression=key_source,
     )
-    return Gateway(model, domain_name="h", clock=ManualClock(), ids=SequentialIds(), api_keys=keys)
+    return ConnectionLifecycle(model, domain_name="h", clock=ManualClock(), ids=SequentialIds(), api_keys=keys)
 
 
 CUSTOM = RouteSpec("$connect", "Connect", authorization_type="CUSTOM", authorizer="A")
@@ -134,7 +134,7 @@ def test_api_key_from_authorizer(usage_key: str | None, accepted: bool) -> None:
     assert isinstance(decision, Invoke) if accepted else decision == Reject(403, '{"message":"Forbidden"}')
 
 
-def _iam_gateway() -> tuple[Gateway, ManualClock]:
+def _iam_gateway() -> tuple[ConnectionLifecycle, ManualClock]:
     import time
 
     clock = ManualClock(int(time.time() * 1000))
@@ -144,7 +144,7 @@ def _iam_gateway() -> tuple[Gateway, ManualClock]:
         routes=MappingProxyType({"$connect": RouteSpec("$connect", "Connect", authorization_type="AWS_IAM")}),
         functions=MappingProxyType(functions),
     )
-    return Gateway(model, domain_name="h", clock=clock, ids=SequentialIds()), clock
+    return ConnectionLifecycle(model, domain_name="h", clock=clock, ids=SequentialIds()), clock
 
 
 def _signed_handshake(secret: str = "testing") -> Handshake:

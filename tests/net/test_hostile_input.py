@@ -18,7 +18,7 @@ from conftest import RunningGateway
 
 
 def _address(gateway: RunningGateway) -> tuple[str, int]:
-    return "127.0.0.1", gateway.gateway.port
+    return "127.0.0.1", gateway.local.port
 
 
 def _raw(gateway: RunningGateway, data: bytes, *, after_upgrade: bytes = b"", timeout: float = 2.0) -> bytes:
@@ -52,7 +52,7 @@ def _still_serving(gateway: RunningGateway) -> None:
 
 def _upgrade_head(gateway: RunningGateway, path: str | None = None) -> bytes:
     return (
-        f"GET {path or '/' + gateway.gateway.model.stage} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"GET {path or '/' + gateway.local.model.stage} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()

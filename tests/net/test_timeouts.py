@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from emulator.app import BackgroundGateway, GatewayOptions, LocalGateway
+from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.core.clock import ManualClock
 from emulator.template.wsgw_json import load_app
 
@@ -20,9 +20,9 @@ MINUTE = 60_000
 
 
 @pytest.fixture(scope="module")
-def clocked(tls_dir: Path) -> Iterator[tuple[BackgroundGateway, ManualClock, FunctionLog]]:
+def clocked(tls_dir: Path) -> Iterator[tuple[GatewayThread, ManualClock, FunctionLog]]:
     clock, log = ManualClock(), FunctionLog()
-    background = BackgroundGateway(LocalGateway(
+    background = GatewayThread(LocalGateway(
         load_app(PROBE_APP), GatewayOptions(port=0, tls_dir=tls_dir, sweep_interval_s=0),
         clock=clock, function_log=log,
     ))
@@ -31,8 +31,8 @@ def clocked(tls_dir: Path) -> Iterator[tuple[BackgroundGateway, ManualClock, Fun
     background.stop()
 
 
-def _sweep(background: BackgroundGateway) -> int:
-    return background.call(background.gateway.sweep)
+def _sweep(background: GatewayThread) -> int:
+    return background.call(background.local.sweep)
 
 
 def _disconnect_context(log: FunctionLog, connection_id: str) -> dict[str, object]:
@@ -46,10 +46,10 @@ def _connection_id(ws: object) -> str:
 
 
 def test_idle_connection_closes_with_1001_after_ten_minutes(
-    clocked: tuple[BackgroundGateway, ManualClock, FunctionLog],
+    clocked: tuple[GatewayThread, ManualClock, FunctionLog],
 ) -> None:
     background, clock, log = clocked
-    with connect(background.gateway.ws_url) as ws:
+    with connect(background.local.ws_url) as ws:
         connection_id = _connection_id(ws)
         clock.advance(10 * MINUTE - 1)
         assert _sweep(background) == 0
@@ -63,10 +63,10 @@ def test_idle_connection_closes_with_1001_after_ten_minutes(
 
 
 def test_activity_in_either_direction_resets_the_idle_timeout(
-    clocked: tuple[BackgroundGateway, ManualClock, FunctionLog],
+    clocked: tuple[GatewayThread, ManualClock, FunctionLog],
 ) -> None:
     background, clock, _ = clocked
-    gateway = background.gateway
+    gateway = background.local
     with connect(gateway.ws_url) as ws:
         connection_id = _connection_id(ws)
         clock.advance(9 * MINUTE)
@@ -89,10 +89,10 @@ def test_activity_in_either_direction_resets_the_idle_timeout(
 
 
 def test_two_hour_maximum_even_when_active(
-    clocked: tuple[BackgroundGateway, ManualClock, FunctionLog],
+    clocked: tuple[GatewayThread, ManualClock, FunctionLog],
 ) -> None:
     background, clock, log = clocked
-    with connect(background.gateway.ws_url) as ws:
+    with connect(background.local.ws_url) as ws:
         connection_id = _connection_id(ws)
         for _ in range(12):  # active every 5 minutes, up to 1 h 55 min... then 2 h
             clock.advance(5 * MINUTE)

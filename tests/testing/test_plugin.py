@@ -23,7 +23,6 @@ import pytest
 from emulator.testing.faults import Dropped, FaultPlan, InvocationLog
 from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from emulator.testing.plugin import GatewayConfig, SteerableClock, parse_env
-from emulator.net.server import GatewayServer
 
 pytest_plugins = ["pytester"]
 
@@ -145,26 +144,6 @@ def test_env_lines_and_overrides_reach_the_functions() -> None:
         parse_env(["no-equals-sign"])
     with pytest.raises(Exception, match="no function 'Nope'"):
         GatewayConfig(PROBE_APP, None, (("Nope.X", "1"),)).model()
-
-
-class _CountingInvoker:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Outcome:
-        self.calls += 1
-        return Succeeded("ran", 1.0)
-
-
-def test_server_hook_injects_without_running_and_reports_every_outcome() -> None:
-    invoker, plan, log = _CountingInvoker(), FaultPlan({"Echo": 3.0}), InvocationLog()
-    server = GatewayServer(None, None, invoker, faults=plan, observer=log)  # type: ignore[arg-type]
-    view = log.view()
-    plan.fail_next("Echo")
-    assert isinstance(asyncio.run(server.invoke(_event())), Failed)
-    assert asyncio.run(server.invoke(_event())) == Succeeded("ran", 1.0)
-    assert invoker.calls == 1
-    assert [(r.status, r.injected) for r in view] == [("failed", True), ("succeeded", False)]
 
 
 # -- the fixtures in user projects ---------------------------------------------------------

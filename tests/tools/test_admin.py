@@ -43,7 +43,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
 @pytest.fixture(scope="module")
 def state_file(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("state") / "run-local.json"
-    return local_state.write_state(local_state.state_for(gateway.gateway), path)
+    return local_state.write_state(local_state.state_for(gateway.local), path)
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_a_gone_connection_is_one_clear_line(command: list[str], connection_id: 
 
 def test_endpoint_url_and_table_target_any_api(
         clients: list[tuple[ClientConnection, str]], gateway: RunningGateway, no_aws: None) -> None:
-    local = gateway.gateway
+    local = gateway.local
     flags = ["--endpoint-url", local.management_url, "--ca", gateway.ca_cert,
              "--table", TABLE, "--aws-endpoint-url", str(local.aws_endpoint_url)]
     # The usual chain finds nothing: one line, before any request.
@@ -230,7 +230,7 @@ def test_stack_outputs_are_read_from_describe_stacks() -> None:
 
 def test_state_file_round_trip_and_ownership(tmp_path: Path, gateway: RunningGateway) -> None:
     path = tmp_path / ".wsgw" / "run-local.json"
-    state = local_state.state_for(gateway.gateway)
+    state = local_state.state_for(gateway.local)
     assert local_state.write_state(state, path) == path
     assert (path.parent / ".gitignore").read_text() == "*\n"  # never in the user's git status
     assert local_state.read_state(path) == local_state.live_state(path) == state

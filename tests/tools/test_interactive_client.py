@@ -37,7 +37,7 @@ def received(result: Result) -> list[str]:
 @pytest.fixture(scope="module")
 def state_file(chat_gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("state") / "run-local.json"
-    return local_state.write_state(local_state.state_for(chat_gateway.gateway), path)
+    return local_state.write_state(local_state.state_for(chat_gateway.local), path)
 
 
 def test_execute_prints_the_reply_with_a_timestamp(chat_gateway: RunningGateway) -> None:

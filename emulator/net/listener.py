@@ -6,8 +6,10 @@ Like API Gateway, one host:port serves both the WebSocket endpoint
 a first byte of 0x16 is a TLS ClientHello (→ TLS, so ``https://{domainName}/{stage}``
 callbacks work), anything else is plain. Then the first request head decides between
 a :class:`WebSocketSession` (upgrade) and an :class:`HttpSession` (anything else).
+The listener is the sessions' :class:`~emulator.net.session_host.SessionHost`: it
+holds the open connections, runs integrations and tracks background work.
 
-Call :meth:`GatewayServer.start`, then :meth:`GatewayServer.shutdown` to close every
+Call :meth:`Listener.start`, then :meth:`Listener.shutdown` to close every
 connection with 1001 and wait for their ``$disconnect`` invocations.
 """
 
@@ -21,13 +23,15 @@ import re
 import socket
 import ssl
 import time
-from typing import Any, Callable, Coroutine, Protocol, Union, cast
+from typing import Any, Callable, Coroutine, Union, cast
 
 from ..core.errors import StartupError
-from ..core.gateway import Gateway
+from ..core.invocation import Integrations, Invoke, Outcome
+from ..core.lifecycle import ConnectionLifecycle
+from ..core.management import HttpResponse, ManagementApi, ManagementRequest
 from .http_session import HttpSession
-from ..core.invocation import Failed, InvocationService, Invoke, Outcome, Succeeded
-from ..core.management import ManagementApi
+from .open_connections import OpenConnections
+from .session_host import EstablishedSession
 from .websocket_session import CLOSE_TIMEOUT_S, WebSocketSession
 
 log = logging.getLogger("wsgw.server")
@@ -39,18 +43,6 @@ PROGRESS_INTERVAL_S = 2.0  # how often shutdown reports the invocations it waits
 _UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
 
 Session = Union[WebSocketSession, HttpSession]
-
-
-class FaultSource(Protocol):
-    """Consulted before each invocation: an outcome to use instead of running the
-    handler, or None to run it (see :class:`emulator.testing.faults.FaultPlan`)."""
-
-    def before(self, invoke: Invoke) -> Outcome | None:
-        ...
-
-
-InvocationObserver = Callable[[Invoke, Outcome, bool], None]
-"""Told of every finished invocation: ``(invoke, outcome, injected)``."""
 
 
 def exposure_warning(host: str) -> str | None:
@@ -83,35 +75,73 @@ def bind_listener(host: str, port: int) -> socket.socket:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-class GatewayServer:
-    """Accepts sockets and hands each to a WebSocket or HTTP session."""
+class Listener:
+    """Accepts sockets and hands each to a WebSocket or HTTP session; the sessions'
+    :class:`~emulator.net.session_host.SessionHost`."""
 
     def __init__(
         self,
-        gateway: Gateway,
+        lifecycle: ConnectionLifecycle,
         management: ManagementApi,
-        invoker: InvocationService,
+        integrations: Integrations,
         *,
         ssl_context: ssl.SSLContext | None = None,
-        faults: FaultSource | None = None,
-        observer: InvocationObserver | None = None,
     ) -> None:
-        self.gateway = gateway
+        self._lifecycle = lifecycle
         self.management = management
-        self.invoker = invoker
+        self.integrations = integrations
         self.ssl_context = ssl_context
-        # Test hooks (the pytest plugin, emulator/testing/faults.py); None in run-local.
-        self.faults = faults
-        self.observer = observer
-        self.sessions: dict[str, WebSocketSession] = {}
+        self.connections = OpenConnections()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._transports: set[asyncio.Transport] = set()
-        self.draining = False  # shutting down: no new WebSocket connections
+        self._draining = False  # shutting down: no new WebSocket connections
         self._adopting: set[asyncio.Future[None]] = set()  # accepted, kind not known yet
         self._abandoned = asyncio.Event()
+
+    # -- the sessions' host (emulator/net/session_host.py) -------------------------
+
+    @property
+    def lifecycle(self) -> ConnectionLifecycle:
+        return self._lifecycle
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def background_tasks(self) -> int:
+        """Invocations and other background work still running."""
+        return len(self._tasks)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` in the background, tracked so shutdown can wait for it."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("internal error in a background task", exc_info=task.exception())
+
+    async def integrate(self, invoke: Invoke) -> Outcome:
+        """Run one integration; never raises for handler faults."""
+        return await self.integrations.run(invoke)
+
+    def established(self, session: EstablishedSession) -> None:
+        assert session.connection_id is not None
+        self.connections.add(session.connection_id, session)
+
+    def ended(self, connection_id: str) -> None:
+        self.connections.remove(connection_id)
+
+    def manage(self, request: ManagementRequest, request_id: str) -> HttpResponse:
+        response, action = self.management.handle(request, request_id, self.connections.backlog)
+        self.connections.carry_out(action)
+        return response
 
     @property
     def port(self) -> int:
@@ -132,9 +162,9 @@ class GatewayServer:
     def sweep(self) -> int:
         """Close every connection past its idle timeout or maximum duration; returns
         how many were closed (their ``$disconnect`` runs as they go)."""
-        expired = self.gateway.expired()
+        expired = self._lifecycle.expired()
         for close in expired:
-            session = self.sessions.get(close.connection_id)
+            session = self.connections.get(close.connection_id)
             if session is not None:
                 session.close(close.code, close.reason)
         return len(expired)
@@ -143,51 +173,6 @@ class GatewayServer:
         while True:
             await asyncio.sleep(interval_s)
             self.sweep()
-
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coroutine`` in the background, tracked so shutdown can wait for it."""
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("internal error in a background task", exc_info=task.exception())
-
-    def outbound_backlog(self, connection_id: str) -> int:
-        """Bytes written for ``connection_id`` that its client has not taken yet
-        (asyncio's write buffer; the kernel's socket buffers come on top)."""
-        session = self.sessions.get(connection_id)
-        return 0 if session is None else session.transport.get_write_buffer_size()
-
-    async def invoke(self, invoke: Invoke) -> Outcome:
-        """Run one integration and log one line for it; never raises for handler faults.
-
-        The one place every integration runs, so the test hooks sit here: ``faults``
-        may supply the outcome instead (the handler does not run), ``observer`` hears
-        of every outcome."""
-        started = time.perf_counter()
-        injected = self.faults.before(invoke) if self.faults is not None else None
-        if injected is not None:
-            outcome: Outcome = injected  # a test's fault: the handler does not run
-        else:
-            try:
-                outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
-            except Exception as exc:  # the invoker itself broke: report, keep serving
-                log.exception("invoking %s failed", invoke.function)
-                outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
-        status = "ok" if isinstance(outcome, Succeeded) else type(outcome).__name__.lower()
-        log.info(
-            "%s %s %s -> %s %s%s (%.1f ms)", invoke.connection_id, invoke.route_key, invoke.request_id,
-            invoke.function, status, " (injected)" if injected is not None else "", outcome.duration_ms,
-        )
-        if self.observer is not None:
-            try:
-                self.observer(invoke, outcome, injected is not None)
-            except Exception:
-                log.exception("invocation observer failed")
-        return outcome
 
     # -- accepting --------------------------------------------------------------
 
@@ -245,18 +230,18 @@ class GatewayServer:
         upgrades get 503. Invocations still running after ``timeout_s`` in all, or once
         :meth:`abandon` is called (a second Ctrl-C), are cancelled. ``progress(n)``
         hears how many are still running every :data:`PROGRESS_INTERVAL_S`."""
-        self.draining = True
+        self._draining = True
         deadline = time.monotonic() + timeout_s
         if self._sweep_task is not None:
             self._sweep_task.cancel()
             self._sweep_task = None
-        for session in list(self.sessions.values()):
+        for session in self.connections:
             session.close(1001, "Going away")
         close_by = min(deadline, time.monotonic() + CLOSE_TIMEOUT_S + 0.5)
-        while self.sessions and time.monotonic() < close_by and not self._abandoned.is_set():
+        while self.connections and time.monotonic() < close_by and not self._abandoned.is_set():
             await asyncio.sleep(0.01)
-        for session in list(self.sessions.values()):
-            session.transport.abort()  # did not answer our close frame: $disconnect runs now
+        for session in self.connections:
+            session.abort()  # did not answer our close frame: $disconnect runs now
         abandoned = asyncio.ensure_future(self._abandoned.wait())
         next_report = time.monotonic() + PROGRESS_INTERVAL_S
         try:
@@ -265,7 +250,7 @@ class GatewayServer:
             # $connect was still running is answered and closed with 1001 when it ends,
             # and a dropped socket's $disconnect starts on the loop's next turn; both
             # are waited for.
-            while (self._tasks or self.sessions) and not self._abandoned.is_set():
+            while (self._tasks or self.connections) and not self._abandoned.is_set():
                 now = time.monotonic()
                 if now >= deadline:
                     break
@@ -314,8 +299,8 @@ async def _peek_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> by
 class _Connection(asyncio.Protocol):
     """Buffers the first request head, then forwards bytes to the right session."""
 
-    def __init__(self, server: GatewayServer, *, secure: bool) -> None:
-        self.server = server
+    def __init__(self, listener: Listener, *, secure: bool) -> None:
+        self.listener = listener
         self.secure = secure
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
@@ -325,7 +310,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's transports are not asyncio.Transport subclasses.
         self.transport = cast(asyncio.Transport, transport)
-        self.server._transports.add(self.transport)
+        self.listener._transports.add(self.transport)
         # A client that never completes its request head is dropped (slow loris).
         self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT_S, self._head_timeout)
 
@@ -359,14 +344,14 @@ class _Connection(asyncio.Protocol):
             self._timer.cancel()
         head = bytes(self._head[:end])
         if _UPGRADE.search(head):
-            if self.server.draining:
+            if self.listener.draining:
                 self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
                                      b"Content-Length: 0\r\nConnection: close\r\n\r\n")
                 self.transport.close()
                 return
-            self.session = WebSocketSession(self.server, self.transport, secure=self.secure)
+            self.session = WebSocketSession(self.listener, self.transport, secure=self.secure)
         else:
-            self.session = HttpSession(self.server, self.transport)
+            self.session = HttpSession(self.listener, self.transport)
         buffered = bytes(self._head)
         self._head = bytearray()
         self.session.receive(buffered)
@@ -380,6 +365,6 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         if self.transport is not None:
-            self.server._transports.discard(self.transport)
+            self.listener._transports.discard(self.transport)
         if isinstance(self.session, WebSocketSession):
             self.session.connection_lost()

@@ -1,4 +1,4 @@
-"""Tests for emulator.core.gateway: the WebSocket lifecycle as plain decisions."""
+"""Tests for emulator.core.lifecycle: the WebSocket lifecycle as plain decisions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from emulator.core.clock import ManualClock
 from emulator.core.events import Handshake
-from emulator.core.gateway import Accept, Gateway, Reject, SendText, error_frame
+from emulator.core.lifecycle import Accept, ConnectionLifecycle, Reject, SendText, error_frame
 from emulator.core.ids import SequentialIds
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import ApiModel, FunctionSpec, Limits, RouteSpec
@@ -48,10 +48,10 @@ FULL_ROUTES = [
 ]
 
 
-def make_gateway(routes: list[RouteSpec] | None = None, **kwargs: Any) -> tuple[Gateway, ManualClock]:
+def make_gateway(routes: list[RouteSpec] | None = None, **kwargs: Any) -> tuple[ConnectionLifecycle, ManualClock]:
     clock = ManualClock(START)
     model = make_model(FULL_ROUTES if routes is None else routes, **kwargs)
-    return Gateway(model, domain_name=DOMAIN, clock=clock, ids=SequentialIds()), clock
+    return ConnectionLifecycle(model, domain_name=DOMAIN, clock=clock, ids=SequentialIds()), clock
 
 
 def handshake(path: str = "/dev", headers: tuple[tuple[str, str], ...] = (("Host", DOMAIN),)) -> Handshake:
@@ -62,7 +62,7 @@ def ok(result: Any = None) -> Succeeded:
     return Succeeded(result=result, duration_ms=1.0)
 
 
-def connected(gateway: Gateway) -> str:
+def connected(gateway: ConnectionLifecycle) -> str:
     """Open a connection through $connect (if any) and return its id."""
     decision = gateway.open(handshake())
     if isinstance(decision, Invoke):
@@ -71,7 +71,7 @@ def connected(gateway: Gateway) -> str:
     return decision.connection_id
 
 
-def message_invoke(gateway: Gateway, connection_id: str, text: str) -> Invoke:
+def message_invoke(gateway: ConnectionLifecycle, connection_id: str, text: str) -> Invoke:
     action = gateway.message(connection_id, text)
     assert isinstance(action, Invoke), action
     return action
@@ -349,7 +349,7 @@ def test_message_on_unknown_connection_raises() -> None:
 # --- message_finished ---------------------------------------------------------------------
 
 
-def finished(gateway: Gateway, body: str, outcome: Succeeded | Failed | TimedOut) -> tuple[Invoke, SendText | None]:
+def finished(gateway: ConnectionLifecycle, body: str, outcome: Succeeded | Failed | TimedOut) -> tuple[Invoke, SendText | None]:
     cid = connected(gateway)
     invoke = message_invoke(gateway, cid, body)
     return invoke, gateway.message_finished(invoke, outcome)

@@ -71,7 +71,7 @@ def test_get_connection_wire_format(probe_gateway: RunningGateway) -> None:
 
     with connect(probe_gateway.ws_url, user_agent_header=None) as ws:
         connection_id = _connection_id(ws)
-        url = f"{probe_gateway.gateway.http_management_url}/@connections/{connection_id.replace('=', '%3D')}"
+        url = f"{probe_gateway.local.http_management_url}/@connections/{connection_id.replace('=', '%3D')}"
         # Unsigned: 403 like AWS's "Missing Authentication Token".
         with pytest.raises(urllib.error.HTTPError) as unsigned:
             urllib.request.urlopen(url, timeout=10)
@@ -110,7 +110,7 @@ def test_wrong_stage_is_forbidden(probe_gateway: RunningGateway) -> None:
     import boto3
 
     client = boto3.client(
-        "apigatewaymanagementapi", endpoint_url=probe_gateway.gateway.http_management_url.rsplit("/", 1)[0] + "/prod",
+        "apigatewaymanagementapi", endpoint_url=probe_gateway.local.http_management_url.rsplit("/", 1)[0] + "/prod",
         region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing",
     )
     with pytest.raises(client.exceptions.ForbiddenException):
@@ -128,7 +128,7 @@ def test_malformed_connection_id_is_bad_request(probe_gateway: RunningGateway) -
 def _silent_client(running: RunningGateway) -> tuple[socket.socket, str]:
     """A raw WebSocket client with a tiny receive buffer that reads nothing after
     the 101 (until the test says so), and its connection id."""
-    gateway = running.gateway
+    gateway = running.local
     before = running.open_connection_ids()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -172,7 +172,7 @@ def _read_frame(sock: socket.socket) -> tuple[bool, bytes]:
 def test_posts_to_a_client_that_stopped_reading_get_429_and_lose_nothing(probe_gateway: RunningGateway) -> None:
     # "LimitExceededException: ... the WebSocket client side buffer is full" (429).
     # Every post answered 200 must still arrive, in order, once the client reads again.
-    gateway = probe_gateway.gateway
+    gateway = probe_gateway.local
     client = boto3.client(
         "apigatewaymanagementapi", endpoint_url=gateway.http_management_url, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -206,9 +206,9 @@ def test_posts_to_a_client_that_stopped_reading_get_429_and_lose_nothing(probe_g
 def test_route_replies_to_a_client_that_stopped_reading_stay_bounded(probe_gateway: RunningGateway) -> None:
     # 400 echo requests of 30 KB (12 MB of replies) from a client that reads none:
     # the gateway holds at most its client buffer for it, and keeps serving others.
-    gateway = probe_gateway.gateway
-    assert gateway.server is not None
-    server = gateway.server
+    gateway = probe_gateway.local
+    assert gateway.listener is not None
+    server = gateway.listener
     limit = gateway.model.limits.client_buffer_bytes
     sock, connection_id = _silent_client(probe_gateway)
     with sock:
@@ -220,7 +220,7 @@ def test_route_replies_to_a_client_that_stopped_reading_stay_bounded(probe_gatew
         peak, stable_since, last = 0, time.monotonic(), -1
         # The kernel's socket buffers take the first megabytes; then ours fills.
         while time.monotonic() < deadline and (peak == 0 or time.monotonic() - stable_since < 1.0):
-            backlog = probe_gateway.background.call(lambda: server.outbound_backlog(connection_id))
+            backlog = probe_gateway.background.call(lambda: server.connections.backlog(connection_id))
             peak = max(peak, backlog)
             if backlog != last:
                 stable_since, last = time.monotonic(), backlog

@@ -94,7 +94,7 @@ def error_frame(message: str, connection_id: str, request_id: str) -> str:
     )
 
 
-class Gateway:
+class ConnectionLifecycle:
     """One WebSocket API stage: routes, the connection table and the event rules."""
 
     def __init__(

@@ -39,7 +39,7 @@ def test_message_event_matches_aws_shape(probe_gateway: RunningGateway) -> None:
     ctx = event["requestContext"]
     assert ctx["routeKey"] == "dump" and ctx["eventType"] == "MESSAGE"
     assert ctx["stage"] == "test"
-    assert ctx["domainName"] == probe_gateway.gateway.domain_name
+    assert ctx["domainName"] == probe_gateway.local.domain_name
     assert ctx["identity"] == {"sourceIp": "127.0.0.1", "userAgent": "probe-agent/1.0"}
     assert ctx["requestId"] == ctx["extendedRequestId"]
     for key in ("connectionId", "requestId", "messageId"):

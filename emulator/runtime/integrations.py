@@ -1,0 +1,73 @@
+"""Running one :class:`~emulator.core.invocation.Invoke`: the invoker behind the
+:class:`~emulator.core.invocation.Integrations` contract the listener uses.
+
+:class:`InvokerIntegrations` is what ``run-local`` serves with: it runs the function
+through the invoker, turns a broken invoker into a ``Failed`` outcome (the gateway
+keeps serving), and logs one line per invocation. The composition root wraps it in
+:class:`HookedIntegrations` when a test wants faults or an observer (the pytest
+plugin), so the listener's path has no test hooks of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ..core.invocation import (
+    Failed, FaultSource, Integrations, InvocationObserver, InvocationService, Invoke, Outcome, Succeeded,
+)
+
+log = logging.getLogger("wsgw.server")
+
+__all__ = ["HookedIntegrations", "InvokerIntegrations", "log_outcome"]
+
+
+def log_outcome(invoke: Invoke, outcome: Outcome, *, injected: bool = False) -> None:
+    """The one log line of a finished invocation (logger ``wsgw.server``, INFO)."""
+    status = "ok" if isinstance(outcome, Succeeded) else type(outcome).__name__.lower()
+    log.info(
+        "%s %s %s -> %s %s%s (%.1f ms)", invoke.connection_id, invoke.route_key, invoke.request_id,
+        invoke.function, status, " (injected)" if injected else "", outcome.duration_ms,
+    )
+
+
+class InvokerIntegrations:
+    """Every integration is a Lambda proxy call through ``invoker``."""
+
+    def __init__(self, invoker: InvocationService) -> None:
+        self.invoker = invoker
+
+    async def run(self, invoke: Invoke) -> Outcome:
+        """Run ``invoke``'s function; never raises for handler or invoker faults."""
+        started = time.perf_counter()
+        try:
+            outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
+        except Exception as exc:  # the invoker itself broke: report, keep serving
+            log.exception("invoking %s failed", invoke.function)
+            outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)
+        log_outcome(invoke, outcome)
+        return outcome
+
+
+class HookedIntegrations:
+    """``inner`` with test hooks: ``faults`` may supply an outcome instead (the
+    handler does not run), ``observer`` hears of every outcome."""
+
+    def __init__(self, inner: Integrations, *, faults: FaultSource | None, observer: InvocationObserver | None) -> None:
+        self.inner = inner
+        self.faults = faults
+        self.observer = observer
+
+    async def run(self, invoke: Invoke) -> Outcome:
+        injected = self.faults.before(invoke) if self.faults is not None else None
+        if injected is not None:
+            outcome: Outcome = injected  # a test's fault: the handler does not run
+            log_outcome(invoke, outcome, injected=True)
+        else:
+            outcome = await self.inner.run(invoke)
+        if self.observer is not None:
+            try:
+                self.observer(invoke, outcome, injected is not None)
+            except Exception:
+                log.exception("invocation observer failed")
+        return outcome
