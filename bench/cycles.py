@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 from websockets.asyncio.client import connect
 
-from emulator.aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from emulator.aws.embedded import EmbeddedAws, create_tables
+from emulator.core.credentials import DUMMY_CREDENTIALS
 from emulator.template.loader import load_model
 
 from .bundled import HANDLERS_DIR, ensure_synth

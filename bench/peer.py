@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, AsyncIterator, Mapping, Sequence
 
-from emulator.aws.embedded import DUMMY_CREDENTIALS
+from emulator.core.credentials import DUMMY_CREDENTIALS
 
 from .procstats import cmdline, descendants
 from .servers import PROJECT_ROOT, ServerStartError, stop_process, tail

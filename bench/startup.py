@@ -21,7 +21,6 @@ marker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -34,7 +33,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator.aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from emulator.aws.embedded import EmbeddedAws, create_tables
+from emulator.core.credentials import DUMMY_CREDENTIALS
 from emulator.template.loader import load_model
 
 from .bundled import HANDLERS_DIR, TLS_DIR, WSGW as WSGW_CLI, ensure_synth

@@ -10,49 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import os
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
-from urllib.parse import urlsplit
 
-from .aws.embedded import DUMMY_CREDENTIALS, EmbeddedAws, create_tables
+from .aws.embedded import EmbeddedAws, create_tables
 from .core.clock import Clock, SystemClock
-from .template.env_overrides import EnvOverrides
-from .core.lifecycle import DEFAULT_IAM_CREDENTIALS, ConnectionLifecycle
+from .core.credentials import DEFAULT_IAM_CREDENTIALS
 from .core.ids import IdFactory, RandomIds
-from .runtime.integrations import HookedIntegrations, InvokerIntegrations
-from .runtime.invoker import Invoker, LogSink
+from .core.invocation import FaultSource, Integrations, InvocationObserver
+from .core.lifecycle import ConnectionLifecycle
+from .core.loopback import LOOPBACK_NAMES, is_loopback_url
 from .core.management import ManagementApi
 from .core.model import ApiModel
-from .reload import Reloader, ReloadLog, ReloadSource
-from .core.invocation import FaultSource, Integrations, InvocationObserver
 from .net.listener import Listener, bind_listener
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
+from .reload import Reloader, ReloadLog, ReloadSource
+from .runtime.environment import LocalServices, services_environment
+from .runtime.integrations import HookedIntegrations, InvokerIntegrations
+from .runtime.invoker import Invoker, LogSink
+from .template.env_overrides import EnvOverrides
 
 T = TypeVar("T")
-
-# Variables a worker inherits from our environment; everything else it gets is
-# built here (Lambda gives each function a clean, defined environment).
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
-_CALLER_CREDENTIALS = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-)
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` names a host on this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def default_max_workers() -> int:
@@ -183,7 +165,7 @@ class LocalGateway:
         listener = bind_listener(self.options.host, self.options.port)
         try:
             self.port = int(listener.getsockname()[1])
-            hosts = ["localhost", "127.0.0.1", "::1"]
+            hosts = list(LOOPBACK_NAMES)
             if self.options.host not in hosts + ["", "0.0.0.0", "::"]:
                 hosts.append(self.options.host)
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
@@ -311,37 +293,17 @@ class LocalGateway:
         return None
 
     def _worker_env(self, model: ApiModel | None = None) -> dict[str, str]:
+        """What every function's workers get in common (emulator/runtime/environment.py)."""
         model = model or self.model
-        assert self.tls is not None
-        env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
-        endpoint = self.aws_endpoint_url
-        assert endpoint is not None
-        env["AWS_ENDPOINT_URL"] = endpoint
-        # A management client created without endpoint_url reaches us too; one
-        # created the AWS-docs way (https://{domainName}/{stage}) wins over this.
-        env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self.http_management_url
-        # Lambda Invoke of the app's own functions is served on our port too.
-        env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{self.domain_name}"
-        # Handlers that build the callback URL from the API's real hostname reach us
-        # too: the worker redirects it inside botocore (endpoint_redirect.py).
-        env["WSGW_REDIRECT_HOSTS"] = (
-            f"{model.api_id}.execute-api.{model.region}.amazonaws.com"
-        )
-        env["WSGW_REDIRECT_TARGET"] = f"https://{self.domain_name}"
-        # Our CA first, then the system roots: https to us and to real AWS both work.
-        env["AWS_CA_BUNDLE"] = str(self.tls.ca_bundle)
-        env["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
-        env["AWS_EC2_METADATA_DISABLED"] = "true"
-        if self.options.aws_endpoint_url is None:
-            # Embedded services: dummy credentials, and no user profile can redirect
-            # a handler to a real account by accident.
-            env.update(DUMMY_CREDENTIALS)
-            env["AWS_CONFIG_FILE"] = os.devnull
-            env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-        else:
-            passed = {k: os.environ[k] for k in _CALLER_CREDENTIALS if k in os.environ}
-            env.update(passed or DUMMY_CREDENTIALS)
-        return env
+        assert self.tls is not None and self.aws_endpoint_url is not None, "start() first"
+        return services_environment(LocalServices(
+            aws_endpoint_url=self.aws_endpoint_url,
+            embedded=self.options.aws_endpoint_url is None,
+            gateway=self.domain_name,
+            stage=model.stage,
+            api_hostname=f"{model.api_id}.execute-api.{model.region}.amazonaws.com",
+            ca_bundle=self.tls.ca_bundle,
+        ))
 
 
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:

@@ -16,7 +16,14 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .events import Handshake, StageEndpoint, added_headers, request_context, single_and_multi
+from .arns import connect_method_arn
+from .events import (
+    Handshake,
+    StageEndpoint,
+    added_headers,
+    request_context,
+    single_and_multi,
+)
 from .invocation import Outcome, Succeeded
 from .model import AuthorizerSpec
 from .registry import ConnectionRecord
@@ -32,8 +39,8 @@ class Verdict:
 
 
 def method_arn(endpoint: StageEndpoint, region: str, account_id: str) -> str:
-    """``arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect`` [doc] DOCS-auth."""
-    return f"arn:aws:execute-api:{region}:{account_id}:{endpoint.api_id}/{endpoint.stage}/$connect"
+    """The ``$connect`` method ARN of the stage ``endpoint`` serves."""
+    return connect_method_arn(region, account_id, endpoint.api_id, endpoint.stage)
 
 
 def missing_identity(spec: AuthorizerSpec, handshake: Handshake) -> str | None:

@@ -7,7 +7,18 @@ timestamps in events are exact and idle/2-hour timeouts fire without waiting.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Protocol
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "iso8601_ms"]
+
+
+def iso8601_ms(epoch_ms: int) -> str:
+    """``2026-11-29T10:00:00.123Z``: UTC, milliseconds, ``Z``. The form AWS uses for
+    GetConnection's ``connectedAt``/``lastActiveAt`` (reference §7) and Lambda for
+    the timestamps of its own log lines."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
 class Clock(Protocol):

@@ -115,14 +115,6 @@ def single_and_multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], 
     return single, multi
 
 
-def _identity(record: ConnectionRecord) -> dict[str, str]:
-    # Current format: sourceIp, plus userAgent only if the client sent one [obs] PT-*, GO-*.
-    identity = {"sourceIp": record.source_ip}
-    if record.user_agent is not None:
-        identity["userAgent"] = record.user_agent
-    return identity
-
-
 def request_context(
     endpoint: StageEndpoint,
     record: ConnectionRecord,
@@ -152,7 +144,7 @@ def request_context(
     ctx["stage"] = endpoint.stage
     ctx["connectedAt"] = record.connected_at_ms
     ctx["requestTimeEpoch"] = now_ms
-    ctx["identity"] = _identity(record)
+    ctx["identity"] = record.identity()
     ctx["requestId"] = request_id
     ctx["domainName"] = endpoint.domain_name
     ctx["connectionId"] = record.connection_id

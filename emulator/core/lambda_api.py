@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+from .arns import lambda_function_arn
 from .invocation import Failed, Outcome, Succeeded, TimedOut
 from .management import HttpResponse
 
@@ -101,7 +102,7 @@ def parse_invoke(
     function = resolve_function_name(raw_name, functions, region=region, account_id=account_id)
     if function is None:
         return _error(404, "ResourceNotFoundException",
-                      f"Function not found: arn:aws:lambda:{region}:{account_id}:function:{raw_name}",
+                      f"Function not found: {lambda_function_arn(region, account_id, raw_name)}",
                       request_id)
     invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type not in INVOCATION_TYPES:

@@ -18,13 +18,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any, Mapping, Union
 
 from . import sigv4
 from .authorizer import authorizer_event, method_arn, missing_identity, verdict
 from .clock import Clock
-from .events import Handshake, StageEndpoint, connect_event, disconnect_event, message_event
+from .credentials import DEFAULT_IAM_CREDENTIALS
+from .events import (
+    Handshake,
+    StageEndpoint,
+    connect_event,
+    disconnect_event,
+    message_event,
+)
 from .ids import IdFactory
 from .invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from .model import CONNECT, DEFAULT, DISCONNECT, ApiModel
@@ -75,8 +81,6 @@ _REFUSAL_BODIES = {
     500: '{"message": null}',
 }
 
-DEFAULT_IAM_CREDENTIALS: Mapping[str, str] = MappingProxyType({"testing": "testing"})
-"""Access key → secret accepted for AWS_IAM on $connect: the dummy ones handlers get."""
 
 AUTHORIZER = "$connect:authorizer"
 """``route_key`` of the Invoke that runs a Lambda authorizer before ``$connect``."""
@@ -111,11 +115,6 @@ class ConnectionLifecycle:
         self.model = model
         self.api_keys = api_keys
         self.iam_credentials = iam_credentials
-        # ApiKeySelectionExpression: $request.header.x-api-key (the default) or
-        # $context.authorizer.usageIdentifierKey [doc] DOCS-selexpr.
-        self._key_from_authorizer = (
-            model.api_key_selection_expression == "$context.authorizer.usageIdentifierKey"
-        )
         self._handshakes: dict[str, Handshake] = {}  # waiting for their authorizer
         self.clock = clock
         self.ids = ids
@@ -133,9 +132,6 @@ class ConnectionLifecycle:
         selector = RouteSelector.parse(model.route_selection_expression)
         endpoint = StageEndpoint(model.api_id, model.stage, self.endpoint.domain_name)
         self.model, self.selector, self.endpoint = model, selector, endpoint
-        self._key_from_authorizer = (
-            model.api_key_selection_expression == "$context.authorizer.usageIdentifierKey"
-        )
         self._stage_path = "/" + model.stage
         self._method_arn = method_arn(endpoint, model.region, model.account_id)
 
@@ -165,7 +161,7 @@ class ConnectionLifecycle:
             self.registry.add(record)
             self.registry.mark_open(record.connection_id)
             return Accept(record.connection_id)
-        if route.api_key_required and not self._key_from_authorizer and not self._valid_key(
+        if route.api_key_required and not self.model.api_key_from_authorizer and not self._valid_key(
             handshake.header("x-api-key")
         ):
             # ApiKeyRequired with $request.header.x-api-key: a missing or unknown key
@@ -218,7 +214,7 @@ class ConnectionLifecycle:
                 self.registry.remove(connection_id)
                 return Reject(judged.status, _REFUSAL_BODIES[judged.status])
             route = self.model.route(CONNECT)
-            if self._key_from_authorizer and route is not None and route.api_key_required and not self._valid_key(
+            if self.model.api_key_from_authorizer and route is not None and route.api_key_required and not self._valid_key(
                 judged.context.get("usageIdentifierKey")
             ):
                 self.registry.remove(connection_id)
@@ -319,7 +315,7 @@ class ConnectionLifecycle:
         then on ``@connections`` answers 410 for it, so no post is accepted (200) that
         can no longer be delivered. What AWS answers in that window is unconfirmed [?];
         410 is its answer once the connection is gone [doc] KC-410."""
-        self.registry.mark_gone(connection_id)
+        self.registry.mark_closing(connection_id)
 
     def expired(self) -> list[CloseConnection]:
         """Connections past the idle timeout (10 min without activity) or the maximum

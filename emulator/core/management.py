@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Callable, Union
 from urllib.parse import unquote
 
-from .clock import Clock
+from .clock import Clock, iso8601_ms
 from .errors import (
     BadRequestException,
     ForbiddenException,
@@ -76,12 +75,6 @@ OutboundBacklog = Callable[[str], int]
 
 def _no_backlog(connection_id: str) -> int:
     return 0
-
-
-def iso_ms(epoch_ms: int) -> str:
-    """ISO-8601 with milliseconds and ``Z``, as GetConnection returns timestamps."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
 def error_response(error: ManagementError, request_id: str) -> HttpResponse:
@@ -188,13 +181,9 @@ def _is_sigv4(authorization: str | None) -> bool:
 
 
 def _connection_view(record: ConnectionRecord) -> dict[str, object]:
-    # Wire keys are camelCase locationNames; userAgent is omitted when the client
-    # sent none [obs] aws-cli example (reference §7).
-    identity: dict[str, str] = {"sourceIp": record.source_ip}
-    if record.user_agent is not None:
-        identity["userAgent"] = record.user_agent
+    # Wire keys are camelCase locationNames (reference §7).
     return {
-        "connectedAt": iso_ms(record.connected_at_ms),
-        "identity": identity,
-        "lastActiveAt": iso_ms(record.last_active_at_ms),
+        "connectedAt": iso8601_ms(record.connected_at_ms),
+        "identity": record.identity(),
+        "lastActiveAt": iso8601_ms(record.last_active_at_ms),
     }

@@ -1,22 +1,58 @@
 """The API model: everything run-local needs to know about one WebSocket API.
 
-Loaders (the JSON app description today, CloudFormation/CDK templates later) produce
-an :class:`ApiModel`; the rest of the emulator only ever reads it. All values are
+Loaders (``emulator/template``: CloudFormation and SAM templates, CDK cloud
+assemblies, the small ``wsgw.json`` description) produce an :class:`ApiModel`; the
+rest of the emulator only ever reads it. All values are
 frozen so they can cross module and thread boundaries safely.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
+
+from .errors import ConfigError
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
 DEFAULT = "$default"
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
+
+# TimeoutInMillis: 50 ms - 29 s for every integration type [doc] DOCS-limits.
+MIN_INTEGRATION_TIMEOUT_MS = 50
+MAX_INTEGRATION_TIMEOUT_MS = 29_000
+
+# ApiKeySelectionExpression: the only two values API Gateway accepts (reference §8,
+# DOCS-selexpr); the header one is the default.
+API_KEY_FROM_HEADER = "$request.header.x-api-key"
+API_KEY_FROM_AUTHORIZER = "$context.authorizer.usageIdentifierKey"
+API_KEY_SELECTION_EXPRESSIONS = (API_KEY_FROM_HEADER, API_KEY_FROM_AUTHORIZER)
+
+# Stage names: alphanumerics, hyphens and underscores, up to 128 characters
+# (CreateStage docs); the stage is one path segment of every URL.
+_STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def check_stage_name(stage: str, where: str) -> str:
+    """Return ``stage`` if it is a valid stage name, else raise a
+    :class:`~emulator.core.errors.ConfigError` naming ``where``."""
+    if not _STAGE_NAME.fullmatch(stage):
+        raise ConfigError(where, f"{stage!r} is not a stage name (letters, digits, - and _)")
+    return stage
+
+
+def check_integration_timeout(value: object, where: str) -> int:
+    """Return ``value`` if it is a valid ``TimeoutInMillis`` (an integer from 50 to
+    29000), else raise a :class:`~emulator.core.errors.ConfigError` naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        MIN_INTEGRATION_TIMEOUT_MS <= value <= MAX_INTEGRATION_TIMEOUT_MS
+    ):
+        raise ConfigError(where, f"must be an integer from {MIN_INTEGRATION_TIMEOUT_MS} to {MAX_INTEGRATION_TIMEOUT_MS}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -39,7 +75,7 @@ class Limits:
     post_data_bytes: int = 131_072
     idle_timeout_ms: int = 10 * 60 * 1000
     max_connection_ms: int = 2 * 60 * 60 * 1000
-    integration_timeout_ms: int = 29_000
+    integration_timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS
     client_buffer_bytes: int = 1024 * 1024
 
 
@@ -156,13 +192,15 @@ class ApiModel:
     account_id: str = "123456789012"
     limits: Limits = field(default_factory=Limits)
 
+    @property
+    def api_key_from_authorizer(self) -> bool:
+        """Whether ``ApiKeyRequired`` checks the authorizer's ``usageIdentifierKey``
+        instead of the ``x-api-key`` header [doc] DOCS-selexpr."""
+        return self.api_key_selection_expression == API_KEY_FROM_AUTHORIZER
+
     def route(self, key: str) -> RouteSpec | None:
         """The route with exactly this key, if the API has one."""
         return self.routes.get(key)
 
     def function_for(self, route: RouteSpec) -> FunctionSpec:
         return self.functions[route.function]
-
-    def function_arn(self, name: str) -> str:
-        """The ARN a handler would use for function ``name`` (Lambda Invoke by ARN)."""
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"

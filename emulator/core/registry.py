@@ -2,9 +2,11 @@
 about each (``connectedAt``, ``lastActiveAt``, the client's identity).
 
 Unlike a ``defaultdict``, an unknown id is simply absent: callers decide what that
-means (410 for the management API). A connection is ``CONNECTING`` while its
-``$connect`` integration runs and ``OPEN`` after the 101; it leaves the table when it
-closes.
+means (410 for the management API). A connection's status moves along
+:data:`TRANSITIONS` only: ``CONNECTING`` while its authorizer/``$connect`` runs,
+``OPEN`` once the 101 is sent, ``CLOSING`` once a closing handshake started from
+either side (``@connections`` answers 410 from then on); it leaves the table when its
+socket is gone (:meth:`ConnectionRegistry.remove`, from any status).
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from typing import Any, Iterator, Mapping
 class ConnectionStatus(enum.Enum):
     CONNECTING = "CONNECTING"
     OPEN = "OPEN"
+    CLOSING = "CLOSING"
+
+
+TRANSITIONS: Mapping[ConnectionStatus, frozenset[ConnectionStatus]] = {
+    ConnectionStatus.CONNECTING: frozenset({ConnectionStatus.OPEN}),
+    ConnectionStatus.OPEN: frozenset({ConnectionStatus.CLOSING}),
+    ConnectionStatus.CLOSING: frozenset(),
+}
+"""Which status a connection may move to from each status (removal aside)."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +40,23 @@ class ConnectionRecord:
     source_ip: str
     user_agent: str | None
     status: ConnectionStatus = ConnectionStatus.CONNECTING
-    gone: bool = False  # fault injection: the management API answers 410 for it
+    # Fault injection (the pytest plugin's mark_gone): @connections answers 410 for
+    # this connection while its socket stays open, as for a stale id on AWS.
+    reported_gone: bool = False
     authorizer: Mapping[str, Any] | None = None  # requestContext.authorizer, if one ran
+
+    def identity(self) -> dict[str, str]:
+        """The client's identity as events and GetConnection show it: ``sourceIp``,
+        plus ``userAgent`` only if the client sent one [obs] PT-*, GO-*, aws-cli
+        example (reference §1.3, §7)."""
+        identity = {"sourceIp": self.source_ip}
+        if self.user_agent is not None:
+            identity["userAgent"] = self.user_agent
+        return identity
+
+
+class InvalidTransition(ValueError):
+    """A status change :data:`TRANSITIONS` does not allow: a bug of the caller's."""
 
 
 class ConnectionRegistry:
@@ -55,9 +81,10 @@ class ConnectionRegistry:
         return self._records.get(connection_id)
 
     def get_open(self, connection_id: str) -> ConnectionRecord | None:
-        """The record if the connection is established (``$connect`` done), else None."""
+        """The record if the connection is established (``$connect`` done) and not
+        closing (nor reported gone by a test's fault), else None."""
         record = self._records.get(connection_id)
-        if record is None or record.status is not ConnectionStatus.OPEN or record.gone:
+        if record is None or record.status is not ConnectionStatus.OPEN or record.reported_gone:
             return None
         return record
 
@@ -67,12 +94,25 @@ class ConnectionRegistry:
         record = self._records.get(connection_id)
         if record is None:
             return False
-        self._records[connection_id] = replace(record, gone=True)
+        self._records[connection_id] = replace(record, reported_gone=True)
         return True
 
     def mark_open(self, connection_id: str) -> ConnectionRecord:
         """Call when the 101 is sent: the connection becomes usable."""
-        record = replace(self._records[connection_id], status=ConnectionStatus.OPEN)
+        return self._move(connection_id, ConnectionStatus.OPEN)
+
+    def mark_closing(self, connection_id: str) -> None:
+        """Call when a closing handshake starts, from either side (again is fine);
+        nothing for a connection that is unknown or not established."""
+        record = self._records.get(connection_id)
+        if record is not None and record.status is ConnectionStatus.OPEN:
+            self._move(connection_id, ConnectionStatus.CLOSING)
+
+    def _move(self, connection_id: str, status: ConnectionStatus) -> ConnectionRecord:
+        record = self._records[connection_id]
+        if status not in TRANSITIONS[record.status]:
+            raise InvalidTransition(f"{connection_id}: {record.status.value} -> {status.value}")
+        record = replace(record, status=status)
         self._records[connection_id] = record
         return record
 

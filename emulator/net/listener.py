@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import logging
 import re
 import socket
@@ -28,6 +27,7 @@ from typing import Any, Callable, Coroutine, Union, cast
 from ..core.errors import StartupError
 from ..core.invocation import Integrations, Invoke, Outcome
 from ..core.lifecycle import ConnectionLifecycle
+from ..core.loopback import is_loopback_host
 from ..core.management import HttpResponse, ManagementApi, ManagementRequest
 from .http_session import HttpSession
 from .open_connections import OpenConnections
@@ -47,13 +47,8 @@ Session = Union[WebSocketSession, HttpSession]
 
 def exposure_warning(host: str) -> str | None:
     """A warning when ``host`` makes the gateway reachable beyond this machine."""
-    if host == "localhost":
+    if is_loopback_host(host):
         return None
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass  # a hostname: it may resolve to anything
     return (f"listening on {host}: the gateway (and the @connections API) can be reached from "
             "other machines; use --host 127.0.0.1 unless you mean it")
 

@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..core.loopback import LOOPBACK_NAMES
+
 if sys.platform != "win32":
     import fcntl
 
@@ -65,7 +67,7 @@ class TlsMaterial:
 
 
 def ensure_tls_material(
-    directory: Path, hosts: Sequence[str] = ("localhost", "127.0.0.1", "::1")
+    directory: Path, hosts: Sequence[str] = LOOPBACK_NAMES
 ) -> TlsMaterial:
     """Create (first run) or reuse (later runs) the CA and server cert in ``directory``.
 

@@ -27,15 +27,15 @@ import contextlib
 import math
 import signal
 import time
-import uuid
 from collections import deque
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from . import wire_json
+from ..core.arns import lambda_function_arn
+from ..core.clock import iso8601_ms
 from ..core.invocation import Failed, Outcome, Succeeded, TimedOut
 from ..core.model import FunctionSpec
+from . import wire_json
+from .environment import lambda_variables, worker_environment
 from .worker_process import INIT_TIMEOUT_S, REPORT_PREFIX, LogSink, WorkerProcess
 
 __all__ = ["DEBUGPY_ENV", "InitFailed", "Invoker", "LogSink"]
@@ -166,8 +166,7 @@ class _Pool:
         raise :class:`_StartFailed` (logged as ``INIT_REPORT``) if it died or hung.
         A worker whose handler failed to import is returned (see ``init_error``)."""
         started = time.perf_counter()
-        full_env = {**env, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream_name(), **spec.environment}
-        worker = await WorkerProcess.launch(spec.name, full_env, self._log)
+        worker = await WorkerProcess.launch(spec.name, worker_environment(env, spec), self._log)
         worker.generation, worker.spec = generation, spec
         self.workers.add(worker)  # so that close() stops it while it starts
         try:
@@ -238,8 +237,8 @@ class Invoker:
         self._reloading = asyncio.Lock()
 
     def _pool(self, spec: FunctionSpec, base_env: Mapping[str, str] | None = None) -> _Pool:
-        env = {**(self._base_env if base_env is None else base_env), **_lambda_variables(spec, self._region)}
-        arn = f"arn:aws:lambda:{self._region}:{self._account_id}:function:{spec.name}"
+        env = {**(self._base_env if base_env is None else base_env), **lambda_variables(spec, self._region)}
+        arn = lambda_function_arn(self._region, self._account_id, spec.name)
         limit = 1 if DEBUGPY_ENV in spec.environment else self._limit
         return _Pool(spec, env, self._log, limit, arn)
 
@@ -379,7 +378,7 @@ class Invoker:
         """A worker timed out or exited: log it as Lambda does, with the END and
         REPORT lines ``owed`` after a START, and return the outcome."""
         if timed_out:
-            lines = [*owed, f"{_iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds"]
+            lines = [*owed, f"{iso8601_ms(time.time_ns() // 1_000_000)} {request_id} Task timed out after {timeout_s:.2f} seconds"]
             outcome: Outcome = TimedOut(timeout_s, duration_ms)
         else:
             message = f"RequestId: {request_id} Error: Runtime exited with error: {_exit_reason(status)}"
@@ -388,32 +387,6 @@ class Invoker:
         for line in lines:
             self._log(spec.name, line)
         return outcome
-
-
-def _lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
-    """The reserved variables of a Lambda execution environment (the log stream name
-    is added per worker). Reference: Lambda "Defined runtime environment variables"."""
-    return {
-        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-        "LAMBDA_TASK_ROOT": str(Path(spec.code_dir).resolve()),
-        "_HANDLER": spec.handler,
-        "TZ": ":UTC",
-    }
-
-
-def _log_stream_name() -> str:
-    return f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-
-
-def _iso_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _report_line(request_id: str, duration_ms: float, memory_mb: int) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.arns import lambda_function_arn
 from ..core.errors import ConfigError
 from .document import Document, Resource
 from .intrinsics import Resolver
@@ -27,11 +28,6 @@ FUNCTION = "AWS::Lambda::Function"
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 WEBSOCKET_API = "AWS::ApiGatewayV2::Api"
 _APIGW_V2 = "AWS::ApiGatewayV2::"
-
-
-def lambda_arn(region: str, account_id: str, name: str) -> str:
-    """The ARN of function ``name`` (same form as ``ApiModel.function_arn``)."""
-    return f"arn:aws:lambda:{region}:{account_id}:function:{name}"
 
 
 def function_name(resolver: Resolver, resource: Resource) -> str:
@@ -122,7 +118,7 @@ class LocalReferences:
                 resolver.string(resource.properties.get("Name"), resource.where("Name"))
                 if kind == "AWS::Lambda::Alias" else "1"
             )
-            return f"{lambda_arn(self.region, self.account_id, name)}:{qualifier}"
+            return f"{lambda_function_arn(self.region, self.account_id, name)}:{qualifier}"
         if kind == "AWS::SQS::Queue":
             name = _name_property(resolver, resource, "QueueName")
             return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
@@ -138,7 +134,7 @@ class LocalReferences:
     def _attribute(self, resolver: Resolver, resource: Resource, attribute: str) -> Any:
         kind, region, account = resource.type, self.region, self.account_id
         if kind == FUNCTION and attribute == "Arn":
-            return lambda_arn(region, account, function_name(resolver, resource))
+            return lambda_function_arn(region, account, function_name(resolver, resource))
         if kind in TABLE_TYPES and attribute in ("Arn", "StreamArn"):
             arn = f"arn:aws:dynamodb:{region}:{account}:table/{table_name(resolver, resource)}"
             # A stream ARN ends in the stream's creation time; this one is fixed.

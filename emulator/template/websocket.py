@@ -20,9 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .wsgw_json import check_stage_name
 from ..core.errors import ConfigError
-from ..core.model import CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec
+from ..core.model import (
+    API_KEY_SELECTION_EXPRESSIONS, CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec,
+    check_integration_timeout, check_stage_name,
+)
 from ..core.selection import RouteSelector
 from .document import Document, Resource
 from .intrinsics import NO_VALUE, Resolver
@@ -35,8 +37,6 @@ _ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
 _STAGE = "AWS::ApiGatewayV2::Stage"
 # `arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{fnArn}/invocations`
 _INVOCATION = re.compile(r"arn:[^:]+:apigateway:[^:]*:lambda:path/2015-03-31/functions/(.+)/invocations")
-# The only two values API Gateway accepts (reference §8, DOCS-selexpr).
-_API_KEY_EXPRESSIONS = ("$request.header.x-api-key", "$context.authorizer.usageIdentifierKey")
 # Identity sources of WebSocket REQUEST authorizers (reference §8).
 _IDENTITY_PREFIXES = ("route.request.header.", "route.request.querystring.", "stageVariables.", "context.")
 
@@ -106,9 +106,9 @@ def read_api(resolver: Resolver, api: Resource) -> ApiSettings:
     except ConfigError as exc:
         raise ConfigError(api.where("RouteSelectionExpression"), exc.problem) from None
     api_key = _optional_string(resolver, api, "ApiKeySelectionExpression")
-    if api_key is not None and api_key not in _API_KEY_EXPRESSIONS:
+    if api_key is not None and api_key not in API_KEY_SELECTION_EXPRESSIONS:
         raise ConfigError(
-            api.where("ApiKeySelectionExpression"), f"must be one of {', '.join(_API_KEY_EXPRESSIONS)}"
+            api.where("ApiKeySelectionExpression"), f"must be one of {', '.join(API_KEY_SELECTION_EXPRESSIONS)}"
         )
     return ApiSettings(_api_name(resolver, api), expression, api_key)
 
@@ -218,10 +218,7 @@ def _integration(
         return function, None
     if isinstance(timeout, str) and timeout.isdigit():
         timeout = int(timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 50 <= timeout <= 29_000:
-        # 50 ms - 29 s for every integration type [doc] DOCS-limits.
-        raise ConfigError(integration.where("TimeoutInMillis"), "must be an integer from 50 to 29000")
-    return function, timeout
+    return function, check_integration_timeout(timeout, integration.where("TimeoutInMillis"))
 
 
 def _function_of(uri: str, where: str, functions: Mapping[str, Resource]) -> str:

@@ -1,9 +1,9 @@
 """Load an API model from a small JSON app description (``wsgw.json``).
 
-This is the declarative stand-in for a CloudFormation/CDK template (which becomes
-the source of truth once the template loader lands); its field names follow
-CloudFormation's so the two read alike. Call :func:`load_app` with the file path;
-every problem is a :class:`~emulator.core.errors.ConfigError` naming the field.
+A small declarative stand-in for a CloudFormation/CDK template, kept for quick test
+apps (``tests/apps``); its field names follow CloudFormation's so the two read alike.
+Call :func:`load_app` with the file path; every problem is a
+:class:`~emulator.core.errors.ConfigError` naming the field.
 
 Shape::
 
@@ -22,17 +22,15 @@ Shape::
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..core.errors import ConfigError
-from ..core.model import ApiModel, FunctionSpec, KeyAttribute, RouteSpec, TableSpec
+from ..core.model import (
+    ApiModel, FunctionSpec, KeyAttribute, RouteSpec, TableSpec, check_integration_timeout, check_stage_name,
+)
 from ..core.selection import RouteSelector
-
-_STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
 
 def load_app(path: Path) -> ApiModel:
     """Read and validate the app description at ``path``."""
@@ -70,17 +68,6 @@ def parse_app(raw: Any, *, base_dir: Path) -> ApiModel:
         functions=MappingProxyType(functions),
         tables=tables,
     )
-
-
-def check_stage_name(stage: str, where: str) -> str:
-    """Return ``stage`` if it is a valid stage name, else raise naming ``where``.
-
-    Stage names: alphanumerics, hyphens and underscores, up to 128 characters
-    (CreateStage docs); the stage is one path segment of every URL.
-    """
-    if not _STAGE_NAME.fullmatch(stage):
-        raise ConfigError(where, f"{stage!r} is not a stage name (letters, digits, - and _)")
-    return stage
 
 
 def _function(name: str, raw: Any, base_dir: Path) -> FunctionSpec:
@@ -123,9 +110,8 @@ def _route(key: str, raw: Any, functions: Mapping[str, FunctionSpec]) -> RouteSp
     if not isinstance(two_way, bool):
         raise ConfigError(f"{where}.twoWay", "must be true or false")
     timeout = spec.get("timeoutInMillis")
-    if timeout is not None and (not isinstance(timeout, int) or not 50 <= timeout <= 29_000):
-        # 50 ms - 29 s for every integration type [doc] DOCS-limits.
-        raise ConfigError(f"{where}.timeoutInMillis", "must be an integer from 50 to 29000")
+    if timeout is not None:
+        check_integration_timeout(timeout, f"{where}.timeoutInMillis")
     return RouteSpec(key=key, function=function, two_way=two_way, integration_timeout_ms=timeout)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -28,8 +28,9 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
-from ..app import is_loopback_url
-from ..aws.embedded import DUMMY_CREDENTIALS
+from ..core.clock import iso8601_ms
+from ..core.credentials import DUMMY_CREDENTIALS
+from ..core.loopback import is_loopback_url
 from ..template.cdk_cli import DEFAULT_STACK_NAME
 from ..core.errors import WsgwError
 from .local_state import LocalState, default_state_path, live_state
@@ -177,7 +178,7 @@ def pick_target(*, endpoint_url: str | None = None, tables: tuple[str, ...] = ()
 
 def iso_utc(moment: datetime) -> str:
     """``2026-01-31T12:00:00.123Z``, as the management API sends times."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso8601_ms(int(moment.timestamp() * 1000))
 
 
 class Admin:

@@ -32,9 +32,10 @@ import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Literal, TextIO
 
+from ..core.clock import iso8601_ms
 from ..core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 
 Format = Literal["text", "json"]
@@ -229,8 +230,7 @@ class Console:
 
     @staticmethod
     def _iso(at: float) -> str:
-        moment = datetime.fromtimestamp(at, timezone.utc)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso8601_ms(int(at * 1000))
 
 
 def _status(outcome: Outcome, injected: bool) -> tuple[str, str | None]:

@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
-from ..app import is_loopback_url
+from ..core.loopback import is_loopback_url
 from .local_state import LocalState
 
 Echo = Callable[[str], None]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +17,6 @@ from emulator.core.management import (
     HttpResponse,
     ManagementApi,
     ManagementRequest,
-    iso_ms,
 )
 from emulator.core.model import Limits
 from emulator.core.registry import ConnectionRecord, ConnectionRegistry
@@ -296,31 +294,6 @@ def test_delete_disconnects_with_1000() -> None:
 
 
 # --- timestamps ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("epoch_ms", "expected"),
-    [
-        (1_731_324_924_553, "2024-11-11T11:35:24.553Z"),
-        (1_588_277_433_236, "2020-04-30T20:10:33.236Z"),
-        (1_588_277_442_997, "2020-04-30T20:10:42.997Z"),
-        (0, "1970-01-01T00:00:00.000Z"),
-        (1_709_251_199_999, "2024-02-29T23:59:59.999Z"),
-        (1_735_689_599_999, "2024-12-31T23:59:59.999Z"),
-        (1_735_689_600_000, "2025-01-01T00:00:00.000Z"),
-        (1_000, "1970-01-01T00:00:01.000Z"),
-        (7, "1970-01-01T00:00:00.007Z"),
-    ],
-)
-def test_iso_ms_known_values(epoch_ms: int, expected: str) -> None:
-    assert iso_ms(epoch_ms) == expected
-
-
-@given(st.integers(min_value=0, max_value=253_402_300_799_999))
-def test_iso_ms_matches_exact_integer_arithmetic(epoch_ms: int) -> None:
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
-    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    assert iso_ms(epoch_ms) == expected
 
 
 @pytest.mark.parametrize("authorization", [

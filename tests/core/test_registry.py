@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from emulator.core.registry import ConnectionRecord, ConnectionRegistry, ConnectionStatus
+from emulator.core.registry import TRANSITIONS, ConnectionRecord, ConnectionRegistry, ConnectionStatus, InvalidTransition
 
 
 def rec(connection_id: str = "AAAAAAAAAAAAAAA=", at: int = 1_000, ua: str | None = "ua") -> ConnectionRecord:
@@ -124,3 +124,45 @@ def test_mark_gone_hides_an_open_connection_from_get_open() -> None:
     assert registry.get_open("AAAAAAAAAAAAAAA=") is None
     assert registry.get("AAAAAAAAAAAAAAA=") is not None  # still connected
     assert registry.mark_gone("BBBBBBBBBBBBBBB=") is False
+
+
+# -- the status table ---------------------------------------------------------------------
+
+
+def test_a_connection_moves_connecting_open_closing_and_never_back() -> None:
+    registry = ConnectionRegistry()
+    registry.add(rec())
+    registry.mark_closing("AAAAAAAAAAAAAAA=")  # not established yet: nothing to close
+    assert registry.get("AAAAAAAAAAAAAAA=").status is ConnectionStatus.CONNECTING  # type: ignore[union-attr]
+    registry.mark_open("AAAAAAAAAAAAAAA=")
+    registry.mark_closing("AAAAAAAAAAAAAAA=")
+    registry.mark_closing("AAAAAAAAAAAAAAA=")  # both sides closing: once is enough
+    record = registry.get("AAAAAAAAAAAAAAA=")
+    assert record is not None and record.status is ConnectionStatus.CLOSING
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None  # @connections answers 410
+    with pytest.raises(InvalidTransition, match="CLOSING -> OPEN"):
+        registry.mark_open("AAAAAAAAAAAAAAA=")
+    assert registry.remove("AAAAAAAAAAAAAAA=") == record
+
+
+def test_the_transition_table_covers_every_status_and_allows_only_forward_moves() -> None:
+    assert set(TRANSITIONS) == set(ConnectionStatus)
+    order = [ConnectionStatus.CONNECTING, ConnectionStatus.OPEN, ConnectionStatus.CLOSING]
+    for status, targets in TRANSITIONS.items():
+        assert all(order.index(target) == order.index(status) + 1 for target in targets)
+
+
+def test_the_fault_flag_is_not_a_status() -> None:
+    registry = ConnectionRegistry()
+    registry.add(rec())
+    registry.mark_open("AAAAAAAAAAAAAAA=")
+    registry.mark_gone("AAAAAAAAAAAAAAA=")
+    record = registry.get("AAAAAAAAAAAAAAA=")
+    assert record is not None and record.status is ConnectionStatus.OPEN and record.reported_gone
+    registry.mark_closing("AAAAAAAAAAAAAAA=")  # a "gone" connection can still close normally
+    assert registry.get("AAAAAAAAAAAAAAA=").status is ConnectionStatus.CLOSING  # type: ignore[union-attr]
+
+
+def test_identity_has_user_agent_only_when_sent() -> None:
+    assert rec(ua="curl/8").identity() == {"sourceIp": "127.0.0.1", "userAgent": "curl/8"}
+    assert rec(ua=None).identity() == {"sourceIp": "127.0.0.1"}
