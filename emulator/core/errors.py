@@ -5,12 +5,19 @@
     WsgwError
     ├── ConfigError                 a model/config/template that cannot be served
     ├── StartupError                run-local cannot start (port in use, moto failed, ...)
-    └── ManagementError             an @connections answer other than success; knows its
-        ├── BadRequestException       wire status and the AWS error type that boto3 maps
-        ├── ForbiddenException        to its modelled exception classes
-        ├── GoneException
-        ├── PayloadTooLargeException
-        └── LimitExceededException
+    └── WireError                   an error answer of an AWS API we serve; knows its wire
+        │                           status and the AWS error type that boto3 maps to its
+        │                           modelled exception classes
+        ├── ManagementError         the @connections API
+        │   ├── BadRequestException
+        │   ├── ForbiddenException
+        │   ├── GoneException
+        │   ├── PayloadTooLargeException
+        │   └── LimitExceededException
+        └── LambdaApiError          Lambda's Invoke for the app's own functions
+            ├── ResourceNotFoundException
+            ├── InvalidParameterValueException
+            └── InvalidRequestContentException
 
 Errors that go on the wire carry everything the HTTP layer needs (status, AWS error
 type, message), so the HTTP layer only serialises them (moto's habit).
@@ -40,13 +47,10 @@ class StartupError(WsgwError):
     """run-local could not start; the message is a single line meant for the user."""
 
 
-class ManagementError(WsgwError):
-    """An error answer of the ``@connections`` management API.
-
-    AWS answers these with the status, an ``x-amzn-ErrorType`` header naming the
-    error and (for Gone at least) an empty body; botocore takes the code from that
-    header and raises ``client.exceptions.<error_type>`` (reference §7, BOTO-PARSE).
-    """
+class WireError(WsgwError):
+    """An error answer of an AWS API wsgw serves: HTTP ``status`` and the
+    ``x-amzn-ErrorType`` that botocore turns into ``client.exceptions.<error_type>``
+    (reference §7, BOTO-PARSE). Each API serialises its own errors' bodies."""
 
     status: int = 500
     error_type: str = "InternalServerErrorException"
@@ -54,6 +58,14 @@ class ManagementError(WsgwError):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.error_type)
         self.message = message
+
+
+class ManagementError(WireError):
+    """An error answer of the ``@connections`` management API.
+
+    AWS answers these with the status, an ``x-amzn-ErrorType`` header naming the
+    error and (for Gone at least) an empty body.
+    """
 
 
 class BadRequestException(ManagementError):
@@ -89,3 +101,32 @@ class LimitExceededException(ManagementError):
 
     status = 429
     error_type = "LimitExceededException"
+
+
+class LambdaApiError(WireError):
+    """An error answer of Lambda's ``Invoke`` (botocore ``lambda`` service model):
+    the status, ``x-amzn-ErrorType`` and a ``{"Type": "User", "message": ...}`` body."""
+
+    status = 400
+    error_type = "InvalidParameterValueException"
+
+
+class ResourceNotFoundException(LambdaApiError):
+    """No such function (or an unsupported Lambda API path)."""
+
+    status = 404
+    error_type = "ResourceNotFoundException"
+
+
+class InvalidParameterValueException(LambdaApiError):
+    """A parameter such as ``X-Amz-Invocation-Type`` has an unsupported value."""
+
+    status = 400
+    error_type = "InvalidParameterValueException"
+
+
+class InvalidRequestContentException(LambdaApiError):
+    """The payload is not JSON."""
+
+    status = 400
+    error_type = "InvalidRequestContentException"

@@ -20,6 +20,9 @@ from typing import Any, Mapping
 from urllib.parse import unquote
 
 from .arns import lambda_function_arn
+from .errors import (
+    InvalidParameterValueException, InvalidRequestContentException, LambdaApiError, ResourceNotFoundException,
+)
 from .invocation import Failed, Outcome, Succeeded, TimedOut
 from .management import HttpResponse
 
@@ -42,14 +45,15 @@ def is_lambda_path(target: str) -> bool:
     return target.startswith(INVOKE_PREFIX)
 
 
-def _error(status: int, error_type: str, message: str, request_id: str) -> HttpResponse:
-    body = json.dumps({"Type": "User", "message": message}).encode()
+def error_response(error: LambdaApiError, request_id: str) -> HttpResponse:
+    """Serialise a Lambda API error the way Lambda does."""
+    body = json.dumps({"Type": "User", "message": error.message or error.error_type}).encode()
     headers = (
         ("x-amzn-RequestId", request_id),
-        ("x-amzn-ErrorType", error_type),
+        ("x-amzn-ErrorType", error.error_type),
         ("Content-Type", "application/json"),
     )
-    return HttpResponse(status, headers, body)
+    return HttpResponse(error.status, headers, body)
 
 
 def resolve_function_name(
@@ -95,25 +99,31 @@ def parse_invoke(
 
     ``headers`` keys are lower-case.
     """
+    try:
+        return _parse_invoke(method, target, headers, body, functions, region=region, account_id=account_id)
+    except LambdaApiError as error:
+        return error_response(error, request_id)
+
+
+def _parse_invoke(
+    method: str, target: str, headers: Mapping[str, str], body: bytes, functions: Mapping[str, Any],
+    *, region: str, account_id: str,
+) -> LambdaInvoke:
     path = target.split("?", 1)[0]
     if method.upper() != "POST" or not path.endswith(_INVOKE_SUFFIX):
-        return _error(404, "ResourceNotFoundException", f"Unsupported Lambda API path {path}", request_id)
+        raise ResourceNotFoundException(f"Unsupported Lambda API path {path}")
     raw_name = unquote(path[len(INVOKE_PREFIX):-len(_INVOKE_SUFFIX)])
     function = resolve_function_name(raw_name, functions, region=region, account_id=account_id)
     if function is None:
-        return _error(404, "ResourceNotFoundException",
-                      f"Function not found: {lambda_function_arn(region, account_id, raw_name)}",
-                      request_id)
+        raise ResourceNotFoundException(f"Function not found: {lambda_function_arn(region, account_id, raw_name)}")
     invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type not in INVOCATION_TYPES:
-        return _error(400, "InvalidParameterValueException",
-                      f"Unsupported invocation type {invocation_type}", request_id)
+        raise InvalidParameterValueException(f"Unsupported invocation type {invocation_type}")
     try:
         # An empty payload is an empty event object, as with the CLI's invoke.
         event = json.loads(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError):
-        return _error(400, "InvalidRequestContentException",
-                      "Could not parse request body into json", request_id)
+        raise InvalidRequestContentException("Could not parse request body into json") from None
     return LambdaInvoke(function, event, invocation_type)
 
 
