@@ -12,14 +12,11 @@ from __future__ import annotations
 import base64
 import os
 import re
-import secrets
-import string
 from typing import Protocol
 
 AWS_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 """What a connection, request or message id looks like (reference §2)."""
 
-_API_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def encode_id(raw: bytes) -> str:
@@ -97,7 +94,3 @@ class SequentialIds:
     def message_id(self) -> str:
         return self._next(b"M")
 
-
-def new_api_id() -> str:
-    """A random 10-character lowercase alphanumeric API id, like ``fjnq7njcv2``."""
-    return "".join(secrets.choice(_API_ID_ALPHABET) for _ in range(10))

@@ -202,5 +202,3 @@ class ApiModel:
         """The route with exactly this key, if the API has one."""
         return self.routes.get(key)
 
-    def function_for(self, route: RouteSpec) -> FunctionSpec:
-        return self.functions[route.function]

@@ -97,11 +97,6 @@ class RouteSelector:
         """The expression as written in the API description."""
         return self._expression
 
-    @property
-    def has_variables(self) -> bool:
-        """False for static expressions (``action``, ``\\$default``): body never parsed."""
-        return self._static is None
-
     def evaluate(self, body: str) -> str | None:
         """The route key for one text message, or ``None`` if it must go to ``$default``.
 

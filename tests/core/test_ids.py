@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.core.ids import AWS_ID_PATTERN, RandomIds, SequentialIds, encode_id, is_aws_id, new_api_id
+from emulator.core.ids import AWS_ID_PATTERN, RandomIds, SequentialIds, encode_id, is_aws_id
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{15}=$")
-API_ID_RE = re.compile(r"^[a-z0-9]{10}$")
 
 # Observed real ids, reference §2.
 OBSERVED_IDS = [
@@ -118,11 +117,3 @@ def test_sequential_ids_keep_kinds_apart() -> None:
     assert len({connection[0], request[0], message[0]}) == 3
 
 
-def test_new_api_id_shape_and_variety() -> None:
-    drawn = [new_api_id() for _ in range(500)]
-    assert all(API_ID_RE.match(value) for value in drawn), drawn[:5]
-    assert len(set(drawn)) > 490
-    # Over many draws both letters and digits show up.
-    chars = set("".join(drawn))
-    assert chars <= set("abcdefghijklmnopqrstuvwxyz0123456789")
-    assert any(c.isdigit() for c in chars) and any(c.isalpha() for c in chars)

@@ -114,7 +114,7 @@ def test_authorizer_and_api_key() -> None:
     assert authorizer.function == "AuthFunction"
     assert authorizer.identity_source == ("route.request.querystring.token",)
     assert authorizer.authorizer_type == "REQUEST"
-    assert model.function_for(connect).handler == "app.connect"
+    assert model.functions[connect.function].handler == "app.connect"
     assert model.functions["AuthFunction"].handler == "auth.handler"
 
 

@@ -58,7 +58,7 @@ def test_bundled_app_routes_and_functions() -> None:
     assert two_way == {"whoAmI", "$default"}
     for key, route in model.routes.items():
         assert route.key == key
-        function = model.function_for(route)
+        function = model.functions[route.function]
         assert function.code_dir.is_dir()
         assert function.code_dir == (ROOT / "handlers").resolve()
         assert (function.code_dir / f"{function.module.replace('.', '/')}.py").is_file()
