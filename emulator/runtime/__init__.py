@@ -1,1 +1,8 @@
-"""TODO"""
+"""The Lambda execution side: the invoker's warm worker pools, the worker processes
+(``worker.py`` runs inside them, standard library only), the environment a function
+runs with, and the integrations the listener calls.
+
+May import: the standard library and ``emulator.core``.
+"""
+
+__all__ = ["endpoint_redirect", "environment", "integrations", "invoker", "wire_json", "worker", "worker_process"]

@@ -1,12 +1,15 @@
-"""The template loader: CloudFormation, SAM or a CDK cloud assembly -> :class:`ApiModel`.
+"""App definition → :class:`~emulator.core.model.ApiModel`: CloudFormation and SAM
+templates, CDK cloud assemblies (and the CDK CLI that synthesizes them), the small
+``wsgw.json`` description, parameters and environment overrides.
 
-Call :func:`load_template` once at start-up with the path the user gave; every
-problem is a :class:`~emulator.core.errors.ConfigError` whose ``where`` names the file,
-or the template place (``Resources.<Id>.Properties.<Field>``) to fix.
+May import: the standard library, third-party parsers, and ``emulator.core``.
+Entry points: :func:`load_model` (any app source) and :func:`load_template`.
 
 Modules, one concept each::
 
-    __init__       the entry point: which kind of input, reading the file
+    loader         load_model: which kind of app source, the bundled app by default
+    template_file  load_template: a template file or cdk.out -> ApiModel
+    cdk_cli        the CDK CLI: offline synth of an app, deploy/destroy
     cdk_assembly   cdk.out: manifest.json -> the stack template to serve
     yaml_cfn       YAML with CloudFormation's short forms (!Ref, !GetAtt ...)
     sam            the SAM transform (aws-sam-translator, offline)
@@ -18,70 +21,11 @@ Modules, one concept each::
     functions      AWS::Lambda::Function -> FunctionSpec
     tables         AWS::DynamoDB::Table -> TableSpec
     cloudformation wires the above into one ApiModel
+    wsgw_json      the wsgw.json app description -> ApiModel
+    env_overrides  --env-vars files and FUNCTION.KEY=VALUE overrides
 """
 
-from __future__ import annotations
+from .loader import load_model
+from .template_file import load_template
 
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Mapping
-
-from ..core.errors import ConfigError
-from ..core.model import ApiModel
-from .cdk_assembly import read_json, read_stack
-from .cloudformation import build_model
-from .document import SAM_TRANSFORM, transforms
-from .sam import expand_sam
-from .yaml_cfn import parse_yaml
-
-__all__ = ["load_template"]
-
-_SUFFIXES = (".json", ".yaml", ".yml", ".template")
-
-
-def load_template(
-    path: Path, *, api: str | None = None, stack: str | None = None,
-    parameters: Mapping[str, str] = MappingProxyType({}), region: str = "us-east-1",
-    account_id: str = "123456789012",
-) -> ApiModel:
-    """Load the WebSocket API described by ``path``.
-
-    ``path`` is a CDK cloud assembly folder (``cdk.out``; ``stack`` picks a stack when
-    several have a WebSocket API) or a CloudFormation/SAM template file (``.json``,
-    ``.yaml``, ``.yml``, ``.template``). ``api`` picks an API by logical id or ``Name``
-    when the template has several; ``parameters`` override parameter defaults;
-    ``region`` and ``account_id`` go into ARNs and pseudo parameters.
-    """
-    path = Path(path)
-    if path.is_dir():
-        found = read_stack(path, stack)
-        raw, template_path, stack_name = found.template, found.template_path, found.stack_name
-    elif path.is_file():
-        if path.suffix.lower() not in _SUFFIXES:
-            raise ConfigError(str(path), f"not a template file (expected one of {', '.join(_SUFFIXES)})")
-        raw, template_path, stack_name = _read_template(path), path, path.stem
-    else:
-        raise ConfigError(str(path), "not found (give a template file or a cdk.out folder)")
-    if not isinstance(raw, dict):
-        raise ConfigError(str(template_path), "is not a CloudFormation template (no top-level mapping)")
-    names = transforms(raw)
-    unsupported = [name for name in names if name != SAM_TRANSFORM]
-    if unsupported:
-        raise ConfigError("Transform", f"{', '.join(unsupported)} is not supported (only {SAM_TRANSFORM})")
-    if names:
-        raw = expand_sam(raw, parameters=parameters, region=region)
-    return build_model(
-        raw, base_dir=template_path.parent.resolve(), stack_name=stack_name, api=api,
-        parameters=parameters, region=region, account_id=account_id,
-    )
-
-
-def _read_template(path: Path) -> Any:
-    if path.suffix.lower() == ".json":
-        return read_json(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), f"not UTF-8 text ({exc.reason})") from None
-    # YAML is a superset of JSON, so `.template` files of either kind parse here.
-    return parse_yaml(text, str(path))
+__all__ = ["load_model", "load_template"]

@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Mapping
 
-from . import cdk_cli
-from .wsgw_json import load_app
 from ..core.model import ApiModel
-from . import load_template
+from . import cdk_cli
+from .template_file import load_template
+from .wsgw_json import load_app
 
 
 def is_app_description(path: Path) -> bool:
