@@ -210,3 +210,13 @@ def test_handlers_never_import_emulator(path: Path) -> None:
 
 def test_there_are_handlers_to_check() -> None:
     assert _python_files(HANDLERS), "handlers/ is empty: the rule would check nothing"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent for p in EMULATOR.glob("*/__init__.py")), ids=lambda p: p.name)
+def test_each_package_says_what_lives_there_and_what_it_may_import(package: Path) -> None:
+    tree = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    docstring = ast.get_docstring(tree) or ""
+    assert "May import" in docstring, f"{package.name}/__init__.py: say what the package may import"
+    exported = [node for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    assert exported, f"{package.name}/__init__.py has no __all__"

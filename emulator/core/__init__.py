@@ -5,6 +5,6 @@ May import: the standard library and ``emulator.core`` only (tests/test_import_r
 """
 
 __all__ = [
-    "authorizer", "clock", "errors", "events", "ids", "invocation", "gateway", "lambda_api",
-    "management", "model", "registry", "selection", "sigv4",
+    "arns", "authorizer", "clock", "credentials", "errors", "events", "ids", "invocation", "lambda_api",
+    "lifecycle", "loopback", "management", "model", "proxy_result", "registry", "selection", "sigv4",
 ]

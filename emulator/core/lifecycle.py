@@ -15,10 +15,9 @@ clock itself. The lifecycle of one connection::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Union
+from typing import Mapping, Union
 
 from . import sigv4
 from .authorizer import authorizer_event, method_arn, missing_identity, verdict
@@ -34,6 +33,7 @@ from .events import (
 from .ids import IdFactory
 from .invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from .model import CONNECT, DEFAULT, DISCONNECT, ApiModel
+from .proxy_result import MALFORMED, connect_status, route_response_text, subprotocol
 from .registry import ConnectionRecord, ConnectionRegistry, ConnectionStatus
 from .selection import RouteSelector
 
@@ -286,7 +286,7 @@ class ConnectionLifecycle:
             # Without a route response nothing from the integration reaches the
             # client [doc] DOCS-routeresp.
             return None
-        return SendText(invoke.connection_id, _route_response_text(outcome.result))
+        return SendText(invoke.connection_id, route_response_text(outcome.result))
 
     def integration_timed_out(self, invoke: Invoke) -> SendText:
         """Call when the integration timeout (29 s max) passed before the outcome."""
@@ -363,60 +363,15 @@ def _connect_decision(connection_id: str, outcome: Outcome) -> Accept | Reject:
         # The $connect Lambda threw or timed out: the handshake gets 502 [obs] §4.2.
         return Reject(502, '{"message": "Internal server error"}')
     result = outcome.result
-    status = _status_code(result)
+    status = connect_status(result)
     if status is None:
         # No statusCode (e.g. the handler returned None): accepted. AWS behaviour is
         # unconfirmed [?] (reference §4.2); a proxy integration's default response is
         # 200, so a handler that returns nothing still lets the client in.
         status = 200
-    elif status == _MALFORMED:
+    elif status == MALFORMED:
         return Reject(502, '{"message": "Internal server error"}')
     if not 200 <= status <= 299:
         # Any non-2xx answers the handshake with that exact status [obs] §4.2.
         return Reject(status, "")
-    return Accept(connection_id, _subprotocol(result))
-
-
-_MALFORMED = -1
-
-
-def _status_code(result: Any) -> int | None:
-    """The result's statusCode: None when absent, ``_MALFORMED`` when unusable."""
-    if not isinstance(result, Mapping) or result.get("statusCode") is None:
-        return None
-    value = result["statusCode"]
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        # A statusCode that is no HTTP status is a malformed proxy response; API
-        # Gateway answers those with 502 (REST docs; unconfirmed for WebSocket [?]).
-        return _MALFORMED
-    return value
-
-
-def _subprotocol(result: Any) -> str | None:
-    # Only Sec-WebSocket-Protocol from the handler's headers reaches the 101; body
-    # and other headers are dropped [doc] DOCS-subproto.
-    if not isinstance(result, Mapping):
-        return None
-    headers = result.get("headers")
-    if not isinstance(headers, Mapping):
-        return None
-    for name, value in headers.items():
-        if isinstance(name, str) and name.lower() == "sec-websocket-protocol":
-            return str(value)
-    return None
-
-
-def _route_response_text(result: Any) -> str:
-    # A two-way proxy route sends the Lambda result's ``body`` verbatim; statusCode
-    # and headers are not sent [doc] DOCS-routeresp. A result without ``body``
-    # gives an empty message [obs, weak] serverless#6816. Unconfirmed shapes [?],
-    # our choice: a non-string body is sent as its JSON text; a result that is not
-    # a proxy-shaped object is sent as the JSON text of the whole result.
-    if isinstance(result, Mapping):
-        body = result.get("body")
-        if body is None:
-            return ""
-        return body if isinstance(body, str) else json.dumps(body)
-    return json.dumps(result)
+    return Accept(connection_id, subprotocol(result))

@@ -66,7 +66,7 @@ class InitFailed(Exception):
         self.message = message
 
 
-class _Pool:
+class _WorkerPool:
     """The workers of one function: at most ``limit``, idle ones reused LIFO, callers
     beyond the limit served FIFO as workers come free.
 
@@ -233,14 +233,14 @@ class Invoker:
         self._base_env = dict(base_env)
         self._region, self._account_id, self._limit = region, account_id, max_workers_per_function
         self._pools = {name: self._pool(spec) for name, spec in functions.items()}
-        self._retired: list[_Pool] = []  # removed functions' pools, until their workers are gone
+        self._retired: list[_WorkerPool] = []  # removed functions' pools, until their workers are gone
         self._reloading = asyncio.Lock()
 
-    def _pool(self, spec: FunctionSpec, base_env: Mapping[str, str] | None = None) -> _Pool:
+    def _pool(self, spec: FunctionSpec, base_env: Mapping[str, str] | None = None) -> _WorkerPool:
         env = {**(self._base_env if base_env is None else base_env), **lambda_variables(spec, self._region)}
         arn = lambda_function_arn(self._region, self._account_id, spec.name)
         limit = 1 if DEBUGPY_ENV in spec.environment else self._limit
-        return _Pool(spec, env, self._log, limit, arn)
+        return _WorkerPool(spec, env, self._log, limit, arn)
 
     async def reload(
         self,
@@ -263,7 +263,7 @@ class Invoker:
             env = dict(self._base_env if base_env is None else base_env)
             summary: dict[str, list[str]] = {"added": [], "changed": [], "restarted": [], "removed": []}
             summary["removed"] = [name for name in self._pools if name not in functions]
-            plan: dict[str, tuple[_Pool, FunctionSpec, dict[str, str]]] = {}
+            plan: dict[str, tuple[_WorkerPool, FunctionSpec, dict[str, str]]] = {}
             for name, spec in functions.items():
                 fresh, pool = self._pool(spec, env), self._pools.get(name)
                 kind = ("added" if pool is None else "changed" if (pool.spec, pool.env) != (spec, fresh.env)
@@ -298,7 +298,7 @@ class Invoker:
             return summary
 
     async def _boot(
-        self, name: str, pool: _Pool, spec: FunctionSpec, env: dict[str, str], booted: dict[str, WorkerProcess],
+        self, name: str, pool: _WorkerPool, spec: FunctionSpec, env: dict[str, str], booted: dict[str, WorkerProcess],
     ) -> None:
         """One worker of the pool's next generation, into ``booted``; InitFailed if it cannot serve."""
         try:
