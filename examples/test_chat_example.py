@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.testing.plugin import HandshakeRefused
+from emulator.testing import HandshakeRefused
 
 
 def test_chat(wsgw_connect):

@@ -27,57 +27,49 @@ every test with the same configuration; each test gets fresh handles, and at its
 its clients are closed and the gateway is quiet (``$disconnect`` done) before the next
 test starts. ``@pytest.mark.wsgw(isolated=True)`` gives a test a gateway of its own,
 stopped at its end; ``template=``, ``stage=`` and ``env=`` in the marker pick another
-configuration (shared by the tests that use the same one, unless isolated).
+configuration (shared by the tests that use the same one, unless isolated). The
+gateways and their sharing live in :mod:`emulator.testing.gateway_pool`.
 
-The clock: every gateway the plugin starts runs on a :class:`SteerableClock`, which
-follows real time (so a shared gateway behaves like ``wsgw run-local``) until a test
-requests ``wsgw_clock``. For that test time stands still and moves only by
-``advance()``, which also runs the idle/2-hour sweep at once; afterwards the clock
-follows real time again from where the test left it (never backwards). We chose this
-over "``wsgw_clock`` implies an isolated gateway" because it costs nothing (no second
-gateway start, about 1.5 s) and is safe: tests on one gateway run one at a time (under
-xdist each worker process has its own), and a test ends with its connections closed,
-so only the clock-driving test's own connections ever see the jump.
+The clock: every gateway the plugin starts runs on a
+:class:`~emulator.testing.steerable_clock.SteerableClock`, which follows real time (so
+a shared gateway behaves like ``wsgw run-local``) until a test requests
+``wsgw_clock``. For that test time stands still and moves only by ``advance()``, which
+also runs the idle/2-hour sweep at once; afterwards the clock follows real time again
+from where the test left it (never backwards). We chose this over "``wsgw_clock``
+implies an isolated gateway" because it costs nothing (no second gateway start, about
+1.5 s) and is safe: tests on one gateway run one at a time (under xdist each worker
+process has its own), and a test ends with its connections closed, so only the
+clock-driving test's own connections ever see the jump.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import logging
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from ..app import GatewayThread, GatewayOptions, LocalGateway
-from ..core.errors import WsgwError
-from ..template.env_overrides import EnvOverrides
-from .faults import Fault, FaultPlan, InvocationLog, InvocationView
 from ..core.model import ApiModel
-from ..template.loader import load_model
-from .clients import (
-    NO_PROXY, AsyncConnect, AsyncWsgwClient, ClientLoop, Closed, HandshakeRefused,
-    WsgwClient, ClientConnectionHandle,
-)
 from ..net.tls import client_ssl_context
+from .clients import (
+    NO_PROXY, AsyncConnect, AsyncWsgwClient, ClientConnectionHandle, ClientLoop, Closed, HandshakeRefused,
+    WsgwClient,
+)
+from .faults import Fault, InvocationView
+from .gateway_pool import GatewayConfig, GatewayPool, RunningGateway
 
-__all__ = ["AsyncWsgwClient", "Closed", "HandshakeRefused", "WsgwClient", "WsgwGateway"]
-
-T = TypeVar("T")
-_SETTLE_S = 5.0
-_MAX_SHARED = 3  # gateways of other configurations kept running (least recently used goes)
-_functions_log = logging.getLogger("wsgw.functions")
+# The clients' names stay importable from here, where they were first documented;
+# emulator.testing is where users import every public name from.
+__all__ = [
+    "AsyncWsgwClient", "Closed", "HandshakeRefused", "WsgwAws", "WsgwClient", "WsgwClock", "WsgwFaults",
+    "WsgwGateway",
+]
 
 
 # -- configuration -------------------------------------------------------------
@@ -99,20 +91,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "wsgw(isolated=False, template=None, stage=None, env=None): the gateway this test gets "
         "(isolated: its own, stopped at the test's end; others: a different app, stage or environment)")
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """What a gateway serves; equal configurations share one session gateway."""
-
-    template: Path | None
-    stage: str | None = None
-    env: tuple[tuple[str, str], ...] = ()
-
-    def model(self) -> ApiModel:
-        """The app's model with the stage and environment overrides applied."""
-        model = EnvOverrides.from_pairs(self.env, "wsgw_env").apply(load_model(self.template), "wsgw_env")
-        return dataclasses.replace(model, stage=self.stage) if self.stage else model
 
 
 def parse_env(lines: Sequence[str]) -> dict[str, str]:
@@ -147,146 +125,6 @@ def _config_for(request: pytest.FixtureRequest, env: Mapping[str, str]) -> tuple
     return GatewayConfig(template, stage, tuple(sorted(merged.items()))), bool(options.get("isolated"))
 
 
-# -- the clock ---------------------------------------------------------------------
-
-
-class SteerableClock:
-    """Real time plus an offset, or held still while a test drives it (see the
-    module docstring). Satisfies :class:`emulator.core.clock.Clock`; never goes back."""
-
-    def __init__(self) -> None:
-        self._offset_ms = 0
-        self._held_ms: int | None = None
-        self._lock = threading.Lock()
-
-    def now_ms(self) -> int:
-        held = self._held_ms
-        return held if held is not None else time.time_ns() // 1_000_000 + self._offset_ms
-
-    def hold(self) -> None:
-        """Stop following real time (a test takes control)."""
-        with self._lock:
-            if self._held_ms is None:
-                self._held_ms = self.now_ms()
-
-    def advance(self, ms: int) -> None:
-        if ms < 0:
-            raise ValueError("a clock never goes backwards")
-        with self._lock:
-            self._held_ms = (self._held_ms if self._held_ms is not None else self.now_ms()) + ms
-
-    def release(self) -> None:
-        """Follow real time again, from the current reading."""
-        with self._lock:
-            if self._held_ms is not None:
-                self._offset_ms = self._held_ms - time.time_ns() // 1_000_000
-                self._held_ms = None
-
-
-# -- running gateways --------------------------------------------------------------
-
-
-class _Running:
-    """One started gateway in a background thread, with its test hooks."""
-
-    def __init__(self, model: ApiModel, tls_dir: Path) -> None:
-        self.clock = SteerableClock()
-        self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
-        self.log = InvocationLog()
-        self.background = GatewayThread(LocalGateway(
-            model, GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
-            function_log=self._function_line, faults=self.faults, observer=self.log,
-        ))
-        self.local = self.background.local
-        self._boto: dict[tuple[str, str], Any] = {}
-
-    def _function_line(self, function: str, line: str) -> None:
-        self.log.add_line(function, line)
-        _functions_log.info("[%s] %s", function, line)
-
-    def boto(self, kind: str, service: str) -> Any:
-        """A cached boto3 client (``kind`` "client") or resource bound to this gateway."""
-        key = (kind, service)
-        if key not in self._boto:
-            assert self.local.tls is not None
-            session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                            region_name=self.local.model.region)
-            if service == "apigatewaymanagementapi":  # over https, trusting only the local CA
-                kwargs: dict[str, Any] = dict(endpoint_url=self.local.management_url,
-                                              verify=str(self.local.tls.ca_cert))
-            else:
-                kwargs = dict(endpoint_url=self.local.aws_endpoint_url)
-            self._boto[key] = getattr(session, kind)(service, **kwargs)
-        return self._boto[key]
-
-    def connection_id_of(self, peer: tuple[str, int]) -> str | None:
-        """The id of the open connection whose client socket is ``peer``."""
-        def find() -> str | None:
-            listener = self.local.listener
-            return listener.connections.find(peer) if listener is not None else None
-        return self.background.call(find)
-
-    def settle(self, peers: set[tuple[str, int]]) -> None:
-        """Wait (bounded) until no connection of ``peers`` is open and no invocation
-        runs, so that one test's ``$disconnect`` does not land in the next test."""
-        async def quiet() -> None:
-            deadline = time.monotonic() + _SETTLE_S
-            while time.monotonic() < deadline:
-                listener = self.local.listener
-                if listener is None:
-                    return
-                if not listener.background_tasks and not (listener.connections.peers() & peers):
-                    return
-                await asyncio.sleep(0.01)
-        self.background.run(quiet(), _SETTLE_S + 5)
-
-    def stop(self) -> None:
-        self.background.stop()
-
-
-class _Pool:
-    """The session's gateways (shared ones by configuration) and its client loop."""
-
-    def __init__(self, tls_dir: Path) -> None:
-        self.tls_dir = tls_dir
-        self.clients = ClientLoop()
-        self._shared: OrderedDict[GatewayConfig, _Running] = OrderedDict()
-        self._failed: dict[GatewayConfig, str] = {}
-
-    def start(self, config: GatewayConfig) -> _Running:
-        """Start a gateway for ``config``, or fail the test in one line (and every later
-        test with the same configuration, at once)."""
-        if config in self._failed:
-            pytest.fail(self._failed[config], pytrace=False)
-        running: _Running | None = None
-        try:
-            running = _Running(config.model(), self.tls_dir)
-            logging.getLogger("wsgw").setLevel(logging.getLogger("wsgw").level or logging.INFO)
-            running.background.start()
-            return running
-        except Exception as exc:
-            if running is not None:
-                running.stop()
-            where = config.template or "the bundled app"
-            self._failed[config] = (f"wsgw: {exc}" if isinstance(exc, WsgwError)  # says what to fix
-                                    else f"wsgw: cannot start a gateway for {where}: {type(exc).__name__}: {exc}")
-        pytest.fail(self._failed[config], pytrace=False)
-
-    def shared(self, config: GatewayConfig) -> _Running:
-        running = self._shared.get(config)
-        if running is None:
-            running = self._shared[config] = self.start(config)
-            while len(self._shared) > _MAX_SHARED:
-                self._shared.popitem(last=False)[1].stop()
-        self._shared.move_to_end(config)
-        return running
-
-    def close(self) -> None:
-        while self._shared:
-            self._shared.popitem()[1].stop()
-        self.clients.close()
-
-
 # -- what tests get ----------------------------------------------------------------
 
 
@@ -299,7 +137,7 @@ class WsgwGateway:
     ``wsgw_connect``/``wsgw_connect_async`` fixtures.
     """
 
-    def __init__(self, running: _Running, clients: ClientLoop) -> None:
+    def __init__(self, running: RunningGateway, clients: ClientLoop) -> None:
         self._running, self._clients = running, clients
         self._connections: list[ClientConnectionHandle] = []
         self.invocations: InvocationView = running.log.view()
@@ -383,7 +221,7 @@ class WsgwFaults:
     """Faults for the next invocations (the value of ``wsgw_faults``); every armed
     fault not used up is dropped at the test's end. Function names are the app's."""
 
-    def __init__(self, running: _Running) -> None:
+    def __init__(self, running: RunningGateway) -> None:
         self._running = running
 
     def fail_next(self, function: str, error_type: str = "Error", message: str = "Injected failure",
@@ -417,7 +255,7 @@ class WsgwFaults:
 class WsgwClock:
     """The gateway's clock, held still for this test (the value of ``wsgw_clock``)."""
 
-    def __init__(self, running: _Running) -> None:
+    def __init__(self, running: RunningGateway) -> None:
         self._running = running
         running.clock.hold()
 
@@ -441,7 +279,7 @@ class WsgwAws:
     """boto3 for the embedded AWS services (the value of ``wsgw_aws``):
     ``wsgw_aws("dynamodb")`` is a client, ``wsgw_aws.resource("dynamodb")`` a resource."""
 
-    def __init__(self, running: _Running) -> None:
+    def __init__(self, running: RunningGateway) -> None:
         self._running = running
         self.endpoint_url = running.local.aws_endpoint_url
         self.region = running.local.model.region
@@ -457,8 +295,8 @@ class WsgwAws:
 
 
 @pytest.fixture(scope="session")
-def _wsgw_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pool]:
-    pool = _Pool(tmp_path_factory.mktemp("wsgw-tls"))
+def _wsgw_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPool]:
+    pool = GatewayPool(tmp_path_factory.mktemp("wsgw-tls"))
     yield pool
     pool.close()
 
@@ -472,7 +310,9 @@ def wsgw_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture
-def wsgw_gateway(request: pytest.FixtureRequest, _wsgw_pool: _Pool, wsgw_env: dict[str, str]) -> Iterator[WsgwGateway]:
+def wsgw_gateway(
+    request: pytest.FixtureRequest, _wsgw_pool: GatewayPool, wsgw_env: dict[str, str],
+) -> Iterator[WsgwGateway]:
     """The running gateway (session-wide unless ``@pytest.mark.wsgw(isolated=True)``):
     its URLs, CA and model. Request it when a test needs addresses; the other
     fixtures request it for you."""

@@ -1,6 +1,6 @@
-"""The pytest plugin (emulator/testing/plugin.py, emulator/testing/faults.py, the server hook).
+"""The pytest plugin (emulator/testing/plugin.py): its options, fixtures and public names.
 
-Unit tests of the pure parts run in this process. The fixtures are tested the way
+The parsing of its ini lines is tested in this process. The fixtures are tested the way
 users meet them: ``pytester`` writes a test project and runs pytest on it in a
 subprocess (the plugin comes in through its ``pytest11`` entry point), then we check
 the outcomes and that nothing outlived the run (worker processes, moto, the port).
@@ -8,9 +8,7 @@ the outcomes and that nothing outlived the run (worker processes, moto, the port
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import shutil
 import socket
 import textwrap
@@ -20,9 +18,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from emulator.testing.faults import Dropped, FaultPlan, InvocationLog
-from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
-from emulator.testing.plugin import GatewayConfig, SteerableClock, parse_env
+from emulator.testing.plugin import parse_env
 
 pytest_plugins = ["pytester"]
 
@@ -59,91 +55,16 @@ def recorded():
 '''
 
 
-def _event(route_key: str = "echo", function: str = "Echo", connection_id: str = "c1") -> Invoke:
-    return Invoke(function, {"body": "{}"}, "req-1", connection_id, route_key)
+# -- the ini lines --------------------------------------------------------------------
 
 
-# -- pure parts ----------------------------------------------------------------------
-
-
-def test_fault_plan_injects_in_order_and_only_as_often_as_asked() -> None:
-    plan = FaultPlan({"Echo": 3.0, "Disconnect": 1.0})
-    assert plan.before(_event()) is None
-    plan.fail_next("Echo", "KeyError", "boom", times=2)
-    plan.time_out_next("Echo")
-    assert plan.before(_event()) == Failed("KeyError", "boom", 0.0)
-    assert plan.before(_event(function="Other")) is None
-    assert isinstance(plan.before(_event()), Failed)
-    assert plan.before(_event()) == TimedOut(3.0, 3000.0)
-    assert plan.before(_event()) is None and plan.pending() == []
-
-
-def test_fault_plan_drops_disconnects_of_one_connection_or_any() -> None:
-    plan = FaultPlan({"Disconnect": 1.0})
-    plan.drop_next_disconnect("c2")
-    assert plan.before(_event("$disconnect", "Disconnect", "c1")) is None
-    assert isinstance(plan.before(_event("$disconnect", "Disconnect", "c2")), Dropped)
-    plan.drop_next_disconnect()
-    plan.clear()
-    assert plan.before(_event("$disconnect", "Disconnect")) is None
-
-
-def test_fault_plan_names_the_functions_when_one_is_unknown() -> None:
-    plan = FaultPlan({"Echo": 3.0})
-    with pytest.raises(ValueError, match="no function 'Ecko'; its functions: Echo"):
-        plan.fail_next("Ecko")
-    with pytest.raises(ValueError, match="at least 1"):
-        plan.time_out_next("Echo", times=0)
-
-
-def test_invocation_view_filters_and_waits() -> None:
-    log = InvocationLog()
-    log(_event(), Succeeded("old", 1.0), False)
-    view = log.view()
-    log(_event("$disconnect", "Disconnect"), Dropped(None, 0.0), True)
-    log(_event(), Failed("E", "m", 2.0), True)
-    log.add_line("Echo", "hello")
-    assert [r.status for r in view] == ["dropped", "failed"]
-    assert view.filter(function="Echo")[0].injected
-    assert view.wait_for(route_key="$disconnect").status == "dropped"
-    assert view.logs("Echo") == ["hello"] and view.logs("Other") == []
-    with pytest.raises(AssertionError, match="expected 2 invocation"):
-        view.wait_for_count(2, status="failed", timeout=0.05)
-    view.clear()
-    assert len(view) == 0
-    log(_event(), Succeeded("new", 1.0), False)
-    log.forget()
-    assert len(view) == 0 and log.view().filter() == []
-    log(_event(), Succeeded("newer", 1.0), False)
-    assert [r.result for r in view] == ["newer"] and view.filter()[0].index == 4
-
-
-def test_steerable_clock_holds_advances_and_never_goes_back() -> None:
-    clock = SteerableClock()
-    assert abs(clock.now_ms() - time.time() * 1000) < 1000
-    clock.hold()
-    held = clock.now_ms()
-    time.sleep(0.02)
-    assert clock.now_ms() == held
-    clock.advance(600_000)
-    assert clock.now_ms() == held + 600_000
-    clock.release()
-    time.sleep(0.02)
-    assert clock.now_ms() >= held + 600_020
-    with pytest.raises(ValueError):
-        clock.advance(-1)
-
-
-def test_env_lines_and_overrides_reach_the_functions() -> None:
-    env = parse_env(["# comment", "", "PROBE_SETTING = everywhere", "EventDump.PROBE_SETTING=only-dump"])
-    model = GatewayConfig(PROBE_APP, "qa", tuple(sorted(env.items()))).model()
-    assert model.stage == "qa"
-    assert model.functions["EventDump"].environment["PROBE_SETTING"] == "only-dump"
-    assert model.functions["Echo"].environment["PROBE_SETTING"] == "everywhere"
+def test_env_lines_become_overrides_and_a_malformed_one_is_a_usage_error() -> None:
+    lines = ["# comment", "", "PROBE_SETTING = everywhere", "EventDump.PROBE_SETTING=only-dump"]
+    assert parse_env(lines) == {"PROBE_SETTING": "everywhere", "EventDump.PROBE_SETTING": "only-dump"}
     with pytest.raises(pytest.UsageError, match="FUNCTION.KEY=VALUE"):
         parse_env(["no-equals-sign"])
-    with pytest.raises(Exception, match="no function 'Nope'"):
-        GatewayConfig(PROBE_APP, None, (("Nope.X", "1"),)).model()
+    with pytest.raises(pytest.UsageError, match="FUNCTION.KEY=VALUE"):
+        parse_env([" =value"])
 
 
 # -- the fixtures in user projects ---------------------------------------------------------
@@ -173,7 +94,7 @@ def _running(pid: int) -> bool:
 SYNC_AND_STRICT_TESTS = '''
 import asyncio, json, socket
 import pytest
-from emulator.testing.plugin import HandshakeRefused
+from emulator.testing import HandshakeRefused
 from conftest import children, record, recorded
 
 def test_echo_and_addresses(wsgw_gateway, wsgw_connect):
@@ -455,3 +376,22 @@ def test_the_plugin_is_registered_and_its_marker_known(pytester: pytest.Pytester
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest_inprocess("--markers", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*@pytest.mark.wsgw(isolated=False, template=None, stage=None, env=None)*"])
+
+
+PUBLIC_NAMES_TESTS = """
+from emulator.testing import HandshakeRefused, WsgwGateway
+
+def test_the_names_a_user_imports(wsgw_gateway):
+    assert isinstance(wsgw_gateway, WsgwGateway) and issubclass(HandshakeRefused, Exception)
+"""
+
+
+def test_public_names_import_from_the_package_and_fixtures_register_once(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest("from emulator.testing import *\n")  # classes only: no fixture comes along
+    pytester.makepyfile(test_names=PUBLIC_NAMES_TESTS)
+    listing = pytester.runpytest_inprocess("--fixtures", "-p", "no:cacheprovider")
+    assert listing.ret == pytest.ExitCode.OK
+    assert [line.split(" ")[0] for line in listing.stdout.lines].count("wsgw_gateway") == 1
+    result = pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -1,0 +1,164 @@
+"""The gateways the pytest plugin runs, and the session's pool of them.
+
+A :class:`GatewayConfig` (app, stage, environment) says what a gateway serves. The
+:class:`GatewayPool` lives for the pytest session: :meth:`GatewayPool.shared` starts one
+gateway per configuration the first time a test asks and hands the same one to every
+later test with that configuration (up to three configurations stay running; the least
+recently used goes first), while :meth:`GatewayPool.start` starts a gateway the caller
+owns and stops (an isolated test's). A configuration that failed to start fails every
+later test that asks for it at once, with the same one-line message, instead of paying
+for the failed start again. The pool also owns the one :class:`ClientLoop` every test
+client runs on.
+
+A :class:`RunningGateway` is a :class:`~emulator.app.LocalGateway` on its own thread,
+wired to the hooks the fixtures hand to tests: a
+:class:`~emulator.testing.steerable_clock.SteerableClock`, a
+:class:`~emulator.testing.faults.FaultPlan` and an
+:class:`~emulator.testing.faults.InvocationLog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ..app import GatewayOptions, GatewayThread, LocalGateway
+from ..core.errors import WsgwError
+from ..core.model import ApiModel
+from ..template.env_overrides import EnvOverrides
+from ..template.loader import load_model
+from .clients import ClientLoop
+from .faults import FaultPlan, InvocationLog
+from .steerable_clock import SteerableClock
+
+__all__ = ["GatewayConfig", "GatewayPool", "RunningGateway"]
+
+_SETTLE_S = 5.0
+_MAX_SHARED = 3  # gateways of other configurations kept running (least recently used goes)
+_functions_log = logging.getLogger("wsgw.functions")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What a gateway serves; equal configurations share one session gateway."""
+
+    template: Path | None
+    stage: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    def model(self) -> ApiModel:
+        """The app's model with the stage and environment overrides applied."""
+        model = EnvOverrides.from_pairs(self.env, "wsgw_env").apply(load_model(self.template), "wsgw_env")
+        return dataclasses.replace(model, stage=self.stage) if self.stage else model
+
+
+class RunningGateway:
+    """One started gateway in a background thread, with its test hooks."""
+
+    def __init__(self, model: ApiModel, tls_dir: Path) -> None:
+        self.clock = SteerableClock()
+        self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
+        self.log = InvocationLog()
+        self.background = GatewayThread(LocalGateway(
+            model, GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
+            function_log=self._function_line, faults=self.faults, observer=self.log,
+        ))
+        self.local = self.background.local
+        self._boto: dict[tuple[str, str], Any] = {}
+
+    def _function_line(self, function: str, line: str) -> None:
+        self.log.add_line(function, line)
+        _functions_log.info("[%s] %s", function, line)
+
+    def boto(self, kind: str, service: str) -> Any:
+        """A cached boto3 client (``kind`` "client") or resource bound to this gateway."""
+        key = (kind, service)
+        if key not in self._boto:
+            assert self.local.tls is not None
+            session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                            region_name=self.local.model.region)
+            if service == "apigatewaymanagementapi":  # over https, trusting only the local CA
+                kwargs: dict[str, Any] = dict(endpoint_url=self.local.management_url,
+                                              verify=str(self.local.tls.ca_cert))
+            else:
+                kwargs = dict(endpoint_url=self.local.aws_endpoint_url)
+            self._boto[key] = getattr(session, kind)(service, **kwargs)
+        return self._boto[key]
+
+    def connection_id_of(self, peer: tuple[str, int]) -> str | None:
+        """The id of the open connection whose client socket is ``peer``."""
+        def find() -> str | None:
+            listener = self.local.listener
+            return listener.connections.find(peer) if listener is not None else None
+        return self.background.call(find)
+
+    def settle(self, peers: set[tuple[str, int]]) -> None:
+        """Wait (bounded) until no connection of ``peers`` is open and no invocation
+        runs, so that one test's ``$disconnect`` does not land in the next test."""
+        async def quiet() -> None:
+            deadline = time.monotonic() + _SETTLE_S
+            while time.monotonic() < deadline:
+                listener = self.local.listener
+                if listener is None:
+                    return
+                if not listener.background_tasks and not (listener.connections.peers() & peers):
+                    return
+                await asyncio.sleep(0.01)
+        self.background.run(quiet(), _SETTLE_S + 5)
+
+    def stop(self) -> None:
+        self.background.stop()
+
+
+class GatewayPool:
+    """The session's gateways (shared ones by configuration) and its client loop.
+    Create one per session; :meth:`close` it at the session's end."""
+
+    def __init__(self, tls_dir: Path) -> None:
+        self.tls_dir = tls_dir
+        self.clients = ClientLoop()
+        self._shared: OrderedDict[GatewayConfig, RunningGateway] = OrderedDict()
+        self._failed: dict[GatewayConfig, str] = {}
+
+    def start(self, config: GatewayConfig) -> RunningGateway:
+        """Start a gateway for ``config``, or fail the test in one line (and every later
+        test with the same configuration, at once)."""
+        if config in self._failed:
+            pytest.fail(self._failed[config], pytrace=False)
+        running: RunningGateway | None = None
+        try:
+            running = RunningGateway(config.model(), self.tls_dir)
+            logging.getLogger("wsgw").setLevel(logging.getLogger("wsgw").level or logging.INFO)
+            running.background.start()
+            return running
+        except Exception as exc:
+            if running is not None:
+                running.stop()
+            where = config.template or "the bundled app"
+            self._failed[config] = (f"wsgw: {exc}" if isinstance(exc, WsgwError)  # says what to fix
+                                    else f"wsgw: cannot start a gateway for {where}: {type(exc).__name__}: {exc}")
+        pytest.fail(self._failed[config], pytrace=False)
+
+    def shared(self, config: GatewayConfig) -> RunningGateway:
+        """The session's gateway for ``config``, started on first use; do not stop it."""
+        running = self._shared.get(config)
+        if running is None:
+            running = self._shared[config] = self.start(config)
+            while len(self._shared) > _MAX_SHARED:
+                self._shared.popitem(last=False)[1].stop()
+        self._shared.move_to_end(config)
+        return running
+
+    def close(self) -> None:
+        while self._shared:
+            self._shared.popitem()[1].stop()
+        self.clients.close()
