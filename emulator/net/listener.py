@@ -180,11 +180,18 @@ class Listener:
                 log.warning("accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            # Tracked apart from invocations: a socket that never sends a byte must
-            # not hold up a shutdown for its handshake timeout.
-            adopting = asyncio.ensure_future(self._adopt(sock))
-            self._adopting.add(adopting)
-            adopting.add_done_callback(self._adopting.discard)
+            self._start_adopting(sock)
+
+    def _start_adopting(self, sock: socket.socket) -> asyncio.Future[None]:
+        """Find out what an accepted socket speaks, in the background. Tracked apart
+        from invocations: a socket that never sends a byte must not hold up a
+        shutdown for its handshake timeout. Shutdown cancels these; a task cancelled
+        before it ever ran would leave its socket open, so the socket is closed here."""
+        adopting = asyncio.ensure_future(self._adopt(sock))
+        self._adopting.add(adopting)
+        adopting.add_done_callback(self._adopting.discard)
+        adopting.add_done_callback(lambda task: sock.close() if task.cancelled() else None)
+        return adopting
 
     async def _adopt(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
