@@ -36,6 +36,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"core", "net", "runtime", "aws", "template", "reload"}),
     "tools": frozenset({"core", "net", "runtime", "aws", "template", "app"}),
     "testing": frozenset({"core", "net", "runtime", "aws", "template", "app", "reload"}),
+    "commands": frozenset({"core", "net", "runtime", "aws", "template", "tools", "app", "reload"}),
     "emulator": frozenset(),
 }
 

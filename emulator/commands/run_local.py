@@ -1,0 +1,225 @@
+"""``wsgw run-local``: its options, turning them into a model and :class:`GatewayOptions`,
+and the serve loop (signals, the start-up banner, the local state file, graceful stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from emulator.app import GatewayOptions, LocalGateway, default_max_workers, default_tls_dir
+from emulator.commands.failure import fail
+from emulator.core.errors import WsgwError
+from emulator.core.model import ApiModel, check_stage_name
+from emulator.net import event_loop as event_loop_module
+from emulator.net.event_loop import LoopChoice
+from emulator.reload import ReloadSource
+from emulator.runtime.invoker import DEBUGPY_ENV
+from emulator.template.env_overrides import EnvOverrides
+from emulator.template.loader import load_model
+from emulator.tools import local_state
+from emulator.tools.console import Console, Format, use_colour
+
+
+@click.command("run-local")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=3001, show_default=True, type=click.IntRange(0, 65535), help="Port for ws://, wss:// and @connections.")
+@click.option("--stage", default=None, help="Stage name in the URL path (default: the app's stage).")
+@click.option("--template", "template", type=click.Path(path_type=Path), default=None,
+              help="What to serve: a CDK cloud assembly folder (cdk.out), a CloudFormation or SAM template "
+                   "(JSON/YAML), or a wsgw.json app description. Default: the bundled CDK app, freshly synthesized.")
+@click.option("--api", default=None, help="Which WebSocket API (logical id or Name) when the template has several.")
+@click.option("--stack", "stack_name", default=None, help="Which stack of a cloud assembly with several.")
+@click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="KEY=VALUE",
+              help="Template parameter values (repeatable).")
+@click.option("--aws-endpoint-url", default=None, metavar="URL",
+              help="Send handlers' AWS calls here (DynamoDB Local, LocalStack, real AWS) instead of the embedded moto.")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+              help="Keep the embedded moto's DynamoDB tables and items in DIR across restarts and crashes "
+                   "(created if missing; delete it to start empty).")
+@click.option("--tls-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the local CA and certificate live (default: ~/.local/share/wsgw/tls).")
+@click.option("--max-workers", default=None, type=click.IntRange(1, 1000),
+              help="Most worker processes per function; invocations beyond wait "
+                   "(default: twice the CPU cores, at least 4).")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Close connections idle this long with 1001 (default: AWS's 600).")
+@click.option("--max-connection-duration", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Close connections this old with 1001 (default: AWS's 7200).")
+@click.option("--frame-limit", type=click.IntRange(min=125), default=None, metavar="BYTES",
+              help="Largest inbound frame before closing with 1009 (default: AWS's 32768).")
+@click.option("--message-limit", type=click.IntRange(min=125), default=None, metavar="BYTES",
+              help="Largest inbound message before closing with 1009 (default: AWS's 131072).")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="An accepted x-api-key for routes with ApiKeyRequired (repeatable).")
+@click.option("--api-keys-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A file of accepted API keys, one per line.")
+@click.option("--iam-credentials", "iam_credentials", multiple=True, metavar="ACCESS_KEY:SECRET",
+              help="Credentials accepted for AWS_IAM on $connect (repeatable; default testing:testing).")
+@click.option("--env-vars", "env_vars", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='Environment overrides, SAM style: {"Parameters": {...all...}, "FunctionName": {...}}.')
+@click.option("--no-reload", is_flag=True, default=False,
+              help="Do not watch handlers and the template for edits (hot reload is on by default).")
+@click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
+              help="auto uses uvloop when installed.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one line per invocation, handler output indented under it; json: one object per line.")
+@click.option("--quiet", "-q", is_flag=True, default=False, help="Invocation lines only, no handler output.")
+@click.option("--verbose", "-v", is_flag=True, default=False, help="Also print each invocation's full event.")
+@click.option("--debug-function", default=None, metavar="NAME",
+              help="Run NAME's worker under debugpy (pip install debugpy): it waits for an IDE to attach.")
+@click.option("--debug-port", default=5678, show_default=True, type=click.IntRange(1, 65535),
+              help="Where --debug-function's debugpy listens (on 127.0.0.1).")
+def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
+              stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
+              state_dir: Path | None, tls_dir: Path | None, max_workers: int | None, idle_timeout: float | None,
+              max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
+              api_keys: tuple[str, ...], api_keys_file: Path | None,
+              iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
+              event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
+              debug_function: str | None, debug_port: int) -> None:
+    """Serve the app locally like a deployed API Gateway WebSocket API."""
+    if quiet and verbose:
+        fail("--quiet and --verbose: choose one")
+    if state_dir is not None and aws_endpoint_url is not None:
+        raise click.UsageError("--state-dir keeps the embedded moto's data; with --aws-endpoint-url there is none")
+    if state_dir is not None:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--state-dir {state_dir}: {exc.strerror or exc}")
+    console = Console(log_format, colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
+    parameters: dict[str, str] = {}
+    for item in parameter_overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--parameter-overrides {item!r}: expected KEY=VALUE")
+        parameters[key] = value
+    if template is None:
+        console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
+    try:
+        model = load_model(template, api=api, stack=stack_name, parameters=parameters)
+    except WsgwError as exc:
+        fail(str(exc))
+    if stage is not None:
+        try:
+            model = dataclasses.replace(model, stage=check_stage_name(stage, "--stage"))
+        except WsgwError as exc:
+            fail(str(exc))
+    keys = set(api_keys)
+    if api_keys_file is not None:
+        try:
+            keys.update(line.strip() for line in api_keys_file.read_text(encoding="utf-8").splitlines()
+                        if line.strip() and not line.startswith("#"))
+        except OSError as exc:
+            fail(f"--api-keys-file {api_keys_file}: {exc.strerror or exc}")
+    credentials: dict[str, str] = {}
+    for item in iam_credentials:
+        access_key, sep, secret = item.partition(":")
+        if not sep or not access_key or not secret:
+            fail(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
+        credentials[access_key] = secret
+    try:
+        overrides = EnvOverrides.from_file(env_vars) if env_vars is not None else EnvOverrides()
+        if debug_function is not None:
+            overrides = debug_overrides(overrides, model, debug_function, debug_port)
+        overrides.apply(model, f"--env-vars {env_vars}")  # unknown functions: fail now
+    except WsgwError as exc:
+        fail(str(exc))
+    options = GatewayOptions(
+        host=host, port=port, aws_endpoint_url=aws_endpoint_url,
+        tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers or default_max_workers(),
+        idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
+        frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
+        reload=not no_reload, env_overrides=overrides, state_dir=state_dir,
+        reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters),
+    )
+    if credentials:
+        options = dataclasses.replace(options, iam_credentials=credentials)
+    # The console prints each invocation; the server's own INFO line would repeat it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr if log_format == "json" else sys.stdout)
+    for noisy in ("wsgw.server", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        event_loop_module.run(_serve(model, options, console), event_loop)
+    except WsgwError as exc:
+        fail(str(exc))
+
+
+def debug_overrides(overrides: EnvOverrides, model: ApiModel, function: str, port: int) -> EnvOverrides:
+    """``overrides`` plus the variable that makes ``function``'s worker start debugpy
+    (for --debug-function; exits with an error when the function or debugpy is missing)."""
+    if function not in model.functions:
+        fail(f"--debug-function {function!r}: the app has no such function; its functions: "
+             f"{', '.join(sorted(model.functions))}")
+    if importlib.util.find_spec("debugpy") is None:
+        fail("--debug-function needs debugpy, which is not installed: pip install debugpy")
+    per_function = dict(overrides.per_function)
+    per_function[function] = {**per_function.get(function, {}), DEBUGPY_ENV: f"127.0.0.1:{port}"}
+    return dataclasses.replace(overrides, per_function=per_function)
+
+
+async def _serve(model: ApiModel, options: GatewayOptions, console: Console | None = None) -> None:
+    """Run a :class:`LocalGateway` until SIGINT or SIGTERM, then stop it gracefully
+    (a second signal stops waiting for the ``$disconnect`` handlers)."""
+    console = console or Console()
+    say = console.message
+    gateway = LocalGateway(model, options, function_log=console.function_line, observer=console.invocation,
+                           reload_log=say)
+    # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    services = " and the embedded AWS services" if options.aws_endpoint_url is None else ""
+    say(f"wsgw: starting {model.name} (stage {model.stage}): {len(model.functions)} workers{services}...")
+    await gateway.start()
+    assert gateway.tls is not None
+    say(f"  WebSocket URL: {gateway.ws_url}")
+    say(f"  Secure URL:    {gateway.wss_url}")
+    say(f"  @connections:  {gateway.management_url}/@connections/{{connectionId}}  (also http://)")
+    say(f"  Local CA:      {gateway.tls.ca_cert}  (trust it for wss:// and https://)")
+    where = "embedded moto" if options.aws_endpoint_url is None else "--aws-endpoint-url"
+    say(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
+    state_file = _publish_state(gateway)
+    say("Ready. Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    await stop.wait()
+    _withdraw_state(state_file)
+    # A second Ctrl-C stops waiting for the $disconnect handlers.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, gateway.abandon)
+    open_connections = len(gateway.listener.connections) if gateway.listener else 0
+    say(f"wsgw: shutting down; closing {open_connections} connection(s) with 1001 and running $disconnect...")
+    cut_short = await gateway.stop(
+        progress=lambda n: say(f"wsgw: waiting for {n} invocation(s) to finish (Ctrl-C again to stop waiting)..."),
+    )
+    if cut_short:
+        say(f"wsgw: stopped; {cut_short} invocation(s) cut short (their $disconnect may not have finished).")
+    else:
+        say("wsgw: stopped.")
+
+
+# -- the local state file (emulator/tools/local_state.py) -------------------------------------
+
+
+def _publish_state(gateway: LocalGateway) -> Path | None:
+    """Tell the admin commands and ``wsgw connect`` where this gateway is (a warning if
+    the file cannot be written: they then need --endpoint-url/--ca)."""
+    try:
+        return local_state.write_state(local_state.state_for(gateway))
+    except OSError as exc:
+        click.echo(f"wsgw: warning: cannot write {local_state.default_state_path()}: {exc.strerror or exc}", err=True)
+        return None
+
+
+def _withdraw_state(path: Path | None) -> None:
+    if path is not None:
+        local_state.remove_state(path)
