@@ -5,7 +5,7 @@ Each variant runs in its own child process, started once here:
 
 - ``old``: ``ThreadedMotoServer`` (werkzeug, ``Connection: close``, a thread per
   request, moto's own dispatcher), exactly as ``aws_services._main`` starts it;
-- ``memo``: the same werkzeug server serving :class:`~emulator.aws.moto_front.MemoizingDispatcher`
+- ``memo``: the same werkzeug server serving :class:`~emulator.aws.moto_dispatch.MemoizingDispatcher`
   (only the service-lookup cache; opt in with ``--variants old,memo,new``);
 - ``new``: :func:`emulator.aws.moto_front.serve` with ``MemoizingDispatcher`` (keep-alive,
   the app run on the front's loop thread).
@@ -50,7 +50,7 @@ def _serve_memo(host: str) -> Callable[[], None]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    from emulator.aws.moto_front import MemoizingDispatcher
+    from emulator.aws.moto_dispatch import MemoizingDispatcher
 
     server = make_server(host, 0, MemoizingDispatcher(), True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -65,7 +65,8 @@ def _serve_memo(host: str) -> Callable[[], None]:
 
 
 def _serve_new(host: str) -> Callable[[], None]:
-    from emulator.aws.moto_front import MemoizingDispatcher, serve
+    from emulator.aws.moto_dispatch import MemoizingDispatcher
+    from emulator.aws.moto_front import serve
 
     front = serve(MemoizingDispatcher(), host, 0)
     print("PORT", front.port, flush=True)

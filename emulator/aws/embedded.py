@@ -10,7 +10,7 @@ loop for the GIL. The child exits when its stdin closes, so it never outlives us
 Run as ``python -m emulator.aws.embedded --host H (--port P | --fd N) [--state-dir DIR]
 [--tables JSON]``: prints ``PORT <n>`` once serving, or ``ERROR <message>`` and exits 1.
 With a state folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
-thousand records or items, and journals every change there (emulator/aws/state_journal.py).
+thousand records or items, and journals every change there (emulator/aws/journal_recorder.py).
 """
 
 from __future__ import annotations
@@ -26,15 +26,9 @@ from pathlib import Path
 from typing import Any, Iterable
 from wsgiref.types import WSGIApplication
 
+from ..core.credentials import DUMMY_CREDENTIALS
 from ..core.errors import StartupError
 from ..core.model import IndexSpec, TableSpec
-
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-
 
 class EmbeddedAws:
     """A moto server child process on a loopback port."""
@@ -123,7 +117,9 @@ def create_tables(tables: Iterable[TableSpec], *, endpoint_url: str, region: str
 
     client: Any = boto3.client(
         "dynamodb", endpoint_url=endpoint_url, region_name=region,
-        aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing",
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
     )
     existing = set(client.list_tables().get("TableNames", []))
     for table in tables:
@@ -144,7 +140,8 @@ def _table_requests(table: TableSpec) -> dict[str, Any]:
 def _create_tables_in_process(app: WSGIApplication, spec: dict[str, Any]) -> None:
     """Create the tables ``--tables`` names through ``app`` itself (no network);
     existing ones (restored from a state folder) are kept. StartupError on failure."""
-    from .state_journal import Record, call
+    from .journal_format import Record
+    from .journal_replay import call
 
     region = str(spec["region"])
     for table in spec["tables"]:
@@ -208,18 +205,18 @@ def _main() -> None:
     # Ctrl-C in a terminal reaches the whole process group: we stop when the parent
     # closes our stdin, after its connections' $disconnect handlers had moto to talk to.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from . import state_journal
-    from .moto_front import MemoizingDispatcher
+    from .journal_recorder import JournalingApp, open_state
+    from .moto_dispatch import MemoizingDispatcher
 
     # moto's own dispatcher, with its per-request service lookup cached.
     app: WSGIApplication = MemoizingDispatcher()
     journal = None
     try:
         if args.state_dir is not None:
-            journal = state_journal.open_state(
+            journal = open_state(
                 app, args.state_dir, progress=lambda what: print("PROGRESS", what, flush=True),
             )
-            app = state_journal.JournalingApp(app, journal)
+            app = JournalingApp(app, journal)
         if args.tables:
             _create_tables_in_process(app, args.tables)
     except StartupError as exc:

@@ -1,25 +1,22 @@
-"""A keep-alive HTTP/1.1 front for the embedded moto server, and a faster dispatcher.
+"""A keep-alive HTTP/1.1 front for the embedded moto server.
 
 ``moto.server.ThreadedMotoServer`` (werkzeug's development server) answers every
 request with ``Connection: close``, so each DynamoDB call from a handler costs a new TCP
-connection and a new thread on both sides, and moto's ``DomainDispatcherApplication``
-re-derives each request's service from scratch (BENCHMARKS.md § "Profile findings"
-item 1). This module replaces both, for the moto child process:
+connection and a new thread on both sides (BENCHMARKS.md § "Profile findings" item 1).
+This module replaces it, for the moto child process: :func:`serve` runs a WSGI app
+behind an HTTP/1.1 server (h11 parses, on an event loop in a background thread):
+keep-alive, ``Expect: 100-continue``, de-chunked request bodies, ``Connection: close``
+honoured. The app runs *on the loop thread*, one request at a time: moto's backends
+are not written for concurrency, and handing each request to one worker thread
+instead cost 9-15 % more moto CPU per call (a variant run through
+``bench.moto_front``). The price: a request whose handling calls back into this same
+server over HTTP (moto's Lambda in Docker, an SNS HTTP subscription to itself) waits
+until that call times out.
 
-- :func:`serve` runs a WSGI app behind an HTTP/1.1 server (h11 parses, on an event loop
-  in a background thread): keep-alive, ``Expect: 100-continue``, de-chunked request
-  bodies, ``Connection: close`` honoured. The app runs *on the loop thread*, one
-  request at a time: moto's backends are not written for concurrency, and handing
-  each request to one worker thread instead cost 9-15 % more moto CPU per call (a
-  variant run through ``bench.moto_front``). The price: a request whose handling
-  calls back into this same server over HTTP (moto's Lambda in Docker, an SNS HTTP
-  subscription to itself) waits until that call times out.
-- :class:`MemoizingDispatcher` caches moto's service lookup by :func:`service_key`;
-  ``/moto-api``, instance metadata, unsigned requests and Bedrock still take moto's
-  own lookup every time.
-
-Use in the moto child: ``front = serve(MemoizingDispatcher(), host, 0)``, print
-``front.port``, and ``front.stop()`` before exiting.
+The app it serves in the child is moto's dispatcher with its service lookup memoized
+(:class:`~emulator.aws.moto_dispatch.MemoizingDispatcher`). Use in the moto child:
+``front = serve(MemoizingDispatcher(), host, 0)``, print ``front.port``, and
+``front.stop()`` before exiting.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import time
 import traceback
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Callable, Hashable, cast
+from typing import Any, Callable, cast
 from urllib.parse import unquote_to_bytes
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
@@ -44,77 +41,11 @@ from moto.core.request import (
     environ_key_for_header,
     should_preserve_original_header_name,
 )
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from ..net.event_loop import LoopChoice
 from ..net.event_loop import resolve as resolve_loop
 
-__all__ = ["MemoizingDispatcher", "RunningFront", "serve", "service_key"]
-
-# Signing names whose backend moto picks by parsing the request further (an action
-# lookup over several response classes): never cached.
-_UNCACHED_SERVICES = frozenset({"bedrock", "bedrock-agentcore"})
-
-
-def service_key(environ: WSGIEnvironment) -> Hashable | None:
-    """What moto's ``DomainDispatcherApplication.get_application`` decides a signed
-    request's backend from, or None when only moto's own lookup will do.
-
-    Mirrors ``infer_service_region_host`` in moto/moto_server/werkzeug_app.py: the
-    credential scope's region and service, the ``X-Amz-Target`` prefix (DynamoDB vs
-    DynamoDB Streams and its API version; MediaStore with or without a target), the
-    Host header (S3 Control) and the path tests it makes (API Gateway Management API,
-    S3 Control, SES v2, SageMaker runtime/metrics). The access key and date are left
-    out: they do not change the answer.
-    """
-    path: str = environ.get("PATH_INFO", "")
-    if path.startswith(("/moto-api", "/latest/")) or path == "/favicon.ico":
-        return None
-    auth: str | None = environ.get("HTTP_AUTHORIZATION")
-    if not auth:
-        return None
-    try:
-        _, _, region, service, _ = auth.split(",", 1)[0].split()[1].split("/")
-    except (IndexError, ValueError):
-        return None
-    if service.lower() in _UNCACHED_SERVICES:
-        return None
-    target: str | None = environ.get("HTTP_X_AMZ_TARGET")
-    return (
-        environ.get("HTTP_HOST"), region, service,
-        None if target is None else target.partition(".")[0],
-        path.startswith("/@connections"), path.startswith("/v20180820/"),
-        path.startswith("/v2/"), path.endswith("invocations"), path.endswith("BatchPutMetrics"),
-    )
-
-
-class MemoizingDispatcher(DomainDispatcherApplication):
-    """moto's WSGI dispatcher (one Flask app per backend) with the per-request service
-    lookup cached by :func:`service_key`. Create one per moto process and serve it.
-
-    moto's lookup lists its package folder and scans every backend's URL patterns
-    under a lock for every request (~20 % of moto's CPU per DynamoDB call); a cache
-    hit is a tuple and a dict look-up. At most ``max_entries`` keys are kept (the Host
-    header is part of the key, and S3 virtual-host addressing puts the bucket in it).
-    """
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        super().__init__(create_backend_app)
-        self.max_entries = max_entries
-        self._by_key: dict[Hashable, Any] = {}
-
-    def get_application(self, environ: dict[str, Any]) -> Any:
-        """The backend app for ``environ`` (called by moto's ``__call__``)."""
-        key = service_key(environ)
-        if key is None:
-            return super().get_application(environ)
-        app = self._by_key.get(key)
-        if app is None:
-            app = super().get_application(environ)
-            if len(self._by_key) >= self.max_entries:
-                self._by_key.clear()
-            self._by_key[key] = app
-        return app
+__all__ = ["RunningFront", "serve"]
 
 
 class RunningFront:

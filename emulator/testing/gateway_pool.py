@@ -32,6 +32,7 @@ import boto3
 import pytest
 
 from ..app import GatewayOptions, GatewayThread, LocalGateway
+from ..core.credentials import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from ..core.errors import WsgwError
 from ..core.model import ApiModel
 from ..template.env_overrides import EnvOverrides
@@ -84,7 +85,7 @@ class RunningGateway:
         key = (kind, service)
         if key not in self._boto:
             assert self.local.tls is not None
-            session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+            session = boto3.session.Session(aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY,
                                             region_name=self.local.model.region)
             if service == "apigatewaymanagementapi":  # over https, trusting only the local CA
                 kwargs: dict[str, Any] = dict(endpoint_url=self.local.management_url,
