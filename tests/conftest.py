@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import boto3
 import pytest
@@ -42,7 +42,7 @@ class FunctionLog:
         with self._lock:
             return list(self.lines)
 
-    def wait_for(self, predicate: Callable[[str, str], bool], timeout: float = 10.0) -> tuple[str, str]:
+    def wait_for(self, predicate: Callable[[str, str], bool], timeout: float = 30.0) -> tuple[str, str]:
         """Wait until a line matching ``predicate`` was printed; return it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -170,3 +170,41 @@ class RunLocalProcess:
                 break
             time.sleep(0.02)
         raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+
+
+# -- waiting for a condition (design.md, Testing: poll with a generous deadline) --------------
+
+T = TypeVar("T")
+
+DEADLINE_S = 30.0
+"""How long a test waits for something that normally takes milliseconds: generous, so a
+loaded machine is not a failure; only a condition that never holds costs this long."""
+
+
+def wait_until(condition: Callable[[], T | None], timeout: float = DEADLINE_S, interval: float = 0.01,
+               message: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy; return that value. Raises
+    AssertionError (with ``message``) if it has not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(message or f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+async def async_wait_until(condition: Callable[[], T | None], timeout: float = DEADLINE_S, interval: float = 0.01,
+                           message: str = "") -> T:
+    """:func:`wait_until` for code running on an event loop: sleeps with ``asyncio.sleep``."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(message or f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import boto3
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from emulator.app import GatewayThread, GatewayOptions, LocalGateway, is_loopback_url
 from emulator.aws.embedded import EmbeddedAws
+from emulator.net import listener as listener_module
 from emulator.template.loader import load_model
+
+from conftest import DEADLINE_S, start_gateway, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_MODEL = load_model(ROOT / "tests" / "apps" / "chat" / "wsgw.json")
@@ -102,74 +110,121 @@ def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
         assert host in warning and "--host 127.0.0.1" in warning
 
 
-def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(tls_dir: Path) -> None:
+GATED_HANDLERS = """\
+import json, os, time
+
+
+def _wait(gate):
+    for _ in range(6000):  # at most a minute
+        if os.path.exists(gate):
+            return
+        time.sleep(0.01)
+
+
+def connect(event, context):
+    gate = (event.get("queryStringParameters") or {}).get("gate")
+    if gate:
+        print("CONNECT-HELD", flush=True)
+        _wait(gate)
+    return {"statusCode": 200}
+
+
+def hold(event, context):
+    body = json.loads(event["body"])
+    print("HELD " + body["tag"], flush=True)
+    _wait(body["gate"])
+    return {"statusCode": 200, "body": "released"}
+
+
+def disconnect(event, context):
+    print("DISCONNECT-EVENT " + json.dumps(event))
+    return {"statusCode": 200}
+"""
+
+
+def _gated_app(folder: Path) -> Path:
+    """An app whose $connect (``?gate=PATH``) and ``hold`` route wait until the test
+    creates the gate file: an invocation that is certainly still running."""
+    (folder / "gated.py").write_text(GATED_HANDLERS, encoding="utf-8")
+    functions = {name: {"handler": f"gated.{handler}", "codeUri": ".", "timeout": 60}
+                 for name, handler in (("Connect", "connect"), ("Hold", "hold"), ("Disconnect", "disconnect"))}
+    app = folder / "wsgw.json"
+    app.write_text(json.dumps({
+        "name": "gated", "stage": "test", "functions": functions,
+        "routes": {"$connect": {"function": "Connect"}, "$disconnect": {"function": "Disconnect"},
+                   "hold": {"function": "Hold", "twoWay": True}},
+    }), encoding="utf-8")
+    return app
+
+
+def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(
+    tls_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The wait for in-flight invocations and $disconnect handlers wakes up as each
-    # ends, not on its 2 s progress tick: an invocation of 0.4 s in flight, shutdown
-    # is over well before 2 s, and nothing was reported or cut short.
-    import json
-    import time
-
-    from conftest import PROBE_APP, start_gateway
-    from websockets.exceptions import ConnectionClosed
-
-    running = start_gateway(PROBE_APP, tls_dir)
+    # ends, not on its progress tick: shutdown waits while an invocation is held, and
+    # once it is released returns although the tick (and the shutdown timeout) is an
+    # hour away; nothing was reported or cut short.
+    running = start_gateway(_gated_app(tmp_path), tls_dir)
+    monkeypatch.setattr(listener_module, "PROGRESS_INTERVAL_S", 3600.0)
+    gate = tmp_path / "gate"
     try:
         server = running.local.listener
         assert server is not None
         reports: list[int] = []
         with connect(running.ws_url) as ws:
-            ws.send(json.dumps({"action": "sleep", "seconds": 0.4, "reply": "done"}))
-            time.sleep(0.1)  # the invocation is running
-            started = time.monotonic()
-            cut_short = running.background.run(server.shutdown(progress=reports.append))
-            elapsed = time.monotonic() - started
+            ws.send(json.dumps({"action": "hold", "tag": "one", "gate": str(gate)}))
+            running.log.wait_for(lambda f, line: f == "Hold" and line == "HELD one")  # in flight
+            shutdown = asyncio.run_coroutine_threadsafe(
+                server.shutdown(3600.0, progress=reports.append), running.background.loop)
             with pytest.raises(ConnectionClosed):
-                ws.recv(timeout=5)
+                ws.recv(timeout=DEADLINE_S)  # closed with 1001 while the invocation runs
+        running.log.wait_for(lambda f, line: line.startswith("DISCONNECT-EVENT "))
+        assert not shutdown.done()  # still waiting for the held invocation
+        gate.touch()
+        cut_short = shutdown.result(DEADLINE_S)
         assert cut_short == 0 and reports == []
-        assert 0.2 < elapsed < 1.5, f"shutdown took {elapsed:.2f} s"
-        assert any(line.startswith("DISCONNECT-EVENT ") for _, line in running.log.snapshot())
     finally:
+        gate.touch()
         running.background.stop()
 
 
 def test_shutdown_closes_a_connection_whose_connect_was_running_and_runs_its_disconnect(
-    tls_dir: Path,
+    tls_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # $connect takes 1 s; shutdown starts while it runs. The handshake is answered,
-    # then closed with 1001, and its $disconnect runs before shutdown returns. A socket
-    # that never sends a byte does not hold the shutdown up meanwhile.
-    import socket
-    import threading
-    import time
-
-    from conftest import PROBE_APP, start_gateway
-    from websockets.exceptions import ConnectionClosed
-
-    running = start_gateway(PROBE_APP, tls_dir)
+    # Shutdown starts while $connect runs (held at its gate). The handshake is
+    # answered once $connect ends, then closed with 1001, and its $disconnect runs
+    # before shutdown returns. A socket that never sends a byte does not hold the
+    # shutdown up meanwhile (its handshake timeout is an hour here).
+    running = start_gateway(_gated_app(tmp_path), tls_dir)
+    monkeypatch.setattr(listener_module, "HANDSHAKE_TIMEOUT_S", 3600.0)
+    gate = tmp_path / "gate"
     try:
         server = running.local.listener
         assert server is not None
-        idle = socket.create_connection(("127.0.0.1", running.local.port))
         codes: list[int | None] = []
 
         def client() -> None:
-            with connect(running.ws_url + "?sleep=1", open_timeout=10) as ws:
+            with connect(f"{running.ws_url}?gate={quote(str(gate))}", open_timeout=DEADLINE_S) as ws:
                 try:
-                    ws.recv(timeout=10)
+                    ws.recv(timeout=DEADLINE_S)
                 except ConnectionClosed as closed:
                     codes.append(closed.rcvd.code if closed.rcvd else None)
 
         thread = threading.Thread(target=client)
         thread.start()
-        time.sleep(0.4)  # inside $connect
-        started = time.monotonic()
-        cut_short = running.background.run(server.shutdown())
-        elapsed = time.monotonic() - started
-        thread.join(10)
+        running.log.wait_for(lambda f, line: f == "Connect" and line == "CONNECT-HELD")  # inside $connect
+        idle = socket.create_connection(("127.0.0.1", running.local.port))
+        wait_until(lambda: running.background.call(lambda: len(server._adopting)) > 0)  # accepted, silent
+        shutdown = asyncio.run_coroutine_threadsafe(server.shutdown(), running.background.loop)
+        wait_until(lambda: running.background.call(lambda: server.draining))
+        assert not shutdown.done()  # waiting for $connect
+        gate.touch()
+        cut_short = shutdown.result(DEADLINE_S)
+        thread.join(DEADLINE_S)
         idle.close()
         assert codes == [1001]
         assert cut_short == 0
-        assert elapsed < 5, f"shutdown took {elapsed:.2f} s"  # not the idle socket's 10 s
         assert any(line.startswith("DISCONNECT-EVENT ") for _, line in running.log.snapshot())
     finally:
+        gate.touch()
         running.background.stop()

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -204,9 +203,7 @@ def test_second_synth_with_nothing_changed_runs_nothing(assembly: Path, monkeypa
         raise AssertionError(f"cdk ran: {args}")
 
     monkeypatch.setattr(cdk_cli.subprocess, "run", no_cdk)
-    started = time.perf_counter()
-    assert cdk_cli.synth(assembly) == assembly
-    assert time.perf_counter() - started < 1.0
+    assert cdk_cli.synth(assembly) == assembly  # no cdk run: how fast that is belongs in bench/
     assert template_file.stat().st_mtime_ns == before
 
 

@@ -35,6 +35,8 @@ from emulator.core.ids import is_aws_id
 from emulator.core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from emulator.template.loader import load_model
 
+from conftest import DEADLINE_S, wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = Path(__file__).resolve().parent / "apps" / "faulty"
 FAULTY = APP_DIR / "wsgw.json"
@@ -80,11 +82,11 @@ class Recorder:
         with self._lock:
             return "\n".join(line for _, line in self.lines)
 
-    def outcome(self, request_id: str, timeout: float = 10.0) -> Outcome:
+    def outcome(self, request_id: str, timeout: float = DEADLINE_S) -> Outcome:
         invoke, outcome = self.wait_invocation(lambda i: i.request_id == request_id, timeout)
         return outcome
 
-    def wait_invocation(self, predicate: Callable[[Invoke], bool], timeout: float = 10.0) -> tuple[Invoke, Outcome]:
+    def wait_invocation(self, predicate: Callable[[Invoke], bool], timeout: float = DEADLINE_S) -> tuple[Invoke, Outcome]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -94,7 +96,7 @@ class Recorder:
             time.sleep(0.01)
         raise AssertionError("no such invocation within the timeout")
 
-    def wait_line(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> str:
+    def wait_line(self, predicate: Callable[[str], bool], timeout: float = DEADLINE_S) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -185,7 +187,7 @@ def _send(ws: ClientConnection, action: str, **body: Any) -> None:
     ws.send(json.dumps({"action": action, **body}))
 
 
-def _call(ws: ClientConnection, action: str, timeout: float = 10.0, **body: Any) -> str:
+def _call(ws: ClientConnection, action: str, timeout: float = DEADLINE_S, **body: Any) -> str:
     _send(ws, action, **body)
     reply = ws.recv(timeout=timeout)
     assert isinstance(reply, str)
@@ -206,7 +208,7 @@ def _error_frame(frame: str, message: str, connection_id: str) -> str:
     return str(request_id)
 
 
-def _wait_pid(path: Path, timeout: float = 10.0) -> int:
+def _wait_pid(path: Path, timeout: float = DEADLINE_S) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
@@ -249,27 +251,39 @@ class _RssSampler:
         self.peak = max(self.peak, _rss_bytes())
 
 
+@dataclass
+class Served:
+    """What :func:`_serve_bystander_until` saw: the victim's message, the bystander's
+    round trips (``before_reply`` of them checked done while the victim still had
+    nothing), and the slowest round trip in seconds (a figure, not asserted)."""
+
+    reply: str
+    round_trips: int
+    before_reply: int
+    slowest: float
+
+
 def _serve_bystander_until(
-    bystander: ClientConnection, victim: ClientConnection, timeout: float,
-) -> tuple[str, int, float]:
-    """Echo round trips on ``bystander`` until ``victim`` receives a message; return
-    that message, how many round trips completed meanwhile and the slowest one (s)."""
+    bystander: ClientConnection, victim: ClientConnection, timeout: float = DEADLINE_S,
+) -> Served:
+    """Echo round trips on ``bystander`` until ``victim`` receives a message."""
     deadline = time.monotonic() + timeout
-    round_trips, slowest = 0, 0.0
+    round_trips, before_reply, slowest = 0, 0, 0.0
     while True:
         assert time.monotonic() < deadline, f"no reply within {timeout} s ({round_trips} round trips)"
         message = json.dumps({"action": "echo", "n": round_trips})
         started = time.monotonic()
         bystander.send(message)
-        assert bystander.recv(timeout=5) == message
+        assert bystander.recv(timeout=DEADLINE_S) == message
         slowest = max(slowest, time.monotonic() - started)
         round_trips += 1
         try:
             reply = victim.recv(timeout=0.02)
         except TimeoutError:
+            before_reply += 1  # this round trip was over while the victim still waited
             continue
         assert isinstance(reply, str)
-        return reply, round_trips, slowest
+        return Served(reply, round_trips, before_reply, slowest)
 
 
 # -- 1. SIGKILL of a worker mid-invocation -------------------------------------------------
@@ -284,7 +298,7 @@ def test_sigkilled_worker_is_an_internal_server_error_and_is_replaced(faulty: Li
         assert pid in faulty.worker_pids("Block")
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        frame = ws.recv(timeout=10)
+        frame = ws.recv(timeout=DEADLINE_S)
         faulty.figures["sigkill_to_error_frame_s"] = time.monotonic() - killed_at
         assert isinstance(frame, str)
         request_id = _error_frame(frame, "Internal server error", connection_id)
@@ -315,15 +329,19 @@ def test_endless_loop_times_out_while_other_connections_are_served(faulty: Live,
         sent_at = time.monotonic()
         _send(spinner, "spin", pidfile=str(pidfile), spin=True)
         pid = _wait_pid(pidfile)
-        frame, round_trips, slowest = _serve_bystander_until(bystander, spinner, timeout=10)
+        served = _serve_bystander_until(bystander, spinner)
         elapsed = time.monotonic() - sent_at
-        faulty.figures.update(spin_round_trips=round_trips, spin_slowest_round_trip_s=slowest)
-        request_id = _error_frame(frame, "Internal server error", connection_id)
+        faulty.figures.update(spin_round_trips=served.round_trips, spin_slowest_round_trip_s=served.slowest,
+                              spin_error_frame_s=elapsed)
+        # The function's 1 s timeout ended it ("Internal server error"; the 29 s
+        # integration timeout would say "Endpoint request timed out"), not earlier.
+        request_id = _error_frame(served.reply, "Internal server error", connection_id)
         outcome = faulty.recorder.outcome(request_id)
         assert isinstance(outcome, TimedOut) and outcome.timeout_s == 1.0
-        assert 1.0 <= elapsed < 5.0  # the function's 1 s timeout, not the 29 s integration one
-        # The gateway kept serving while the loop spun (one core burnt by it).
-        assert round_trips >= 3 and slowest < 1.0
+        assert elapsed >= 1.0
+        # The gateway kept serving while the loop spun (one core burnt by it): a round
+        # trip was over while the spinner still waited for its frame.
+        assert served.before_reply >= 1, served
         faulty.recorder.wait_line(lambda line: line.endswith(f"{request_id} Task timed out after 1.00 seconds"))
         assert _gone(pid)  # killed and reaped before the frame was sent
         reply = _call(spinner, "spin")
@@ -370,15 +388,14 @@ def test_output_flood_keeps_the_gateway_responsive_and_bounded(faulty: Live, mod
             baseline = _rss_bytes()
             started = time.monotonic()
             _send(flooder, "flood", mode=mode, mb=mb)
-            reply, round_trips, slowest = _serve_bystander_until(bystander, flooder, timeout=60)
+            # Round trips are answered while the flood goes on (how many, and how fast,
+            # depends on the machine: figures for bench/, not asserted).
+            served = _serve_bystander_until(bystander, flooder, timeout=120)
             took = time.monotonic() - started
     growth = rss.peak - baseline
     faulty.figures.update({f"flood_{mode}_rss_growth_mb": growth / MB, f"flood_{mode}_s": took,
-                           f"flood_{mode}_round_trips": round_trips, f"flood_{mode}_slowest_s": slowest})
-    assert reply == f"wrote:{size}"  # the invocation completed
-    # Round trips were answered while the flood went on (how many depends on how long
-    # it took: the 20 MB line takes ~0.1 s), none of them slowly.
-    assert round_trips >= 1 and slowest < 1.0
+                           f"flood_{mode}_round_trips": served.round_trips, f"flood_{mode}_slowest_s": served.slowest})
+    assert served.reply == f"wrote:{size}"  # the invocation completed
     assert growth < RSS_GROWTH_BOUND, f"RSS grew by {growth / MB:.1f} MB"
     invoke, outcome = faulty.recorder.wait_invocation(
         lambda i: i.route_key == "flood" and json.loads(str(i.event["body"]))["mode"] == mode)
@@ -395,7 +412,7 @@ def test_output_flood_keeps_the_gateway_responsive_and_bounded(faulty: Live, mod
         line = faulty.recorder.wait_line(lambda line: line.startswith("LLL"))
         assert line == "L" * LOG_LINE_LIMIT + cut
     # run-local's console printed the invocation too (after whatever it had to let go).
-    assert any(f"  flood  Flood  ok  " in line for line in faulty.console.snapshot())
+    assert any("  flood  Flood  ok  " in line for line in faulty.console.snapshot())
 
 
 # -- 5. a client that vanishes without a close frame ---------------------------------------
@@ -470,10 +487,7 @@ def test_unreachable_moto_is_the_handler_s_own_boto3_error(faulty: Live) -> None
         assert json.loads(_call(ws, "dynamo")) == ["faulty_items"]  # reachable first
         moto_pid = aws.process.pid
         os.kill(moto_pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while not _gone(moto_pid):
-            assert time.monotonic() < deadline, "moto was not reaped"
-            time.sleep(0.01)
+        wait_until(lambda: _gone(moto_pid), message="moto was not reaped")
         started = time.monotonic()
         frame = _call(ws, "dynamo")
         faulty.figures["dynamo_error_s"] = time.monotonic() - started
@@ -481,7 +495,6 @@ def test_unreachable_moto_is_the_handler_s_own_boto3_error(faulty: Live) -> None
         outcome = faulty.recorder.outcome(request_id)
         assert isinstance(outcome, Failed) and outcome.error_type == "EndpointConnectionError"
         assert outcome.error_message.startswith(f'Could not connect to the endpoint URL: "{aws.endpoint_url}/"')
-        assert time.monotonic() - started < 5  # the handler's 1 s connect timeout, no retries
         faulty.recorder.wait_line(lambda line: line.startswith("[ERROR] EndpointConnectionError: "))
         # Routes that need no AWS keep working, on this connection and new ones.
         assert _call(ws, "echo", n=1) == json.dumps({"action": "echo", "n": 1})
@@ -545,7 +558,7 @@ def test_websocket_upgrade_outside_the_stage_is_403(faulty: Live, path: str) -> 
     sock = _upgrade(faulty.local.port, path)
     try:
         head, rest = _read_head(sock)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + DEADLINE_S
         while len(rest) < len(b'{"message":"Forbidden"}') and time.monotonic() < deadline:
             chunk = sock.recv(65536)
             if not chunk:

@@ -4,14 +4,13 @@ the bundled CDK app from its synthesized cloud assembly."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from websockets.sync.client import connect
 
-from conftest import RunningGateway, start_gateway
+from conftest import RunningGateway, start_gateway, wait_until
 
 SAM_CHAT = Path(__file__).resolve().parent / "templates" / "sam_chat" / "template.yaml"
 
@@ -42,10 +41,7 @@ def test_sam_app_end_to_end(sam_gateway: RunningGateway) -> None:
         bob.send(json.dumps({"message": {"type": "unknown"}}))
         forbidden = json.loads(bob.recv(timeout=10))  # no $default route in this app
         assert forbidden["message"] == "Forbidden"
-    deadline = time.monotonic() + 10
-    while _rows(sam_gateway) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _rows(sam_gateway) == set()  # $disconnect ran for both
+    wait_until(lambda: _rows(sam_gateway) == set(), interval=0.05)  # $disconnect ran for both
 
 
 def test_sam_function_environment_resolves_to_local_values(sam_gateway: RunningGateway) -> None:

@@ -107,7 +107,9 @@ def assert_same_shape(emitted: Any, captured: Any, where: str = "event", *, chec
         for key in captured:
             assert_same_shape(emitted[key], captured[key], f"{where}.{key}", check_order=check_order)
     elif isinstance(captured, list):
-        for i, (e, c) in enumerate(zip(emitted, captured)):
+        # zip() would silently drop whatever one list has beyond the other.
+        assert len(emitted) == len(captured), f"{where}: {len(emitted)} items != {len(captured)}"
+        for i, (e, c) in enumerate(zip(emitted, captured, strict=True)):
             assert_same_shape(e, c, f"{where}[{i}]", check_order=check_order)
 
 

@@ -90,3 +90,23 @@ def write(event, context):
     """Writes ``text`` to ``stream`` (stdout or stderr) as it is: no newline added."""
     getattr(sys, event.get("stream", "stdout")).write(event["text"])
     return None
+
+
+def sleep_loud(event, context):
+    """Prints ``sleeping <request id>`` (so the test sees it running), then sleeps."""
+    print(f"sleeping {context.aws_request_id}", flush=True)
+    time.sleep(event["seconds"])
+    return {"pid": os.getpid()}
+
+
+def rendezvous(event, context):
+    """Marks its arrival in ``event["dir"]``, then waits (up to a minute) until
+    ``event["parties"]`` invocations have arrived: ``met`` says whether they all did,
+    which they can only do while running at the same time."""
+    folder = event["dir"]
+    open(os.path.join(folder, context.aws_request_id), "w").close()
+    for _ in range(6000):
+        if len(os.listdir(folder)) >= event["parties"]:
+            return {"pid": os.getpid(), "met": True}
+        time.sleep(0.01)
+    return {"pid": os.getpid(), "met": False}

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from conftest import RunningGateway
+from emulator.net import listener as listener_module
+
+from conftest import DEADLINE_S, RunningGateway, wait_until
 
 
 def _address(gateway: RunningGateway) -> tuple[str, int]:
@@ -23,8 +25,10 @@ def _address(gateway: RunningGateway) -> tuple[str, int]:
 
 def _raw(gateway: RunningGateway, data: bytes, *, after_upgrade: bytes = b"", timeout: float = 2.0) -> bytes:
     """Send raw bytes on a fresh TCP connection (then, once the 101 arrived,
-    ``after_upgrade``, as a client must wait for it); return what came back until close."""
-    with socket.create_connection(_address(gateway), timeout=timeout) as sock:
+    ``after_upgrade``, as a client must wait for it); return what came back until
+    close, or until nothing came for ``timeout`` seconds. The 101 itself (it follows
+    the $connect invocation) is waited for up to :data:`DEADLINE_S`."""
+    with socket.create_connection(_address(gateway), timeout=DEADLINE_S) as sock:
         sock.sendall(data)
         chunks = []
         if after_upgrade:
@@ -36,6 +40,7 @@ def _raw(gateway: RunningGateway, data: bytes, *, after_upgrade: bytes = b"", ti
                 head += chunk
             chunks.append(head)
             sock.sendall(after_upgrade)
+        sock.settimeout(timeout)
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
@@ -45,9 +50,9 @@ def _raw(gateway: RunningGateway, data: bytes, *, after_upgrade: bytes = b"", ti
 
 
 def _still_serving(gateway: RunningGateway) -> None:
-    with connect(gateway.ws_url) as ws:
+    with connect(gateway.ws_url, open_timeout=DEADLINE_S) as ws:
         ws.send(json.dumps({"action": "echo", "check": True}))
-        assert ws.recv(timeout=10) == json.dumps({"action": "echo", "check": True})
+        assert ws.recv(timeout=DEADLINE_S) == json.dumps({"action": "echo", "check": True})
 
 
 def _upgrade_head(gateway: RunningGateway, path: str | None = None) -> bytes:
@@ -79,17 +84,34 @@ def test_oversized_header_block_is_431(probe_gateway: RunningGateway) -> None:
     _still_serving(probe_gateway)
 
 
+def _server_side_open(gateway: RunningGateway, sock: socket.socket) -> bool:
+    """Whether the gateway has a transport for ``sock`` (its connection timer runs)."""
+    listener = gateway.local.listener
+    assert listener is not None
+    client = sock.getsockname()
+    return gateway.background.call(
+        lambda: any(t.get_extra_info("peername") == client for t in listener._transports))
+
+
 def test_truncated_handshake_is_dropped_after_the_handshake_timeout(
     probe_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A slow-loris client that never finishes its head is cut off; others are served
-    # meanwhile. (The timeout is 10 s; this client's socket must be closed by then.)
-    with socket.create_connection(_address(probe_gateway), timeout=15) as sock:
-        sock.sendall(b"GET /test HTTP/1.1\r\nHost: a\r\n")
+    # A slow-loris client that never finishes its head is cut off after
+    # HANDSHAKE_TIMEOUT_S (10 s); others are served meanwhile. The timeout is read
+    # when a connection is accepted: one such client gets an hour (it is still there
+    # while another is served), the next a quarter second (no 10 s of waiting here).
+    head = b"GET /test HTTP/1.1\r\nHost: a\r\n"
+    monkeypatch.setattr(listener_module, "HANDSHAKE_TIMEOUT_S", 3600.0)
+    with socket.create_connection(_address(probe_gateway), timeout=DEADLINE_S) as lingering:
+        lingering.sendall(head)
+        wait_until(lambda: _server_side_open(probe_gateway, lingering))
         _still_serving(probe_gateway)
-        started = time.monotonic()
-        assert sock.recv(1) == b""
-        assert time.monotonic() - started < 12
+        assert _server_side_open(probe_gateway, lingering)  # not cut off meanwhile
+        monkeypatch.setattr(listener_module, "HANDSHAKE_TIMEOUT_S", 0.25)
+        with socket.create_connection(_address(probe_gateway), timeout=DEADLINE_S) as sock:
+            sock.sendall(head)
+            assert sock.recv(1) == b""  # dropped by the gateway
+        assert _server_side_open(probe_gateway, lingering)  # its own, longer timeout
 
 
 def _frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0) -> bytes:
@@ -136,24 +158,25 @@ def test_malformed_frames_close_with_the_protocol_code(
     probe_gateway: RunningGateway, frames: bytes, code: int,
 ) -> None:
     with connect(probe_gateway.ws_url) as bystander:
-        reply = _raw(probe_gateway, _upgrade_head(probe_gateway), after_upgrade=frames)
+        # The gateway closes: a close frame, then (unanswered) the socket.
+        reply = _raw(probe_gateway, _upgrade_head(probe_gateway), after_upgrade=frames, timeout=DEADLINE_S)
         assert reply.startswith(b"HTTP/1.1 101")
         assert _close_code(reply) == code
         bystander.send(json.dumps({"action": "echo", "bystander": 1}))
-        assert bystander.recv(timeout=10) == json.dumps({"action": "echo", "bystander": 1})
+        assert bystander.recv(timeout=DEADLINE_S) == json.dumps({"action": "echo", "bystander": 1})
 
 
 def test_fragmented_text_message_is_assembled(probe_gateway: RunningGateway) -> None:
     message = json.dumps({"action": "echo", "parts": 3}).encode()
     frames = _frame(0x1, message[:5], fin=False) + _frame(0x9, b"ping") + _frame(0x0, message[5:10], fin=False) \
         + _frame(0x0, message[10:])
-    with socket.create_connection(_address(probe_gateway), timeout=10) as sock:
+    with socket.create_connection(_address(probe_gateway), timeout=DEADLINE_S) as sock:
         sock.sendall(_upgrade_head(probe_gateway))
         received = b""
         while b"\r\n\r\n" not in received:
             received += sock.recv(65536)
         sock.sendall(frames)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE_S
         while message not in received and time.monotonic() < deadline:
             received += sock.recv(65536)
     assert message in received          # the echo of the reassembled message

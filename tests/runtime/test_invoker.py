@@ -18,6 +18,8 @@ from emulator.core.invocation import Failed, Succeeded, TimedOut
 from emulator.runtime.invoker import Invoker
 from emulator.core.model import FunctionSpec
 
+from conftest import DEADLINE_S, async_wait_until
+
 HANDLERS = Path(__file__).parents[1] / "invoker_handlers"
 
 
@@ -202,11 +204,12 @@ async def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(make_in
     old_pid = first.result["pid"]
 
     began = time.perf_counter()
-    outcome = await invoker.invoke("Slow", {"seconds": 10}, "req-slow")
+    # An hour-long sleep: only the 0.5 s timeout can end it within the deadline.
+    outcome = await asyncio.wait_for(invoker.invoke("Slow", {"seconds": 3600}, "req-slow"), DEADLINE_S)
     elapsed = time.perf_counter() - began
 
     assert isinstance(outcome, TimedOut) and outcome.timeout_s == 0.5
-    assert 0.5 <= elapsed < 2.0
+    assert elapsed >= 0.5  # not before its timeout
     assert gone(old_pid)
     assert invoker.worker_pids() == {"Slow": []}
     lines = log.lines("Slow")
@@ -247,10 +250,7 @@ async def test_worker_that_died_while_idle_is_replaced(make_invoker: MakeInvoker
     await invoker.start()
     (pid,) = invoker.worker_pids()["Counter"]
     os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        if not invoker.worker_pids()["Counter"]:
-            break
-        await asyncio.sleep(0.01)
+    await async_wait_until(lambda: not invoker.worker_pids()["Counter"])  # its death was noticed
 
     outcome = await invoker.invoke("Counter", {}, "req-1")
 
@@ -334,18 +334,22 @@ async def test_decimals_in_a_result_become_numbers(make_invoker: MakeInvoker) ->
 
 
 @pytest.mark.asyncio
-async def test_concurrent_invocations_run_on_separate_workers(make_invoker: MakeInvoker) -> None:
-    invoker = make_invoker(spec("Slow", "basic.sleep"))
+async def test_concurrent_invocations_run_on_separate_workers(make_invoker: MakeInvoker, tmp_path: Path) -> None:
+    invoker = make_invoker(spec("Meet", "basic.rendezvous", timeout_s=90.0))
     await invoker.start()
-    await invoker.invoke("Slow", {"seconds": 0}, "warm-1")  # the second worker starts cold
-    began = time.perf_counter()
+    (tmp_path / "warm").mkdir()
+    (tmp_path / "meet").mkdir()
+    warm = await invoker.invoke("Meet", {"dir": str(tmp_path / "warm"), "parties": 1}, "warm-1")
+    assert isinstance(warm, Succeeded)  # (the second worker starts cold)
 
-    outcomes = await asyncio.gather(*(invoker.invoke("Slow", {"seconds": 0.5}, f"req-{i}") for i in range(2)))
+    # Each waits until both have arrived: they can only meet while running at once.
+    event = {"dir": str(tmp_path / "meet"), "parties": 2}
+    outcomes = await asyncio.gather(*(invoker.invoke("Meet", event, f"req-{i}") for i in range(2)))
 
-    assert time.perf_counter() - began < 0.9
+    assert all(isinstance(o, Succeeded) and o.result["met"] for o in outcomes), outcomes
     pids = {o.result["pid"] for o in outcomes if isinstance(o, Succeeded)}
     assert len(pids) == 2
-    assert sorted(pids) == invoker.worker_pids()["Slow"]
+    assert sorted(pids) == invoker.worker_pids()["Meet"]
 
 
 @pytest.mark.asyncio
@@ -361,12 +365,12 @@ async def test_one_worker_per_function_serialises_invocations(make_invoker: Make
 
 
 @pytest.mark.asyncio
-async def test_cancelled_invocation_drops_its_worker(make_invoker: MakeInvoker) -> None:
-    invoker = make_invoker(spec("Slow", "basic.sleep"), max_workers_per_function=1)
+async def test_cancelled_invocation_drops_its_worker(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=60.0), max_workers_per_function=1)
     await invoker.start()
     (pid,) = invoker.worker_pids()["Slow"]
-    task = asyncio.create_task(invoker.invoke("Slow", {"seconds": 10}, "req-1"))
-    await asyncio.sleep(0.2)
+    task = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "req-1"))
+    await async_wait_until(lambda: "sleeping req-1" in log.lines("Slow"))  # running in the worker
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -398,12 +402,12 @@ async def test_unknown_function_is_a_key_error(make_invoker: MakeInvoker) -> Non
 
 
 @pytest.mark.asyncio
-async def test_close_leaves_no_child_processes(make_invoker: MakeInvoker) -> None:
-    invoker = make_invoker(spec("Slow", "basic.sleep"), spec("Echo", "basic.echo"))
+async def test_close_leaves_no_child_processes(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=60.0), spec("Echo", "basic.echo"))
     await invoker.start()
     await asyncio.gather(*(invoker.invoke("Slow", {"seconds": 0.2}, f"req-{i}") for i in range(3)))
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 10}, "req-busy"))
-    await asyncio.sleep(0.1)
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "req-busy"))
+    await async_wait_until(lambda: "sleeping req-busy" in log.lines("Slow"))  # in flight
     pids = [pid for function_pids in invoker.worker_pids().values() for pid in function_pids]
     assert len(pids) >= 4
 

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -22,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 import cli
-from conftest import RunningGateway, start_gateway
+from conftest import DEADLINE_S, RunningGateway, start_gateway, wait_until
 from emulator.tools import local_state
 from emulator.tools.admin import AdminError, iso_utc, parse_stack_outputs
 from emulator.core.model import ApiModel, KeyAttribute, TableSpec
@@ -54,13 +53,11 @@ def clients(gateway: RunningGateway) -> Iterator[list[tuple[ClientConnection, st
         for _ in range(2):
             client = stack.enter_context(connect(gateway.ws_url))
             client.send('{"action": "whoAmI"}')
-            opened.append((client, str(client.recv(timeout=5))))
+            opened.append((client, str(client.recv(timeout=DEADLINE_S))))
         yield opened
     table = gateway.dynamodb()
-    deadline = time.monotonic() + 10
-    while table.scan(TableName=TABLE)["Items"] or gateway.open_connection_ids():
-        assert time.monotonic() < deadline, "rows or connections left behind"
-        time.sleep(0.05)
+    wait_until(lambda: not table.scan(TableName=TABLE)["Items"] and not gateway.open_connection_ids(),
+               interval=0.05, message="rows or connections left behind")
 
 
 def wsgw(*args: str, state_file: Path | None = None, env: dict[str, str] | None = None) -> Result:
@@ -111,7 +108,7 @@ def test_post_delivers(clients: list[tuple[ClientConnection, str]], state_file: 
     result = wsgw("post", connection_id, "hello from admin", state_file=state_file,
                   env={"AWS_PROFILE": "no-such-profile"})
     assert result.exit_code == 0, result.output
-    assert client.recv(timeout=5) == "hello from admin"
+    assert client.recv(timeout=DEADLINE_S) == "hello from admin"
     assert f"posted 16 bytes to {connection_id}" in result.stdout
 
 
@@ -123,7 +120,7 @@ def test_broadcast_delivers_to_all_and_prunes_a_stale_row(
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "delivered 2, gone 1, failed 0"
     for client, _ in clients:
-        assert client.recv(timeout=5) == "news for everyone"
+        assert client.recv(timeout=DEADLINE_S) == "news for everyone"
     assert "Item" not in table.get_item(TableName=TABLE, Key={"connectionId": {"S": STALE}})
 
 
@@ -132,10 +129,10 @@ def test_disconnect_closes_with_1000(clients: list[tuple[ClientConnection, str]]
     result = wsgw("disconnect", connection_id, state_file=state_file)
     assert result.exit_code == 0, result.output
     with pytest.raises(ConnectionClosed) as closed:
-        client.recv(timeout=5)
+        client.recv(timeout=DEADLINE_S)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
     other.send('{"action": "whoAmI"}')  # the other one is untouched
-    assert other.recv(timeout=5)
+    assert other.recv(timeout=DEADLINE_S)
 
 
 @pytest.mark.parametrize("command", [["post", "{id}", "-1 degrees"], ["disconnect", "{id}"]], ids=["post", "disconnect"])
@@ -157,7 +154,7 @@ def test_endpoint_url_and_table_target_any_api(
     dummy = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # the local gateway takes any
     result = wsgw("broadcast", "via endpoint", *flags, env=dummy)
     assert result.stdout.strip() == "delivered 2, gone 0, failed 0", result.output
-    assert clients[0][0].recv(timeout=5) == "via endpoint"
+    assert clients[0][0].recv(timeout=DEADLINE_S) == "via endpoint"
 
 
 def test_without_a_running_gateway_the_commands_say_what_to_do(tmp_path: Path) -> None:
@@ -186,7 +183,7 @@ def test_run_local_writes_the_state_file_and_removes_it_on_exit(tmp_path: Path) 
         assert listed.exit_code == 0 and "wsgw: 0 open, 0 gone" in listed.stderr, listed.output
         with connect(state.ws_url) as client:
             client.send('{"action": "whoAmI"}')
-            connection_id = str(client.recv(timeout=5))
+            connection_id = str(client.recv(timeout=DEADLINE_S))
             assert connection_id in wsgw("connections", state_file=path).stdout
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0

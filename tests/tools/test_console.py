@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from websockets.sync.client import connect
 
 import cli
+from conftest import DEADLINE_S
 from emulator.tools.console import Console, use_colour
 from emulator.template.env_overrides import EnvOverrides
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
@@ -234,10 +235,10 @@ def test_debug_worker_listens_alone_with_a_long_timeout() -> None:
         try:
             assert invoker._pools["Debugged"]._limit == 1 and invoker._pools["Plain"]._limit == 16
             await invoker.start()
-            deadline = time.monotonic() + 15
-            while True:
+            deadline = time.monotonic() + DEADLINE_S
+            while True:  # debugpy listens once the worker has started
                 try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S):
                         break
                 except OSError:
                     assert time.monotonic() < deadline, lines

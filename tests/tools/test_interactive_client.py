@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import cli
-from conftest import RunningGateway
+from conftest import DEADLINE_S, RunningGateway, async_wait_until
 from emulator.tools import local_state
 from emulator.core.ids import is_aws_id
 from emulator.tools.interactive_client import ClientOptions, parse_header, run_client
@@ -113,13 +113,12 @@ def test_a_server_close_is_reported_with_its_code(chat_gateway: RunningGateway) 
     err: list[str] = []
 
     async def disconnected_by_the_backend() -> int:
-        options = ClientOptions(chat_gateway.ws_url, execute=(WHO_AM_I,), wait_s=10)
+        options = ClientOptions(chat_gateway.ws_url, execute=(WHO_AM_I,), wait_s=DEADLINE_S)
         client = asyncio.create_task(run_client(options, out=out.append, err=err.append))
-        while not any(" < " in line for line in out):
-            await asyncio.sleep(0.01)
+        await async_wait_until(lambda: any(" < " in line for line in out))
         connection_id = out[-1].split(" < ", 1)[1]
         await asyncio.to_thread(chat_gateway.management().delete_connection, ConnectionId=connection_id)
-        return await asyncio.wait_for(client, 5)
+        return await asyncio.wait_for(client, DEADLINE_S)
 
     assert asyncio.run(disconnected_by_the_backend()) == 0  # 1000: a normal close
     assert err[-1].startswith("wsgw: the server closed the connection: 1000")

@@ -76,6 +76,19 @@ def sleep(event: dict[str, Any], context: Any) -> Any:
     return {"statusCode": 200, "body": body["reply"]}
 
 
+def hold(event: dict[str, Any], context: Any) -> Any:
+    """Two-way: prints ``HELD <body.tag>``, waits (up to a minute) until the file
+    ``body.gate`` exists, then answers ``body.reply``: an invocation a test knows is
+    still running until it creates the gate."""
+    body = json.loads(event["body"])
+    print(f"HELD {body.get('tag')}", flush=True)
+    for _ in range(6000):
+        if os.path.exists(body["gate"]):
+            break
+        time.sleep(0.01)
+    return {"statusCode": 200, "body": body["reply"]}
+
+
 def exit_process(event: dict[str, Any], context: Any) -> Any:
     sys.stdout.flush()
     os._exit(7)
