@@ -1,20 +1,30 @@
 """JSON on the worker pipe: orjson when installed (several times faster on the hot
-path of every message), the standard library otherwise, with identical results.
+path of every message), the standard library otherwise.
 
-Only for values wsgw builds itself (events) and for reading worker replies; a
-handler's own result is encoded in the worker with ``json``, so what a result can
-contain does not depend on which library is installed here.
+Only for values wsgw builds itself (events: strings, small integers, dicts, lists)
+and for reading worker replies; a handler's own result is encoded in the worker with
+``json``, so what a result can contain does not depend on which library is installed
+here. The two paths decode to the same values; they encode the same values the same
+way, but for what wsgw never builds (floats such as ``1e-07``, integers beyond 64
+bits, NaN and infinities), where orjson differs or refuses.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None  # type: ignore[assignment]
+
+# orjson reads an integer beyond 64 bits (below -2**63 or above 2**64 - 1) as a float,
+# losing digits; such a number has at least 19 digits. Text with a run of 19 digits
+# (also inside a string or a long float) is decoded by ``json`` instead: same values,
+# slower, and rare.
+_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 def dumps(value: Any) -> bytes:
@@ -25,8 +35,8 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    """Decode JSON; falls back to ``json`` for what orjson refuses (ints beyond 64 bits)."""
-    if orjson is not None:
+    """Decode JSON exactly (integers of any size stay integers)."""
+    if orjson is not None and not _LONG_NUMBER.search(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

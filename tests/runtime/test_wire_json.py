@@ -1,0 +1,102 @@
+"""emulator/runtime/wire_json.py: orjson when installed, the standard library otherwise,
+"with identical results". Both paths run here: the module as imported (orjson) and a
+second copy of it imported while ``orjson`` cannot be imported (the stdlib path)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
+
+import pytest
+
+from emulator.runtime import wire_json
+
+WIRE_JSON = Path(wire_json.__file__)
+
+
+@pytest.fixture(scope="module")
+def stdlib_wire_json() -> Iterator[ModuleType]:
+    """wire_json imported afresh with ``import orjson`` failing (as without orjson installed)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "orjson", None)  # None in sys.modules: ImportError on import
+        spec = importlib.util.spec_from_file_location("wire_json_without_orjson", WIRE_JSON)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    yield module
+
+
+def test_both_paths_are_what_they_claim(stdlib_wire_json: ModuleType) -> None:
+    fast = vars(wire_json)["orjson"]
+    assert fast is not None and fast.__name__ == "orjson"  # a declared dependency
+    assert vars(stdlib_wire_json)["orjson"] is None
+
+
+# Values wsgw puts on the worker pipe (events, context, request ids) and what worker
+# replies hold: nested objects, every JSON type, text beyond ASCII and the edges of
+# the integers a double or a 64-bit integer holds.
+SAME_BYTES: list[Any] = [
+    None, True, False, 0, -1, "", [], {}, {"": ""}, [[]], [{}], {"a": {}}, {"a": []},
+    2**53 - 1, 2**53, 2**53 + 1, -(2**53) - 1,
+    2**63 - 1, 2**63, 2**63 + 1, -(2**63), -(2**63) + 1, 2**64 - 1,
+    0.0, -0.0, 0.1, 1.5, -2.25, 1 / 3, 1e16, 1e22, 123456789.123, 5e-324, 1.7976931348623157e308,
+    "héllo", "日本語", "emoji 😀", "quote \" backslash \\ slash /", "\x00\x01\x1f\x7f", "\u2028\u2029",
+    "tab\tnewline\ncr\r", "é" * 1000,
+    {"requestContext": {"routeKey": "$default", "connectedAt": 1_731_324_924_553, "identity": {"sourceIp": "127.0.0.1"}},
+     "body": '{"action": "echo", "text": "héllo"}', "isBase64Encoded": False,
+     "multiValueHeaders": {"Host": ["a", "b"]}, "queryStringParameters": None},
+    {"nested": {"deeper": {"list": [1, 2.5, None, True, "x", {"k": [[], {}]}]}}},
+    {"keys keep their order": 1, "b": 2, "a": 3},
+]
+
+
+@pytest.mark.parametrize("value", SAME_BYTES, ids=lambda v: repr(v)[:40])
+def test_dumps_gives_the_same_bytes_on_both_paths(value: Any, stdlib_wire_json: ModuleType) -> None:
+    fast = wire_json.dumps(value)
+    slow = stdlib_wire_json.dumps(value)
+    assert isinstance(fast, bytes) and isinstance(slow, bytes)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("value", SAME_BYTES, ids=lambda v: repr(v)[:40])
+def test_loads_round_trips_on_both_paths(value: Any, stdlib_wire_json: ModuleType) -> None:
+    for module in (wire_json, stdlib_wire_json):
+        encoded = module.dumps(value)
+        for decoder in (wire_json, stdlib_wire_json):
+            decoded = decoder.loads(encoded)
+            assert decoded == value
+            assert json.dumps(decoded) == json.dumps(value)  # types and key order too (1 != 1.0 here)
+
+
+@pytest.mark.parametrize("value", [1e-7, 2.5e-10, -1e-100])
+def test_small_exponents_are_written_differently_but_read_the_same(value: float, stdlib_wire_json: ModuleType) -> None:
+    # orjson writes 1e-7 where json writes 1e-07: other bytes, the same number.
+    fast, slow = wire_json.dumps(value), stdlib_wire_json.dumps(value)
+    for decoder in (wire_json, stdlib_wire_json):
+        assert decoder.loads(fast) == decoder.loads(slow) == value
+
+
+def test_loads_reads_what_a_worker_writes(stdlib_wire_json: ModuleType) -> None:
+    # Worker replies are encoded by the worker with the standard json module.
+    reply = {"type": "result", "ok": True, "result": {"statusCode": 200, "body": "é 😀", "n": [2**63 - 1, 0.5]}}
+    for encoded in (json.dumps(reply).encode(), json.dumps(reply, ensure_ascii=False).encode()):
+        assert wire_json.loads(encoded) == stdlib_wire_json.loads(encoded) == reply
+
+
+@pytest.mark.parametrize("text", [b"{", b"", b"[1,]", b"{'a': 1}", b"nul"])
+def test_invalid_json_raises_a_value_error_on_both_paths(text: bytes, stdlib_wire_json: ModuleType) -> None:
+    for module in (wire_json, stdlib_wire_json):
+        with pytest.raises(ValueError):
+            module.loads(text)
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30])
+def test_loads_keeps_integers_beyond_64_bits(value: int, stdlib_wire_json: ModuleType) -> None:
+    encoded = str(value).encode()
+    assert stdlib_wire_json.loads(encoded) == value
+    decoded = wire_json.loads(encoded)
+    assert type(decoded) is int and decoded == value
