@@ -21,6 +21,7 @@ class Invoke:
     request_id: str
     connection_id: str
     route_key: str
+    two_way: bool = False  # a message route with a route response: its result is the reply
 
 
 @dataclass(frozen=True)

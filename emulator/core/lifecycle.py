@@ -246,7 +246,7 @@ class ConnectionLifecycle:
         """Call for each complete text message a client sent."""
         now = self.clock.now_ms()
         self.registry.touch(connection_id, now)
-        record = self.registry.get(connection_id)
+        record = self.registry.peek(connection_id)  # events carry no lastActiveAt
         if record is None:
             raise KeyError(f"message on unknown connection {connection_id}")
         request_id = self.ids.request_id()
@@ -260,7 +260,7 @@ class ConnectionLifecycle:
             self.endpoint, record, route_key=route_key, body=text,
             request_id=request_id, message_id=self.ids.message_id(), now_ms=now,
         )
-        return Invoke(route.function, event, request_id, connection_id, route_key)
+        return Invoke(route.function, event, request_id, connection_id, route_key, two_way=route.two_way)
 
     def _select(self, text: str) -> str | None:
         key = self.selector.evaluate(text)
@@ -280,11 +280,12 @@ class ConnectionLifecycle:
                 invoke.connection_id,
                 error_frame("Internal server error", invoke.connection_id, invoke.request_id),
             )
-        route = self.model.route(invoke.route_key)
-        if route is None or not route.two_way:
-            # (None: a hot reload removed the route while its invocation ran.)
+        if not invoke.two_way:
             # Without a route response nothing from the integration reaches the
-            # client [doc] DOCS-routeresp.
+            # client [doc] DOCS-routeresp. The route as it was when the message was
+            # routed decides: a hot reload that removes or changes the route while
+            # its invocation runs does not drop the reply [?] (AWS: a new deployment
+            # does not touch a request in flight, by analogy with REST stages).
             return None
         return SendText(invoke.connection_id, route_response_text(outcome.result))
 

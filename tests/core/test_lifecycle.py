@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 from pathlib import Path
@@ -470,9 +472,23 @@ def test_closed_unknown_connection_is_none() -> None:
     assert gateway.closed("AAAAAAAAAAAAAAA=", 1000, "") is None
 
 
-def test_outcome_of_a_route_removed_by_a_reload_is_dropped_not_raised() -> None:
+def test_a_reply_in_flight_follows_the_route_it_was_routed_by_not_a_reload() -> None:
+    # A hot reload that removes the two-way route while its invocation runs must not
+    # drop the reply (in-flight invocations finish on the old definition).
     gateway, _ = make_gateway()
     connection_id = connected(gateway)
     invoke = message_invoke(gateway, connection_id, '{"action": "whoAmI"}')
+    assert invoke.two_way
     gateway.swap_model(make_model([route for route in FULL_ROUTES if route.key != "whoAmI"]))
-    assert gateway.message_finished(invoke, ok({"body": "late"})) is None
+    assert gateway.message_finished(invoke, ok({"body": "late"})) == SendText(connection_id, "late")
+
+
+def test_a_route_made_one_way_by_a_reload_still_answers_the_message_routed_before() -> None:
+    gateway, _ = make_gateway()
+    connection_id = connected(gateway)
+    invoke = message_invoke(gateway, connection_id, '{"action": "whoAmI"}')
+    one_way = [dataclasses.replace(route, two_way=False) for route in FULL_ROUTES]
+    gateway.swap_model(make_model(one_way))
+    assert gateway.message_finished(invoke, ok({"body": "late"})) == SendText(connection_id, "late")
+    later = message_invoke(gateway, connection_id, '{"action": "whoAmI"}')
+    assert not later.two_way and gateway.message_finished(later, ok({"body": "x"})) is None
