@@ -60,16 +60,21 @@ class InvalidTransition(ValueError):
 
 
 class ConnectionRegistry:
-    """All connections the gateway currently knows, by connection id."""
+    """All connections the gateway currently knows, by connection id.
+
+    Activity (:meth:`touch`, twice per message) is kept apart from the records and
+    folded into a record's ``last_active_at_ms`` when it is read: the hot path then
+    replaces no record per message."""
 
     def __init__(self) -> None:
         self._records: dict[str, ConnectionRecord] = {}
+        self._active: dict[str, int] = {}  # activity not yet folded into the record
 
     def __len__(self) -> int:
         return len(self._records)
 
     def __iter__(self) -> Iterator[ConnectionRecord]:
-        return iter(list(self._records.values()))
+        return iter([self._current(record) for record in list(self._records.values())])
 
     def add(self, record: ConnectionRecord) -> None:
         """Register a connection that has just started its handshake."""
@@ -78,6 +83,13 @@ class ConnectionRegistry:
         self._records[record.connection_id] = record
 
     def get(self, connection_id: str) -> ConnectionRecord | None:
+        record = self._records.get(connection_id)
+        return None if record is None else self._current(record)
+
+    def peek(self, connection_id: str) -> ConnectionRecord | None:
+        """The record as of its last change other than activity: its
+        ``last_active_at_ms`` may be older than :meth:`get`'s. For building events,
+        which do not carry ``lastActiveAt`` (every message's hot path)."""
         return self._records.get(connection_id)
 
     def get_open(self, connection_id: str) -> ConnectionRecord | None:
@@ -86,12 +98,12 @@ class ConnectionRegistry:
         record = self._records.get(connection_id)
         if record is None or record.status is not ConnectionStatus.OPEN or record.reported_gone:
             return None
-        return record
+        return self._current(record)
 
     def mark_gone(self, connection_id: str) -> bool:
         """Make the management API treat an open connection as gone (410) while its
         socket stays open: what a stale id looks like on AWS. For fault injection."""
-        record = self._records.get(connection_id)
+        record = self.get(connection_id)
         if record is None:
             return False
         self._records[connection_id] = replace(record, reported_gone=True)
@@ -109,7 +121,7 @@ class ConnectionRegistry:
             self._move(connection_id, ConnectionStatus.CLOSING)
 
     def _move(self, connection_id: str, status: ConnectionStatus) -> ConnectionRecord:
-        record = self._records[connection_id]
+        record = self._current(self._records[connection_id])
         if status not in TRANSITIONS[record.status]:
             raise InvalidTransition(f"{connection_id}: {record.status.value} -> {status.value}")
         record = replace(record, status=status)
@@ -118,16 +130,29 @@ class ConnectionRegistry:
 
     def set_authorizer(self, connection_id: str, context: Mapping[str, Any]) -> ConnectionRecord:
         """Remember what the authorizer returned, for every later event."""
-        record = replace(self._records[connection_id], authorizer=context)
+        record = replace(self._current(self._records[connection_id]), authorizer=context)
         self._records[connection_id] = record
         return record
 
     def touch(self, connection_id: str, now_ms: int) -> None:
         """Record activity (an inbound message or an outbound post) for ``lastActiveAt``."""
-        record = self._records.get(connection_id)
-        if record is not None:
-            self._records[connection_id] = replace(record, last_active_at_ms=now_ms)
+        if connection_id in self._records:
+            self._active[connection_id] = now_ms
 
     def remove(self, connection_id: str) -> ConnectionRecord | None:
         """Forget a connection; returns its last record, or None if it was unknown."""
-        return self._records.pop(connection_id, None)
+        record = self._records.get(connection_id)
+        if record is None:
+            return None
+        record = self._current(record)
+        del self._records[connection_id]
+        return record
+
+    def _current(self, record: ConnectionRecord) -> ConnectionRecord:
+        """``record`` with its latest activity folded in (and stored so)."""
+        active = self._active.pop(record.connection_id, None)
+        if active is None or active == record.last_active_at_ms:
+            return record
+        record = replace(record, last_active_at_ms=active)
+        self._records[record.connection_id] = record
+        return record

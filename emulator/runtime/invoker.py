@@ -343,8 +343,7 @@ class Invoker:
             b',"context":', pool.context_json, b',"event":', event_json, b"}",
         ))
         try:
-            async with asyncio.timeout(timeout_s):
-                reply = await worker.call(len(frame).to_bytes(4, "big") + frame, request_id)
+            reply = await worker.call(len(frame).to_bytes(4, "big") + frame, request_id, timeout_s)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             duration_ms = (time.perf_counter() - started) * 1000
             timed_out = isinstance(exc, TimeoutError)

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from . import wire_json
 from ..core.model import FunctionSpec
+from . import wire_json
+from .frames import FrameChannel
 
 LogSink = Callable[[str, str], None]
 """Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
@@ -51,9 +52,8 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         self.init_error: dict[str, Any] | None = None  # from its ready message
         self._function = function
         self._log = log
-        self._transport: asyncio.SubprocessTransport  # these three are set by launch()
-        self._reader: asyncio.StreamReader
-        self._writer: asyncio.StreamWriter
+        self._transport: asyncio.SubprocessTransport  # these two are set by launch()
+        self._frames: FrameChannel
         self._partial = bytearray()  # the line being read, at most MAX_LINE_BYTES
         self._dropped = 0  # bytes of that line beyond MAX_LINE_BYTES
         self._last_report = ""  # request id of the last REPORT line seen
@@ -76,7 +76,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
                     pass_fds=(theirs.fileno(),), env=dict(env),
                 )  # fmt: skip
                 worker._transport = transport
-                worker._reader, worker._writer = await asyncio.open_unix_connection(sock=ours)
+                _, worker._frames = await loop.create_unix_connection(FrameChannel, sock=ours)
             except BaseException:
                 ours.close()
                 if transport is not None:
@@ -101,11 +101,21 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         error = ready.get("initError")
         self.init_error = error if isinstance(error, dict) else None
 
-    async def call(self, frame: bytes, request_id: str) -> dict[str, Any]:
+    async def call(self, frame: bytes, request_id: str, timeout_s: float) -> dict[str, Any]:
         """Send one invoke frame and return the result message, once the worker's
-        log lines for it (through REPORT) have gone to the sink."""
-        self._writer.write(frame)
-        reply = await self._read_frame()
+        log lines for it (through REPORT) have gone to the sink. Raises
+        ``TimeoutError`` when no result came within ``timeout_s`` (the function's
+        Lambda timeout), ``IncompleteReadError`` when the worker's end closed."""
+        timer = asyncio.get_running_loop().call_later(timeout_s, self._frames.fail, TimeoutError())
+        try:
+            self._frames.send(frame)
+            reply = await self._read_frame()
+        finally:
+            timer.cancel()
+        log = reply.pop("log", None)
+        if isinstance(log, str):  # a quiet invocation's START/END/REPORT (worker.py)
+            for line in log.splitlines():
+                self._emit_line(line)
         # The worker writes REPORT before the result, and the loop reads both fds in
         # the same turn, so this wait is only for output larger than one read.
         if self._last_report != request_id and not self._output_closed.done():
@@ -115,15 +125,14 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         return reply
 
     async def _read_frame(self) -> dict[str, Any]:
-        header = await self._reader.readexactly(4)
-        message: dict[str, Any] = wire_json.loads(await self._reader.readexactly(int.from_bytes(header, "big")))
+        message: dict[str, Any] = wire_json.loads(await self._frames.receive())
         return message
 
     async def stop(self, *, kill: bool = False) -> int | None:
         """Stop the process (end of file, then SIGTERM, then SIGKILL after a grace
         each; SIGKILL at once if ``kill``), wait for it and its output, release its
         pipes and return its exit status (negative: the signal). Idempotent."""
-        self._writer.close()  # end of file: an idle worker exits by itself
+        self._frames.close()  # end of file: an idle worker exits by itself
         t = self._transport
         for step in [t.kill] if kill else [None, t.terminate, t.kill]:
             if step is not None:
@@ -161,6 +170,9 @@ class WorkerProcess(asyncio.SubprocessProtocol):
             line = f"{raw[:end].decode('utf-8', 'replace')}…[truncated {dropped + len(raw) - end} bytes]"
         else:
             line = raw.decode("utf-8", "replace").removesuffix("\r")
+        self._emit_line(line)
+
+    def _emit_line(self, line: str) -> None:
         self._log(self._function, line)
         if line.startswith(REPORT_PREFIX):
             self._last_report = line[len(REPORT_PREFIX) :].split("\t", 1)[0]

@@ -166,3 +166,19 @@ def test_the_fault_flag_is_not_a_status() -> None:
 def test_identity_has_user_agent_only_when_sent() -> None:
     assert rec(ua="curl/8").identity() == {"sourceIp": "127.0.0.1", "userAgent": "curl/8"}
     assert rec(ua=None).identity() == {"sourceIp": "127.0.0.1"}
+
+
+def test_activity_is_folded_in_when_read_and_peek_may_lag() -> None:
+    registry = ConnectionRegistry()
+    registry.add(rec(at=1_000))
+    registry.touch("AAAAAAAAAAAAAAA=", 5_000)
+    registry.touch("BBBBBBBBBBBBBBB=", 5_000)  # unknown: nothing
+    assert registry.peek("AAAAAAAAAAAAAAA=").last_active_at_ms == 1_000  # type: ignore[union-attr]
+    assert [r.last_active_at_ms for r in registry] == [5_000]
+    registry.touch("AAAAAAAAAAAAAAA=", 6_000)
+    registry.mark_open("AAAAAAAAAAAAAAA=")  # a status change keeps the activity
+    assert registry.get_open("AAAAAAAAAAAAAAA=").last_active_at_ms == 6_000  # type: ignore[union-attr]
+    registry.touch("AAAAAAAAAAAAAAA=", 7_000)
+    removed = registry.remove("AAAAAAAAAAAAAAA=")
+    assert removed is not None and removed.last_active_at_ms == 7_000
+    assert registry.get("AAAAAAAAAAAAAAA=") is None and len(registry) == 0
