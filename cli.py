@@ -9,9 +9,8 @@ from __future__ import annotations
 import click
 
 from emulator.commands import admin, cdk, connect, run_local
-from emulator.commands.run_local import debug_overrides as _debug_overrides  # tests/tools/test_console.py calls it
 
-__all__ = ["main", "_debug_overrides"]
+__all__ = ["main"]
 
 
 @click.group()

@@ -11,27 +11,17 @@ from urllib.parse import quote
 
 import boto3
 import pytest
+from conftest import DEADLINE_S, start_gateway, wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from emulator.app import GatewayThread, GatewayOptions, LocalGateway, is_loopback_url
+from emulator.app import GatewayOptions, GatewayThread, LocalGateway
 from emulator.aws.embedded import EmbeddedAws
 from emulator.net import listener as listener_module
 from emulator.template.loader import load_model
 
-from conftest import DEADLINE_S, start_gateway, wait_until
-
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_MODEL = load_model(ROOT / "tests" / "apps" / "chat" / "wsgw.json")
-
-
-@pytest.mark.parametrize("url, expected", [
-    ("http://127.0.0.1:8000", True), ("http://localhost:4566", True), ("http://[::1]:8000", True),
-    ("http://127.9.9.9", True), ("https://dynamodb.us-east-1.amazonaws.com", False),
-    ("http://10.0.0.1:8000", False), ("not a url", False),
-])
-def test_is_loopback_url(url: str, expected: bool) -> None:
-    assert is_loopback_url(url) is expected
 
 
 @pytest.mark.parametrize("host, domain", [
@@ -95,19 +85,6 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
 def test_frame_and_message_limits_are_configurable() -> None:
     model = LocalGateway(CHAT_MODEL, GatewayOptions(frame_bytes=1000, message_bytes=4000)).model
     assert (model.limits.frame_bytes, model.limits.message_bytes) == (1000, 4000)
-
-
-@pytest.mark.parametrize("host, warned", [
-    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("localhost", False),
-    ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("myhost.example", True),
-])
-def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
-    from emulator.net.listener import exposure_warning
-
-    warning = exposure_warning(host)
-    assert (warning is not None) is warned
-    if warning:
-        assert host in warning and "--host 127.0.0.1" in warning
 
 
 GATED_HANDLERS = """\

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from emulator.core.errors import StartupError
-from emulator.net.listener import Listener, bind_listener
+from emulator.net.listener import Listener, bind_listener, exposure_warning
 
 
 def test_a_socket_whose_adoption_is_cancelled_before_it_ran_is_closed() -> None:
@@ -41,3 +41,14 @@ def test_bind_listener_names_the_port_in_use() -> None:
             bind_listener("127.0.0.1", port)
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("host, warned", [
+    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("localhost", False),
+    ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("myhost.example", True),
+])
+def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
+    warning = exposure_warning(host)
+    assert (warning is not None) is warned
+    if warning:
+        assert host in warning and "--host 127.0.0.1" in warning

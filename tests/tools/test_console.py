@@ -19,16 +19,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import DEADLINE_S
 from websockets.sync.client import connect
 
 import cli
-from conftest import DEADLINE_S
-from emulator.tools.console import Console, use_colour
-from emulator.template.env_overrides import EnvOverrides
+from emulator.commands.run_local import debug_overrides
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
-from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
 from emulator.core.model import FunctionSpec
+from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
+from emulator.template.env_overrides import EnvOverrides
 from emulator.template.loader import load_model
+from emulator.tools.console import Console, use_colour
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests" / "apps" / "probe" / "wsgw.json"
@@ -196,7 +197,7 @@ def test_attribution_by_request_id_and_unattributable_lines() -> None:
 
 def test_debug_env_reaches_only_that_function() -> None:
     model = load_model(PROBE)
-    overrides = cli._debug_overrides(EnvOverrides.from_pairs([("Echo.X", "1")]), model, "Echo", 6000)
+    overrides = debug_overrides(EnvOverrides.from_pairs([("Echo.X", "1")]), model, "Echo", 6000)
     served = overrides.apply(model)
     assert served.functions["Echo"].environment[DEBUGPY_ENV] == "127.0.0.1:6000"
     assert served.functions["Echo"].environment["X"] == "1"
