@@ -13,8 +13,9 @@ HTTP-API only [model]).
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .arns import connect_method_arn
 from .events import (

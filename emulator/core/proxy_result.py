@@ -8,7 +8,8 @@ two-way route sends back (:func:`route_response_text`).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["MALFORMED", "connect_status", "route_response_text", "subprotocol"]
 
