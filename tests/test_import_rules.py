@@ -43,7 +43,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 # Loaded by path into a handler's process (python -I): standard library only, but for
 # two optional imports guarded by ImportError (orjson decodes the invoker's frames
 # faster; debugpy serves --debug-function).
-HANDLER_PROCESS_FILES = ("emulator/runtime/worker.py", "emulator/runtime/endpoint_redirect.py")
+HANDLER_PROCESS_FILES = (
+    "emulator/runtime/worker.py", "emulator/runtime/endpoint_redirect.py", "emulator/runtime/worker_debug.py",
+)
 GUARDED_IN_HANDLER_PROCESS = frozenset({"orjson", "debugpy"})
 
 

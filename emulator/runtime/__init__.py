@@ -5,4 +5,4 @@ runs with, and the integrations the listener calls.
 May import: the standard library and ``emulator.core``.
 """
 
-__all__ = ["endpoint_redirect", "environment", "integrations", "invoker", "wire_json", "worker", "worker_process"]
+__all__ = ["endpoint_redirect", "environment", "integrations", "invoker", "wire_json", "worker", "worker_debug", "worker_process"]

@@ -111,12 +111,17 @@ def _install_endpoint_redirect() -> None:
     target = os.environ.get("WSGW_REDIRECT_TARGET")
     if not hosts or not target:
         return
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "endpoint_redirect.py")
-    spec = importlib.util.spec_from_file_location("_wsgw_endpoint_redirect", path)
+    _load_sibling("endpoint_redirect").install(hosts.split(","), target)
+
+
+def _load_sibling(name: str) -> Any:
+    """Load ``name``.py from this folder by path (isolated mode has no package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_wsgw_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.install(hosts.split(","), target)
+    return module
 
 
 def _load_handler(name: str) -> Handler:
@@ -341,45 +346,6 @@ def _init(handler_name: str) -> tuple[Handler | None, _Fault | None]:
     return None, error
 
 
-def _debugpy_hook() -> Callable[[], None] | None:
-    """``WSGW_DEBUGPY=host:port`` (run-local ``--debug-function``): listen for a debugger
-    now, before the handler is imported, and return a hook that waits for one to attach
-    before the first invocation runs (init has a 10 s limit; an invocation's is raised).
-    If the port is still held (a hot reload starts this worker beside the old one),
-    listening is tried again before each invocation."""
-    address = os.environ.get("WSGW_DEBUGPY")
-    if not address:
-        return None
-    host, _, port = address.rpartition(":")
-    # Its warning about frozen modules concerns only the standard library's.
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    try:
-        import debugpy  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        print(f"wsgw: debugpy is not installed (pip install debugpy); not listening on {address}")
-        return None
-    state = {"listening": False, "attached": False}
-
-    def listen() -> None:
-        if not state["listening"]:
-            try:
-                debugpy.listen((host or "127.0.0.1", int(port)))
-            except Exception as exc:  # e.g. the old worker still holds the port
-                print(f"wsgw: debugpy cannot listen on {address} yet: {exc}")
-                return
-            state["listening"] = True
-            print(f"wsgw: debugpy listening on {address}; attach your IDE to run the handler")
-
-    def before_invoke() -> None:
-        listen()
-        if state["listening"] and not state["attached"]:
-            debugpy.wait_for_client()
-            state["attached"] = True
-
-    listen()
-    return before_invoke
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "--fd":
         sys.stderr.write("usage: worker.py --fd N\n")
@@ -396,7 +362,8 @@ def main(argv: list[str]) -> int:
     os.chdir(task_root)
     _install_lambda_logging()
     _install_endpoint_redirect()
-    before_invoke = _debugpy_hook()
+    # run-local --debug-function: listen for a debugger (worker_debug.py, loaded only then).
+    before_invoke = _load_sibling("worker_debug").debugpy_hook() if os.environ.get("WSGW_DEBUGPY") else None
     handler, init_error = _init(os.environ.get("_HANDLER", ""))
     ready: dict[str, Any] = {"type": "ready"}
     if init_error is not None:
