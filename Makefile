@@ -1,18 +1,19 @@
 # Two entry points do all set-up from the project's own files:
 #   make run   - create .venv, install wsgw (+ the CDK CLI from npm), start `wsgw run-local` on the bundled chat app
-#   make test  - create .venv, install wsgw with test tools, run the whole test suite
+#   make test  - create .venv, install wsgw with test tools, run the whole test suite (+ mypy, + the docs build)
+# `make docs` builds the documentation site (mkdocs.yml, docs/) strictly into site/, offline.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench soak typecheck clean
+.PHONY: run test docs bench soak typecheck clean
 
 NODE_STAMP := deploy/node_modules/.installed
 
 $(STAMP): pyproject.toml $(NODE_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,cdk]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,cdk,docs]'
 	touch $(STAMP)
 
 # The AWS CDK CLI (npm aws-cdk, pinned in deploy/package-lock.json) for synth/deploy.
@@ -26,6 +27,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
 	$(VENV)/bin/python -m mypy
+	$(MAKE) --no-print-directory docs
+
+# Strict: any warning (a broken link or anchor, a missing included file) fails the build.
+# NO_MKDOCS_2_WARNING silences the Material theme's notice about MkDocs 2.0.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/python -m mkdocs build --strict --clean --site-dir site
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(ARGS)
@@ -35,4 +42,4 @@ soak: $(STAMP)
 	$(VENV)/bin/python -m bench.soak $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache site
