@@ -84,6 +84,7 @@ class FaultPlan:
             return list(self._faults)
 
     def clear(self) -> None:
+        """Disarm every fault."""
         with self._lock:
             self._faults.clear()
 

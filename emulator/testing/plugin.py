@@ -246,9 +246,11 @@ class WsgwFaults:
         return self._running.background.call(lambda: registry.mark_gone(connection_id) if registry else False)
 
     def pending(self) -> list[Fault]:
+        """The faults armed and not used up yet, in the order armed."""
         return self._running.faults.pending()
 
     def clear(self) -> None:
+        """Disarm every fault now (the test's end does it too)."""
         self._running.faults.clear()
 
 
@@ -260,6 +262,7 @@ class WsgwClock:
         running.clock.hold()
 
     def now_ms(self) -> int:
+        """The gateway's time in epoch milliseconds (what events' timestamps read)."""
         return self._running.clock.now_ms()
 
     def advance(self, seconds: float | timedelta) -> int:
