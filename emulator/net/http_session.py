@@ -90,9 +90,7 @@ class HttpSession:
             (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
         )
         management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
-        response = self.host.manage(management, str(uuid.uuid4()))
-        self._send(response)
-        log.debug("%s %s -> %d", management.method, management.target, response.status)
+        self.host.manage(management, str(uuid.uuid4()), self._send)
 
     def _answer_lambda(self, method: str, target: str, request: h11.Request, body: bytes) -> None:
         request_id = str(uuid.uuid4())  # Lambda request ids are UUIDs

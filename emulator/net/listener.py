@@ -133,10 +133,14 @@ class Listener:
     def ended(self, connection_id: str) -> None:
         self.connections.remove(connection_id)
 
-    def manage(self, request: ManagementRequest, request_id: str) -> HttpResponse:
+    def manage(self, request: ManagementRequest, request_id: str, respond: Callable[[HttpResponse], None]) -> None:
         response, action = self.management.handle(request, request_id, self.connections.backlog)
-        self.connections.carry_out(action)
-        return response
+        log.debug("%s %s -> %d", request.method, request.target, response.status)
+        respond(response)
+        try:
+            self.connections.carry_out(action)
+        except Exception:  # a bug of ours, or a socket gone mid-write: the poster has its answer
+            log.exception("carrying out %s failed", action)
 
     @property
     def port(self) -> int:

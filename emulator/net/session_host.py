@@ -10,7 +10,7 @@ straight down (socket → session → core decision → integration → session 
 
 from __future__ import annotations
 
-from typing import Any, Coroutine, Protocol
+from typing import Any, Callable, Coroutine, Protocol
 
 from ..core.invocation import Invoke, Outcome
 from ..core.lifecycle import ConnectionLifecycle
@@ -74,7 +74,8 @@ class SessionHost(Protocol):
         """Call once when an established session's socket is gone."""
         ...
 
-    def manage(self, request: ManagementRequest, request_id: str) -> HttpResponse:
-        """Answer one ``@connections`` request and carry out what it decided
-        (deliver a message, close a connection)."""
+    def manage(self, request: ManagementRequest, request_id: str, respond: Callable[[HttpResponse], None]) -> None:
+        """Answer one ``@connections`` request through ``respond``, then carry out what
+        it decided (deliver a message, close a connection): the caller has its
+        answer even if the target's socket fails meanwhile."""
         ...

@@ -4,8 +4,9 @@
 :class:`InvokerIntegrations` is what ``run-local`` serves with: it runs the function
 through the invoker, turns a broken invoker into a ``Failed`` outcome (the gateway
 keeps serving), and logs one line per invocation. The composition root wraps it in
-:class:`HookedIntegrations` when a test wants faults or an observer (the pytest
-plugin), so the listener's path has no test hooks of its own.
+:class:`HookedIntegrations` when there are faults or an observer (the pytest
+plugin's; run-local's console observes every invocation), so the listener's path has
+no hooks of its own.
 """
 
 from __future__ import annotations

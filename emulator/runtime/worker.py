@@ -217,12 +217,24 @@ class _Output(io.TextIOWrapper):
             io.TextIOWrapper.write(self, "\n")  # line-buffered: flushes it
 
 
+class _Bytes(io.BufferedWriter):
+    """The byte layer under our stdout/stderr; notes that something was written to it
+    (``sys.stdout.buffer.write`` bypasses the text layer and its START handling)."""
+
+    written = False  # shared by stdout and stderr; reset at each invocation's start
+
+    def write(self, data: Any) -> int:
+        _Bytes.written = True
+        return super().write(data)
+
+
 def _replace_std_streams() -> tuple[_Output, _Output]:
     """Swap sys.stdout/sys.stderr for :class:`_Output` wrappers of the same pipes."""
     replaced = []
     for name in ("stdout", "stderr"):
         old = getattr(sys, name)
-        stream = _Output(old.detach(), encoding="utf-8", errors="backslashreplace", line_buffering=True)
+        raw = old.detach().detach()  # text layer, then byte buffer: the pipe's FileIO
+        stream = _Output(_Bytes(raw), encoding="utf-8", errors="backslashreplace", line_buffering=True)
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)  # the old object is detached and unusable
         replaced.append(stream)
@@ -284,6 +296,7 @@ class _Runtime:
         arn = message.get("context", {}).get("invokedFunctionArn", "")
         context = LambdaContext(request_id, message["deadlineMs"], arn)
         _Output.pending_start = f"START RequestId: {request_id} Version: {self._version}\n"
+        _Bytes.written = False
         started = time.perf_counter()
         body = self._run(request_id, message["event"], context)
         duration_ms = (time.perf_counter() - started) * 1000
@@ -300,10 +313,12 @@ class _Runtime:
         start, _Output.pending_start = _Output.pending_start, ""  # still held if nothing was printed
         lines = f"{start}END RequestId: {request_id}\n{report}\n"
         _request_id = ""
-        if start:
+        if start and not _Bytes.written:
             # The handler printed nothing: its START, END and REPORT lines travel in
             # the result frame ("log"), one write to the invoker instead of two (every
             # message's hot path); the invoker logs them before it hands on the outcome.
+            # (Output that bypasses sys.stdout and sys.stderr altogether, os.write(1)
+            # or a child process, is not ordered against these lines.)
             return body[:-1] + b',"log":' + json.dumps(lines).encode() + b"}"
         io.TextIOWrapper.write(self._out, lines)
         return body

@@ -25,7 +25,26 @@ Modules, one concept each::
     env_overrides  --env-vars files and FUNCTION.KEY=VALUE overrides
 """
 
-from .loader import load_model
-from .template_file import load_template
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loader import load_model
+    from .template_file import load_template
 
 __all__ = ["load_model", "load_template"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the loaders pull in PyYAML and the CloudFormation code,
+    # which ``emulator.template.cdk_cli`` and ``env_overrides`` users do not need.
+    if name == "load_model":
+        from .loader import load_model
+
+        return load_model
+    if name == "load_template":
+        from .template_file import load_template
+
+        return load_template
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,10 +1,11 @@
-"""The test side of :meth:`Listener.invoke`'s hook: a fault plan and an invocation log.
+"""The test side of the integration hooks: a fault plan and an invocation log.
 
 Every integration (``$connect``, a message route, ``$disconnect``, a Lambda Invoke)
-goes through ``Listener.invoke``. When the server has a :class:`FaultPlan`, it
-asks :meth:`FaultPlan.before` first: ``None`` means "run the handler", an outcome
-means "act as if the handler had produced this" (the handler does not run). When it
-has an observer (an :class:`InvocationLog`), it reports every finished invocation.
+runs through :class:`~emulator.runtime.integrations.HookedIntegrations` when the
+plugin starts a gateway. It asks the :class:`FaultPlan` first
+(:meth:`FaultPlan.before`): ``None`` means "run the handler", an outcome means "act
+as if the handler had produced this" (the handler does not run); then it reports
+every finished invocation to the observer (an :class:`InvocationLog`).
 
 Both are plain thread-safe objects: a test arms faults and reads the log from its own
 thread while the gateway runs on its loop in another. Pure: the standard library and

@@ -110,3 +110,13 @@ def rendezvous(event, context):
             return {"pid": os.getpid(), "met": True}
         time.sleep(0.01)
     return {"pid": os.getpid(), "met": False}
+
+
+def bytes_unflushed(event, context):
+    """Writes to the byte layer under sys.stdout, without a newline flush of the text layer."""
+    sys.stdout.buffer.write(b"through the buffer\n")
+    return "ok"
+
+
+def quiet(event, context):
+    return "ok"

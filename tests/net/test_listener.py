@@ -52,3 +52,47 @@ def test_binding_beyond_loopback_warns(host: str, warned: bool) -> None:
     assert (warning is not None) is warned
     if warning:
         assert host in warning and "--host 127.0.0.1" in warning
+
+
+class _BrokenSession:
+    """An established session whose socket fails when written to."""
+
+    connection_id = "AAAAAAAAAAAAAAA="
+
+    def peer(self) -> tuple[str, int] | None:
+        return ("127.0.0.1", 1)
+
+    def write_backlog(self) -> int:
+        return 0
+
+    def send_data(self, data: bytes, *, text: bool, bounded: bool = True) -> bool:
+        raise RuntimeError("transport gone")
+
+    def close(self, code: int, reason: str, *, reported_reason: str | None = None) -> None:
+        raise RuntimeError("transport gone")
+
+    def abort(self) -> None:
+        pass
+
+
+def test_a_post_is_answered_before_it_is_delivered_and_a_failed_delivery_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from emulator.core.clock import ManualClock
+    from emulator.core.management import ManagementApi, ManagementRequest
+    from emulator.core.model import Limits
+    from emulator.core.registry import ConnectionRecord, ConnectionRegistry
+
+    registry = ConnectionRegistry()
+    registry.add(ConnectionRecord("AAAAAAAAAAAAAAA=", 1, 1, "127.0.0.1", None))
+    registry.mark_open("AAAAAAAAAAAAAAA=")
+    management = ManagementApi(stage="dev", registry=registry, clock=ManualClock(), limits=Limits())
+    listener = Listener(None, management, None)  # type: ignore[arg-type]  # manage() needs only these
+    listener.established(_BrokenSession())
+    answered: list[int] = []
+    signed = "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=x"
+    request = ManagementRequest("POST", "/dev/@connections/AAAAAAAAAAAAAAA%3D", b"hi", signed)
+    with caplog.at_level("ERROR", logger="wsgw.server"):
+        listener.manage(request, "r1", lambda response: answered.append(response.status))
+    assert answered == [200]
+    assert any("carrying out" in record.getMessage() for record in caplog.records)

@@ -179,6 +179,33 @@ async def test_handler_output_reaches_the_log_between_start_and_report(make_invo
 
 
 @pytest.mark.asyncio
+async def test_a_quiet_invocations_lines_come_with_its_result_in_order(make_invoker: MakeInvoker, log: Log) -> None:
+    # Nothing printed: START/END/REPORT travel in the result frame, and are logged
+    # before the outcome is handed on, in order, for every invocation.
+    invoker = make_invoker(spec("Quiet", "basic.quiet"))
+    for request_id in ("q-1", "q-2"):
+        assert await invoker.invoke("Quiet", {}, request_id) == Succeeded("ok", pytest.approx(0, abs=10_000))
+    lines = log.lines("Quiet")
+    assert [line.split("\t")[0] for line in lines] == [
+        "START RequestId: q-1 Version: $LATEST", "END RequestId: q-1", "REPORT RequestId: q-1",
+        "START RequestId: q-2 Version: $LATEST", "END RequestId: q-2", "REPORT RequestId: q-2",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_bytes_written_under_sys_stdout_are_logged_inside_their_invocation(
+    make_invoker: MakeInvoker, log: Log,
+) -> None:
+    # sys.stdout.buffer.write bypasses the text layer (no START yet, no flush): the
+    # bytes must still be logged before the invocation's REPORT, not at a later one.
+    invoker = make_invoker(spec("Bytes", "basic.bytes_unflushed"))
+    await invoker.invoke("Bytes", {}, "b-1")
+    lines = log.lines("Bytes")
+    assert "through the buffer" in lines
+    assert lines.index("through the buffer") < next(i for i, line in enumerate(lines) if line.startswith("REPORT"))
+
+
+@pytest.mark.asyncio
 async def test_exception_is_a_failure_with_its_type_and_traceback(make_invoker: MakeInvoker, log: Log) -> None:
     invoker = make_invoker(spec("Boom", "basic.boom"))
 
