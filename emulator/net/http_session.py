@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from email.utils import formatdate
 import h11
@@ -122,7 +123,7 @@ class HttpSession:
 
     def _send(self, response: HttpResponse) -> None:
         headers = [
-            ("Date", formatdate(usegmt=True)),
+            ("Date", _http_date()),
             ("Content-Length", str(len(response.body))),
             *response.headers,
         ]
@@ -156,6 +157,19 @@ class HttpSession:
             except h11.LocalProtocolError:
                 pass
         self.transport.close()
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value (RFC 9110 IMF-fixdate), formatted once a second:
+    every ``@connections`` answer carries one (a broadcast sends thousands)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
 
 
 def _declared_length(request: h11.Request) -> int:

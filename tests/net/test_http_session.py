@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import socket
@@ -83,7 +84,10 @@ def test_get_connection_wire_format(probe_gateway: RunningGateway) -> None:
         signed = urllib.request.Request(url, headers=dict(request.headers.items()))
         with urllib.request.urlopen(signed, timeout=10) as response:
             body = json.loads(response.read())
+            date = response.headers["Date"]
     assert list(body) == ["connectedAt", "identity", "lastActiveAt"]
+    # An RFC 9110 IMF-fixdate within a few seconds of now.
+    assert abs(email.utils.parsedate_to_datetime(date) - datetime.now(timezone.utc)).total_seconds() < 60
     assert body["identity"] == {"sourceIp": "127.0.0.1"}  # no userAgent when none was sent
     assert body["connectedAt"].endswith("Z") and len(body["connectedAt"]) == 24
 
