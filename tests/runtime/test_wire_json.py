@@ -100,3 +100,16 @@ def test_loads_keeps_integers_beyond_64_bits(value: int, stdlib_wire_json: Modul
     assert stdlib_wire_json.loads(encoded) == value
     decoded = wire_json.loads(encoded)
     assert type(decoded) is int and decoded == value
+
+
+@pytest.mark.parametrize(("data", "long"), [
+    (b"[123456789012345678]", False),
+    (b"[1234567890123456789]", True),
+    (b'{"s": "id-12345678901234567890"}', True),
+    (b'{"a": 1, "b": "x" }', False),
+    (b"", False),
+])
+def test_a_run_of_19_digits_is_what_sends_a_reply_to_the_stdlib(data: bytes, long: bool) -> None:
+    assert wire_json._has_long_number(data) is long
+    if data:
+        assert wire_json.loads(data) == json.loads(data)
