@@ -53,15 +53,24 @@ class LambdaContext:
     ``identity`` is ``None`` (AWS gives an object whose Cognito fields are ``None``).
     """
 
+    # Read from the environment once per worker, at its first invocation, not at
+    # each (every message's hot path): a Lambda environment's reserved variables do
+    # not change. Deliberate difference: a handler that rewrites them in os.environ
+    # does not change its later contexts.
+    _defaults: tuple[str, str, str, str, str] | None = None
+
     def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
-        env = os.environ
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        if LambdaContext._defaults is None:
+            env = os.environ
+            LambdaContext._defaults = (
+                env.get("AWS_LAMBDA_FUNCTION_NAME", ""), env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"), env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+                env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+            )
+        (self.function_name, self.function_version, self.memory_limit_in_mb,
+         self.log_group_name, self.log_stream_name) = LambdaContext._defaults
         self.invoked_function_arn = invoked_function_arn
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.identity = None
         self.client_context = None
         self._deadline_ms = deadline_ms
