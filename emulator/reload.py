@@ -30,7 +30,7 @@ import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from .core.errors import WsgwError
 from .runtime.invoker import InitFailed
@@ -39,11 +39,10 @@ from .core.model import ApiModel
 ReloadLog = Callable[[str], None]
 """Receives one complete line per reload (``wsgw: reloaded ...`` / ``wsgw: reload failed: ...``)."""
 
-IGNORED_DIRS = frozenset({
-    "__pycache__", ".git", "node_modules", "cdk.out", ".mypy_cache", ".pytest_cache", ".venv",
-    ".hypothesis", ".idea", ".tox",
-})
-_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
+# Folders below a watched root that never hold an edit of the app, besides those of
+# watchfiles' DefaultFilter (caches, VCS, virtualenvs, node_modules): synth output and
+# wsgw's own state folder (the local state file, --state-dir kept in the app folder).
+EXTRA_IGNORED_DIRS = ("cdk.out", ".wsgw", ".ruff_cache")
 DEBOUNCE_MS = 500  # the longest a burst of changes is grouped for
 STEP_MS = 50  # changes are handed on once none came for this long
 
@@ -170,21 +169,29 @@ def _forget_bytecode(files: Iterable[Path]) -> None:
             Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
-class _Filter:
-    """watchfiles filter: ignore caches, VCS and build folders below a watched root,
-    compiled files and editor droppings."""
+def change_filter(roots: list[Path]) -> Callable[[Any, str], bool]:
+    """The watchfiles filter for ``roots``: watchfiles' DefaultFilter (compiled files,
+    VCS and cache folders, editors' temporary and safe-write files: ``.swp``, ``~``,
+    ``.#…``, JetBrains ``___jb_tmp___``, ``.DS_Store``, ``flycheck_…``) plus
+    :data:`EXTRA_IGNORED_DIRS`, applied to the part of a path below its watched root
+    (a root may itself be a ``cdk.out``)."""
+    from watchfiles import DefaultFilter  # deferred: only run-local with reload needs it
 
-    def __init__(self, roots: list[Path]) -> None:
-        self.roots = roots
+    default = DefaultFilter(
+        ignore_dirs=(*DefaultFilter.ignore_dirs, *EXTRA_IGNORED_DIRS),
+        # JetBrains' safe-write files are ``name___jb_tmp___``/``name___jb_old___``;
+        # DefaultFilter's pattern wants a dot before the underscores.
+        ignore_entity_patterns=(*DefaultFilter.ignore_entity_patterns, r"___jb_...___$"),
+    )
 
-    def __call__(self, change: object, raw: str) -> bool:
+    def keep(change: Any, raw: str) -> bool:
         path = Path(raw)
-        if path.name.endswith(_IGNORED_SUFFIXES) or path.name.startswith(".#"):
-            return False
-        for root in self.roots:
+        for root in roots:
             if path.is_relative_to(root):
-                return not IGNORED_DIRS.intersection(path.relative_to(root).parts)
-        return True
+                return bool(default(change, str(path.relative_to(root))))
+        return bool(default(change, raw))
+
+    return keep
 
 
 class Reloader:
@@ -234,7 +241,7 @@ class Reloader:
             roots = self.roots()
             self._cycle = asyncio.Event()
             watcher = awatch(
-                *roots, watch_filter=_Filter(roots), stop_event=self._cycle,
+                *roots, watch_filter=change_filter(roots), stop_event=self._cycle,
                 debounce=self._debounce_ms, step=self._step_ms,
             )  # fmt: skip
             async with contextlib.aclosing(watcher):

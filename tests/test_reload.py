@@ -15,7 +15,7 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.app import GatewayThread, GatewayOptions, LocalGateway
-from emulator.reload import ReloadSource, _Filter, module_files, syntax_problem
+from emulator.reload import ReloadSource, change_filter, module_files, syntax_problem
 from emulator.template.loader import load_model
 
 ECHO = '''\
@@ -255,12 +255,26 @@ def test_syntax_problem_names_file_and_line(tmp_path: Path) -> None:
 
 def test_filter_ignores_caches_below_a_root_only(tmp_path: Path) -> None:
     root = tmp_path / "cdk.out"
-    keep = _Filter([root])
+    keep = change_filter([root])
     assert keep(None, str(root / "manifest.json"))
     assert not keep(None, str(root / "asset.1" / "__pycache__" / "a.cpython-311.pyc"))
     assert not keep(None, str(root / "node_modules" / "x.js"))
     assert not keep(None, str(root / ".git" / "HEAD"))
     assert not keep(None, str(root / "handler.py.swp"))
+
+
+@pytest.mark.parametrize("name", [
+    ".wsgw/run-local.json", ".wsgw/state/dynamodb.journal", "cdk.out/manifest.json",  # wsgw's own and synth output
+    "handler.py___jb_tmp___", "handler.py___jb_old___", ".DS_Store", "flycheck_handler.py",  # editors' safe writes
+    ".hg/store/data", ".svn/entries", ".#handler.py", "handler.py~", "handler.py.swp",
+])
+def test_filter_ignores_wsgw_state_and_editor_and_vcs_files(tmp_path: Path, name: str) -> None:
+    assert not change_filter([tmp_path])(None, str(tmp_path / name))
+
+
+@pytest.mark.parametrize("name", ["handler.py", "template.yaml", "src/app.py", "cdk.json", "requirements.txt"])
+def test_filter_keeps_real_edits(tmp_path: Path, name: str) -> None:
+    assert change_filter([tmp_path])(None, str(tmp_path / name))
 
 
 def test_reload_source_knows_what_defines_the_app(tmp_path: Path) -> None:
