@@ -77,6 +77,19 @@ def test_garbage_requests_get_an_error_or_a_close(probe_gateway: RunningGateway,
     _still_serving(probe_gateway)
 
 
+def test_a_chunk_without_its_crlf_is_refused_not_read_as_the_next_request(probe_gateway: RunningGateway) -> None:
+    # h11 < 0.16 accepted any two bytes after a chunk's data (CVE-2025-43859): "XX"
+    # here would have been skipped and "GET /smuggled" read as a second request.
+    smuggle = (
+        b"POST /test/@connections/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nhiXX0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    reply = _raw(probe_gateway, smuggle)
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert reply.count(b"HTTP/1.1 ") == 1  # no answer to a smuggled second request
+    _still_serving(probe_gateway)
+
+
 def test_oversized_header_block_is_431(probe_gateway: RunningGateway) -> None:
     head = b"GET /test HTTP/1.1\r\nHost: a\r\n" + b"X-Pad: " + b"p" * 70_000 + b"\r\n"
     reply = _raw(probe_gateway, head)
