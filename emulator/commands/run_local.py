@@ -23,6 +23,7 @@ from emulator.reload import ReloadSource
 from emulator.runtime.invoker import DEBUGPY_ENV
 from emulator.template.env_overrides import EnvOverrides
 from emulator.template.loader import load_model
+from emulator.template.parameters import parse_overrides
 from emulator.tools import local_state
 from emulator.tools.console import Console, Format, use_colour
 
@@ -36,8 +37,9 @@ from emulator.tools.console import Console, Format, use_colour
                    "(JSON/YAML), or a wsgw.json app description. Default: the bundled CDK app, freshly synthesized.")
 @click.option("--api", default=None, help="Which WebSocket API (logical id or Name) when the template has several.")
 @click.option("--stack", "stack_name", default=None, help="Which stack of a cloud assembly with several.")
-@click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="KEY=VALUE",
-              help="Template parameter values (repeatable).")
+@click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="KEY=VALUE ...",
+              help="Template parameter values, as sam takes them: KEY=VALUE or ParameterKey=KEY,ParameterValue=VALUE, "
+                   "several after one flag (--parameter-overrides A=1 B=2) or the flag repeated.")
 @click.option("--aws-endpoint-url", default=None, metavar="URL",
               help="Send handlers' AWS calls here (DynamoDB Local, LocalStack, real AWS) instead of the embedded moto.")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
@@ -76,6 +78,9 @@ from emulator.tools.console import Console, Format, use_colour
               help="Run NAME's worker under debugpy (pip install debugpy): it waits for an IDE to attach.")
 @click.option("--debug-port", default=5678, show_default=True, type=click.IntRange(1, 65535),
               help="Where --debug-function's debugpy listens (on 127.0.0.1).")
+# sam's `--parameter-overrides A=1 B=2`: click gives the flag one value, the rest arrive
+# here (run-local takes no other argument, so nothing else can land here).
+@click.argument("more_parameter_overrides", nargs=-1, metavar="")
 def run_local(host: str, port: int, stage: str | None, template: Path | None, api: str | None,
               stack_name: str | None, parameter_overrides: tuple[str, ...], aws_endpoint_url: str | None,
               state_dir: Path | None, tls_dir: Path | None, max_workers: int | None, idle_timeout: float | None,
@@ -83,7 +88,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
-              debug_function: str | None, debug_port: int) -> None:
+              debug_function: str | None, debug_port: int, more_parameter_overrides: tuple[str, ...]) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API."""
     if quiet and verbose:
         fail("--quiet and --verbose: choose one")
@@ -95,12 +100,12 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         except OSError as exc:
             fail(f"--state-dir {state_dir}: {exc.strerror or exc}")
     console = Console(log_format, colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
-    parameters: dict[str, str] = {}
-    for item in parameter_overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--parameter-overrides {item!r}: expected KEY=VALUE")
-        parameters[key] = value
+    if more_parameter_overrides and not parameter_overrides:
+        raise click.UsageError(f"Got unexpected extra argument ({' '.join(more_parameter_overrides)})")
+    try:
+        parameters = parse_overrides((*parameter_overrides, *more_parameter_overrides))
+    except WsgwError as exc:
+        fail(str(exc))
     if template is None:
         console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
     try:

@@ -16,8 +16,9 @@ Pure.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..core.errors import ConfigError
 
@@ -31,6 +32,31 @@ class Unresolvable:
 
 
 ParameterValue = str | list[str] | Unresolvable
+
+_LONG_FORM = "ParameterKey="
+_LONG_VALUE = ",ParameterValue="
+
+
+def parse_overrides(items: Iterable[str], where: str = "--parameter-overrides") -> dict[str, str]:
+    """Parameter values as ``sam`` takes them: each item holds one or more
+    whitespace-separated ``Key=Value`` or ``ParameterKey=Key,ParameterValue=Value``,
+    values optionally quoted (``Name="a b"``); a later value of a key wins. Raise a
+    :class:`~emulator.core.errors.ConfigError` naming ``where`` and the bad part."""
+    values: dict[str, str] = {}
+    for item in items:
+        try:
+            tokens = shlex.split(item)
+        except ValueError as exc:  # an unbalanced quote
+            raise ConfigError(where, f"{item!r}: {exc}") from None
+        for token in tokens:
+            if token.startswith(_LONG_FORM):
+                key, sep, value = token[len(_LONG_FORM):].partition(_LONG_VALUE)
+            else:
+                key, sep, value = token.partition("=")
+            if not sep or not key:
+                raise ConfigError(where, f"{token!r}: expected KEY=VALUE or ParameterKey=KEY,ParameterValue=VALUE")
+            values[key] = value
+    return values
 
 
 def parameter_values(
