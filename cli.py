@@ -13,14 +13,20 @@ from emulator.commands import admin, cdk, connect, run_local
 __all__ = ["main"]
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wsgw")
 def main() -> None:
-    """wsgw: develop, test and ship AWS API Gateway WebSocket apps in Python."""
+    """wsgw: develop, test and ship AWS API Gateway WebSocket apps in Python.
+
+    Every command takes -h/--help. Shell completion: see the command reference
+    (eval "$(_WSGW_COMPLETE=bash_source wsgw)" for bash).
+    """
 
 
 for _command in (run_local.run_local, cdk.synth, cdk.deploy, cdk.destroy,
                  admin.connections, admin.post, admin.broadcast, admin.disconnect, connect.connect):
+    # The group's list shows each command's whole first line, not click's 45 characters.
+    _command.short_help = (_command.help or "").strip().splitlines()[0]
     main.add_command(_command)
 
 

@@ -162,7 +162,7 @@ def test_destroy_without_credentials_fails_clearly() -> None:
 def test_access_flags_are_checked(tmp_path: Path) -> None:
     app = ROOT / "tests" / "apps" / "probe" / "wsgw.json"
     result = CliRunner().invoke(cli.main, ["run-local", "--template", str(app), "--iam-credentials", "nosecret"])
-    assert result.exit_code == 1 and "--iam-credentials 'nosecret': expected ACCESS_KEY:SECRET" in result.output
+    assert result.exit_code == 2 and "--iam-credentials 'nosecret': expected ACCESS_KEY:SECRET" in result.output
     result = CliRunner().invoke(cli.main, ["run-local", "--template", str(app),
                                            "--api-keys-file", str(tmp_path / "missing.txt")])
     assert result.exit_code == 1 and "--api-keys-file" in result.output and "No such file" in result.output

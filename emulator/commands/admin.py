@@ -66,6 +66,11 @@ def connections(admin: Admin, prune: bool) -> None:
 
     One line per connection: id, connectedAt, lastActiveAt (UTC) and source IP. Rows of
     gone connections are listed as gone and kept, unless --prune deletes them.
+
+    \b
+    Examples:
+      wsgw connections                    # the running wsgw run-local
+      wsgw connections --deployed --prune
     """
     from emulator.tools.admin import iso_utc
 
@@ -81,33 +86,45 @@ def connections(admin: Admin, prune: bool) -> None:
     click.echo(f"wsgw: {len(open_)} open, {len({row.connection_id for row in gone})} gone{advice}", err=True)
 
 
-# Connection ids may start with "-" (and messages too): not options, whatever they look like.
-_DASHED_ARGUMENTS = {"ignore_unknown_options": True}
-
-
 def _message_bytes(message: str) -> bytes:
     return (sys.stdin.read() if message == "-" else message).encode("utf-8")
 
 
-@click.command(context_settings=_DASHED_ARGUMENTS)
+@click.command()
 @click.argument("connection_id")
 @click.argument("message")
 @_admin_command
 def post(admin: Admin, connection_id: str, message: str) -> None:
-    """Send MESSAGE (text; - reads stdin) to one connection (PostToConnection)."""
+    """Send MESSAGE (text; - reads stdin) to one connection (PostToConnection).
+
+    A connection id or message that starts with "-" goes after "--", so that it is
+    not read as an option.
+
+    \b
+    Examples:
+      wsgw post L0SM9cOFvHcCIhw= 'Hi! :)'
+      echo '{"type": "ping"}' | wsgw post L0SM9cOFvHcCIhw= -
+      wsgw post -- -0SM9cOFvHcCIhw= hello
+    """
     data = _message_bytes(message)
     admin.post(connection_id, data)
     click.echo(f"wsgw: posted {len(data)} bytes to {connection_id}")
 
 
-@click.command(context_settings=_DASHED_ARGUMENTS)
+@click.command()
 @click.argument("message")
 @_admin_command
 def broadcast(admin: Admin, message: str) -> None:
     """Send MESSAGE (- reads stdin) to every connection in the table, concurrently.
 
     Deletes the rows of gone connections; prints delivered/gone/failed counts and
-    exits 1 when any post failed for another reason.
+    exits 1 when any post failed for another reason. A message that starts with "-"
+    goes after "--".
+
+    \b
+    Examples:
+      wsgw broadcast 'server restarting'
+      wsgw broadcast --deployed -- '-1'
     """
     result = admin.broadcast(_message_bytes(message))
     for connection_id, reason in result.failures:
@@ -117,10 +134,18 @@ def broadcast(admin: Admin, message: str) -> None:
         sys.exit(1)
 
 
-@click.command(context_settings=_DASHED_ARGUMENTS)
+@click.command()
 @click.argument("connection_id")
 @_admin_command
 def disconnect(admin: Admin, connection_id: str) -> None:
-    """Close one connection (DeleteConnection; the gateway closes it and runs $disconnect)."""
+    """Close one connection (DeleteConnection; the gateway closes it and runs $disconnect).
+
+    An id that starts with "-" goes after "--".
+
+    \b
+    Examples:
+      wsgw disconnect L0SM9cOFvHcCIhw=
+      wsgw disconnect -- -0SM9cOFvHcCIhw=
+    """
     admin.disconnect(connection_id)
     click.echo(f"wsgw: disconnected {connection_id}")

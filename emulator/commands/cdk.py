@@ -19,6 +19,10 @@ def synth(out_dir: Path | None) -> None:
     """Synthesize the bundled CDK app offline (no AWS credentials needed).
 
     A fast no-op when neither deploy/ nor handlers/ changed since the last synth.
+
+    \b
+    Example:
+      wsgw synth --out /tmp/wsgw-assembly
     """
     try:
         assembly = cdk_cli.synth(out_dir)
@@ -32,7 +36,12 @@ def synth(out_dir: Path | None) -> None:
 @click.option("--profile", default=None, help="AWS profile to deploy with (default: the usual AWS chain).")
 @click.option("--region", default=None, help="AWS region (default: the profile's or AWS_REGION).")
 def deploy(stack_name: str, profile: str | None, region: str | None) -> None:
-    """Deploy the bundled app to AWS with the standard CDK CLI; prints the WebSocket URL."""
+    """Deploy the bundled app to AWS with the standard CDK CLI; prints the WebSocket URL.
+
+    \b
+    Example:
+      wsgw deploy --profile dev --region eu-west-1
+    """
     problems = cdk_cli.check_deploy_prerequisites(profile=profile, region=region)
     # "could not verify the bootstrap" is a warning: deploy itself will tell.
     warnings = [p for p in problems if p.startswith(cdk_cli.UNVERIFIED)]
@@ -56,7 +65,12 @@ def deploy(stack_name: str, profile: str | None, region: str | None) -> None:
 @click.option("--profile", default=None, help="AWS profile (default: the usual AWS chain).")
 @click.option("--region", default=None, help="AWS region (default: the profile's or AWS_REGION).")
 def destroy(stack_name: str, profile: str | None, region: str | None) -> None:
-    """Remove the deployed stack (the connections table goes with it)."""
+    """Remove the deployed stack (the connections table goes with it).
+
+    \b
+    Example:
+      wsgw destroy --profile dev --region eu-west-1
+    """
     problems = [p for p in cdk_cli.check_deploy_prerequisites(profile=profile, region=region)
                 if "bootstrap" not in p]
     if problems:

@@ -13,9 +13,19 @@ from emulator.commands.state_file import state_file_option
 from emulator.tools import interactive_client, local_state
 
 
+def _checked_headers(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            interactive_client.parse_header(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--header "), param_hint="--header") from None
+    return values
+
+
 @click.command("connect")
 @click.argument("url", required=False)
-@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE", help="A handshake header (repeatable).")
+@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE", help="A handshake header (repeatable).",
+              callback=lambda ctx, param, values: _checked_headers(values))
 @click.option("--subprotocol", "subprotocols", multiple=True, help="Offer this subprotocol (repeatable).")
 @click.option("--ca", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Also trust this CA for wss:// (the local gateway's is trusted automatically).")
@@ -30,6 +40,12 @@ def connect(url: str | None, headers: tuple[str, ...], subprotocols: tuple[str, 
 
     URL defaults to the running wsgw run-local's ws:// URL. Exits 1 when the handshake
     is refused or the server closes with a code other than 1000.
+
+    \b
+    Examples:
+      wsgw connect
+      wsgw connect --execute '{"action": "whoAmI"}'
+      wsgw connect wss://abc123.execute-api.eu-west-1.amazonaws.com/prod --header 'Authorization: token'
     """
     try:
         options = interactive_client.client_options(url, headers=headers, subprotocols=subprotocols, ca=ca,

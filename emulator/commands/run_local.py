@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers, default_tls_dir
-from emulator.commands.failure import fail
+from emulator.commands.failure import fail, usage_error
 from emulator.core.errors import WsgwError
 from emulator.core.model import ApiModel, check_stage_name
 from emulator.net import event_loop as event_loop_module
@@ -89,11 +89,19 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
               debug_function: str | None, debug_port: int, more_parameter_overrides: tuple[str, ...]) -> None:
-    """Serve the app locally like a deployed API Gateway WebSocket API."""
+    """Serve the app locally like a deployed API Gateway WebSocket API.
+
+    \b
+    Examples:
+      wsgw run-local                                  # the bundled chat app
+      wsgw run-local --template template.yaml         # a SAM or CloudFormation app
+      wsgw run-local --template cdk.out --stack ChatStack
+      wsgw run-local --template template.yaml --parameter-overrides Stage=dev TableName=chat
+    """
     if quiet and verbose:
-        fail("--quiet and --verbose: choose one")
+        usage_error("--quiet and --verbose: choose one")
     if state_dir is not None and aws_endpoint_url is not None:
-        raise click.UsageError("--state-dir keeps the embedded moto's data; with --aws-endpoint-url there is none")
+        usage_error("--state-dir keeps the embedded moto's data; with --aws-endpoint-url there is none")
     if state_dir is not None:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -101,11 +109,11 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
             fail(f"--state-dir {state_dir}: {exc.strerror or exc}")
     console = Console(log_format, colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     if more_parameter_overrides and not parameter_overrides:
-        raise click.UsageError(f"Got unexpected extra argument ({' '.join(more_parameter_overrides)})")
+        usage_error(f"Got unexpected extra argument ({' '.join(more_parameter_overrides)})")
     try:
         parameters = parse_overrides((*parameter_overrides, *more_parameter_overrides))
     except WsgwError as exc:
-        fail(str(exc))
+        usage_error(str(exc))
     if template is None:
         console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
     try:
@@ -116,7 +124,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         try:
             model = dataclasses.replace(model, stage=check_stage_name(stage, "--stage"))
         except WsgwError as exc:
-            fail(str(exc))
+            usage_error(str(exc))
     keys = set(api_keys)
     if api_keys_file is not None:
         try:
@@ -128,7 +136,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
     for item in iam_credentials:
         access_key, sep, secret = item.partition(":")
         if not sep or not access_key or not secret:
-            fail(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
+            usage_error(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
         credentials[access_key] = secret
     try:
         overrides = EnvOverrides.from_file(env_vars) if env_vars is not None else EnvOverrides()

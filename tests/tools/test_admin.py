@@ -62,7 +62,7 @@ def clients(gateway: RunningGateway) -> Iterator[list[tuple[ClientConnection, st
 
 def wsgw(*args: str, state_file: Path | None = None, env: dict[str, str] | None = None) -> Result:
     extra = ["--state-file", str(state_file)] if state_file is not None else []
-    return CliRunner().invoke(cli.main, [*args, *extra], env=env)
+    return CliRunner().invoke(cli.main, [*args[:1], *extra, *args[1:]], env=env)  # before any "--"
 
 
 
@@ -135,11 +135,21 @@ def test_disconnect_closes_with_1000(clients: list[tuple[ClientConnection, str]]
     assert other.recv(timeout=DEADLINE_S)
 
 
-@pytest.mark.parametrize("command", [["post", "{id}", "-1 degrees"], ["disconnect", "{id}"]], ids=["post", "disconnect"])
+@pytest.mark.parametrize("command", [["post", "--", "{id}", "-1 degrees"], ["disconnect", "--", "{id}"]],
+                         ids=["post", "disconnect"])
 @pytest.mark.parametrize("connection_id", [STALE, "-NotAnOption12X=", "--NotOption123X="])  # ids may start with "-"
 def test_a_gone_connection_is_one_clear_line(command: list[str], connection_id: str, state_file: Path) -> None:
     assert_one_error_line(wsgw(*[connection_id if arg == "{id}" else arg for arg in command], state_file=state_file),
                           f"wsgw: error: connection {connection_id} is gone (410 GoneException)")
+
+
+@pytest.mark.parametrize("args", [
+    ["disconnect", "--deplyed"], ["post", "--deplyed", "x", "y"], ["connections", "--prnue"], ["broadcast", "-1"],
+])
+def test_an_option_typo_is_a_usage_error_not_a_connection_id(args: list[str], state_file: Path) -> None:
+    result = wsgw(*args, state_file=state_file)
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr and "no running wsgw run-local" not in result.output
 
 
 def test_endpoint_url_and_table_target_any_api(

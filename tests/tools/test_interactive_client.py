@@ -101,7 +101,7 @@ def test_bad_flags_and_unreachable_servers_are_one_line() -> None:
         parse_header("no-colon")
     assert parse_header("Authorization: Bearer a:b") == ("Authorization", "Bearer a:b")
     bad_header = wsgw_connect("ws://127.0.0.1:1/dev", "--header", "nope")
-    assert bad_header.exit_code == 1 and "--header 'nope': expected NAME:VALUE" in bad_header.stderr
+    assert bad_header.exit_code == 2 and "Invalid value for --header: 'nope': expected NAME:VALUE" in bad_header.stderr
     refused = wsgw_connect("ws://127.0.0.1:1/dev", "--execute", "x")
     assert refused.exit_code == 1 and refused.stderr.startswith("wsgw: error: cannot connect to ws://127.0.0.1:1/dev")
     not_ws = wsgw_connect("http://127.0.0.1:1/dev")
