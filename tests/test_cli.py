@@ -14,6 +14,7 @@ from typing import Iterator
 
 import boto3
 import pytest
+import click
 from click.testing import CliRunner
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -209,3 +210,32 @@ def test_shutdown_waits_for_disconnect_and_a_second_signal_stops_waiting(
     assert server.process.wait(60) == 0
     assert not finished.exists()  # it stopped waiting: the $disconnect was cut short
     server.wait_for(r"wsgw: stopped; 1 invocation\(s\) cut short")
+
+
+def _help_examples() -> list[str]:
+    """The ``wsgw ...`` lines of the commands' example blocks (click's ``\\b`` paragraphs)."""
+    found = []
+    for command in cli.main.commands.values():
+        for paragraph in (command.help or "").split("\n\n"):
+            if paragraph.lstrip().startswith("\b"):
+                for line in paragraph.splitlines():
+                    line = line.split(" # ")[0].strip()
+                    if "wsgw " in line:
+                        found.append(line[line.index("wsgw "):])
+    return found
+
+
+@pytest.mark.parametrize("example", _help_examples())
+def test_every_example_in_the_help_is_a_valid_command_line(example: str) -> None:
+    import shlex
+
+    name, *args = shlex.split(example)[1:]
+    command = cli.main.commands[name]
+    root = click.Context(cli.main, info_name="wsgw", **cli.main.context_settings)  # as `wsgw` itself builds it
+    command.make_context(name, args, parent=root)  # raises UsageError for a bad option or argument
+
+
+def test_every_command_has_an_example_and_takes_h() -> None:
+    for name, command in cli.main.commands.items():
+        assert "Example" in (command.help or ""), name
+        assert CliRunner().invoke(cli.main, [name, "-h"]).exit_code == 0, name

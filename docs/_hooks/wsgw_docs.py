@@ -122,7 +122,7 @@ def commands_reference() -> str:
     import cli  # the `wsgw` group; importing it starts nothing
 
     group: click.Group = cli.main
-    root = click.Context(group, info_name="wsgw")
+    root = click.Context(group, info_name="wsgw", **group.context_settings)
     out = [
         _escape(inspect.cleandoc(group.help or "")),
         "",
@@ -130,7 +130,7 @@ def commands_reference() -> str:
         group.get_usage(root),
         "```",
         "",
-        "Every command takes `--help`, which prints what this page shows; `wsgw --version` "
+        "Every command takes `-h`/`--help`, which prints what this page shows; `wsgw --version` "
         "prints the installed version.",
         "",
         "| command | does |",
@@ -148,7 +148,10 @@ def _command_section(name: str, command: click.Command, parent: click.Context) -
     ctx = click.Context(command, info_name=name, parent=parent)
     out = [f"## wsgw {name} {{#wsgw-{name}}}", ""]
     for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
-        out += [_escape(" ".join(paragraph.split())), ""]
+        if paragraph.startswith("\b\n"):  # click's "keep these lines as they are" block
+            out += ["```text", paragraph.removeprefix("\b\n"), "```", ""]
+        else:
+            out += [_escape(" ".join(paragraph.split())), ""]
     out += ["```text", command.get_usage(ctx), "```", ""]
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
     if arguments:
