@@ -10,10 +10,13 @@ import click
 
 from emulator.commands import admin, cdk, connect, run_local
 
-__all__ = ["main"]
+__all__ = ["HELP_OPTIONS", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=HELP_OPTIONS)
 @click.version_option(package_name="wsgw")
 def main() -> None:
     """wsgw: develop, test and ship AWS API Gateway WebSocket apps in Python.
@@ -27,6 +30,9 @@ for _command in (run_local.run_local, cdk.synth, cdk.deploy, cdk.destroy,
                  admin.connections, admin.post, admin.broadcast, admin.disconnect, connect.connect):
     # The group's list shows each command's whole first line, not click's 45 characters.
     _command.short_help = (_command.help or "").strip().splitlines()[0]
+    # Also on each command: click keeps a command's help option from the first context
+    # it sees, and a context built for the command alone would not know -h.
+    _command.context_settings = {**HELP_OPTIONS, **_command.context_settings}
     main.add_command(_command)
 
 
