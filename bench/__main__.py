@@ -14,6 +14,8 @@ d. fan-out: one PostToConnection per connection to 1,000 open connections from a
 e. 5,000 idle connections: server RSS per connection (:mod:`bench.idle`);
 f. start-up of the real ``wsgw run-local`` until it accepts connections, and hot
    reload from saving a handler to the new code answering (:mod:`bench.startup`).
+g. the pytest plugin: ``pytest`` start to the first test body, and the overhead between
+   tests (:mod:`bench.plugin_startup`).
 
 Every server runs in its own process; the clients run in this one. Prints a table
 (medians of ``--runs`` runs, ratios, the issue's goals met or not) and writes every
@@ -35,7 +37,7 @@ from websockets.exceptions import WebSocketException
 from emulator.net import event_loop
 from emulator.net.event_loop import resolve as resolve_loop
 
-from . import broadcast, concurrent, cycles, idle, roundtrip, startup
+from . import broadcast, concurrent, cycles, idle, plugin_startup, roundtrip, startup
 from .clients import OpenFilesLimit, ensure_open_files
 from .model import ScenarioResult
 from .peer import peer_problem, versions
@@ -53,6 +55,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "d": ("fan-out to open connections", broadcast.scenario),
     "e": ("idle connections: memory", idle.scenario),
     "f": ("start-up and hot reload", startup.scenario),
+    "g": ("the pytest plugin: start-up and per-test overhead", plugin_startup.scenario),
 }
 
 
@@ -103,6 +106,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sizes.add_argument("--fanout-threads", type=_at_least(1), default=1, metavar="N",
                        help="d: threads the broadcast handler posts from (1: a plain loop)")
     sizes.add_argument("--idle", type=_at_least(1), default=5000, metavar="N", help="e: idle connections")
+    sizes.add_argument("--plugin-tests", type=_at_least(2), default=20, metavar="N", help="g: tests in the pytest run")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="where to write the JSON results (default: bench/results/bench-<timestamp>.json)")
     return parser.parse_args(argv)  # fmt: skip
@@ -140,7 +144,8 @@ def main(argv: list[str]) -> int:
     loop = resolve_loop(args.loop)
     problem = "skipped (--no-peer)" if args.no_peer else peer_problem()
     options = {key: getattr(args, key) for key in ("messages", "warmup", "connections", "concurrent_messages",
-                                                    "clients", "cycles", "fanout", "fanout_threads", "idle")}  # fmt: skip
+                                                    "clients", "cycles", "fanout", "fanout_threads", "idle",
+                                                    "plugin_tests")}  # fmt: skip
     ctx = Context(loop=loop, runs=args.runs, peer_problem=problem, options=options)
     try:
         ensure_open_files(2 * max(args.idle, args.fanout) + 512 if {"d", "e"} & set(args.scenario) else 1024)
