@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from emulator.commands.failure import fail
+from emulator.core.ids import is_aws_id
 from emulator.commands.state_file import state_file_option
 from emulator.template import cdk_cli
 
@@ -58,6 +59,25 @@ def _admin_command(function: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+_ID_MARK = "\x00"
+
+
+class _TakesConnectionIds(click.Command):
+    """A command whose arguments may be connection ids, and about 1 in 64 of those
+    starts with "-" (they are 15 characters of ``A-Za-z0-9_-`` and "="): a token of
+    exactly that shape is an argument, never an unknown option, so an id copied from
+    ``wsgw connections`` works as it is; any other token that starts with "-" and is
+    no option stays a usage error (a typo such as --deplyed)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        marked = [_ID_MARK + arg if arg.startswith("-") and is_aws_id(arg) else arg for arg in args]
+        return super().parse_args(ctx, marked)
+
+
+def _unmarked(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    return value.removeprefix(_ID_MARK)
+
+
 @click.command()
 @click.option("--prune", is_flag=True, help="Delete the rows of gone connections.")
 @_admin_command
@@ -90,21 +110,22 @@ def _message_bytes(message: str) -> bytes:
     return (sys.stdin.read() if message == "-" else message).encode("utf-8")
 
 
-@click.command()
-@click.argument("connection_id")
-@click.argument("message")
+@click.command(cls=_TakesConnectionIds)
+@click.argument("connection_id", callback=_unmarked)
+@click.argument("message", callback=_unmarked)
 @_admin_command
 def post(admin: Admin, connection_id: str, message: str) -> None:
     """Send MESSAGE (text; - reads stdin) to one connection (PostToConnection).
 
-    A connection id or message that starts with "-" goes after "--", so that it is
-    not read as an option.
+    A connection id that starts with "-" works as it is; a message that starts with
+    "-" goes after "--", so that it is not read as an option.
 
     \b
     Examples:
       wsgw post L0SM9cOFvHcCIhw= 'Hi! :)'
       echo '{"type": "ping"}' | wsgw post L0SM9cOFvHcCIhw= -
-      wsgw post -- -0SM9cOFvHcCIhw= hello
+      wsgw post -0SM9cOFvHcCIhw= hello
+      wsgw post L0SM9cOFvHcCIhw= -- '-1 degrees'
     """
     data = _message_bytes(message)
     admin.post(connection_id, data)
@@ -134,18 +155,16 @@ def broadcast(admin: Admin, message: str) -> None:
         sys.exit(1)
 
 
-@click.command()
-@click.argument("connection_id")
+@click.command(cls=_TakesConnectionIds)
+@click.argument("connection_id", callback=_unmarked)
 @_admin_command
 def disconnect(admin: Admin, connection_id: str) -> None:
     """Close one connection (DeleteConnection; the gateway closes it and runs $disconnect).
 
-    An id that starts with "-" goes after "--".
-
     \b
     Examples:
       wsgw disconnect L0SM9cOFvHcCIhw=
-      wsgw disconnect -- -0SM9cOFvHcCIhw=
+      wsgw disconnect -0SM9cOFvHcCIhw=
     """
     admin.disconnect(connection_id)
     click.echo(f"wsgw: disconnected {connection_id}")

@@ -135,8 +135,8 @@ def test_disconnect_closes_with_1000(clients: list[tuple[ClientConnection, str]]
     assert other.recv(timeout=DEADLINE_S)
 
 
-@pytest.mark.parametrize("command", [["post", "--", "{id}", "-1 degrees"], ["disconnect", "--", "{id}"]],
-                         ids=["post", "disconnect"])
+@pytest.mark.parametrize("command", [["post", "{id}", "--", "-1 degrees"], ["disconnect", "{id}"],
+                                     ["disconnect", "--", "{id}"]], ids=["post", "disconnect", "disconnect--"])
 @pytest.mark.parametrize("connection_id", [STALE, "-NotAnOption12X=", "--NotOption123X="])  # ids may start with "-"
 def test_a_gone_connection_is_one_clear_line(command: list[str], connection_id: str, state_file: Path) -> None:
     assert_one_error_line(wsgw(*[connection_id if arg == "{id}" else arg for arg in command], state_file=state_file),
