@@ -379,3 +379,9 @@ def test_the_readme_has_no_relative_links() -> None:
 
 def test_the_readme_stays_short() -> None:
     assert len(README.read_text(encoding="utf-8").splitlines()) <= 150
+
+
+def test_the_layout_names_every_package_of_emulator() -> None:
+    layout = (DOCS / "contributing" / "index.md").read_text(encoding="utf-8")
+    packages = sorted(p.parent.name for p in (ROOT / "emulator").glob("*/__init__.py"))
+    assert packages and [name for name in packages if f"  {name}/" not in layout] == []
