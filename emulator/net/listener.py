@@ -140,7 +140,8 @@ class Listener:
         try:
             self.connections.carry_out(action)
         except Exception:  # a bug of ours, or a socket gone mid-write: the poster has its answer
-            log.exception("carrying out %s failed", action)
+            assert action is not None  # carry_out does nothing for None
+            log.exception("carrying out %s for %s failed", type(action).__name__, action.connection_id)
 
     @property
     def port(self) -> int:
