@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -156,6 +157,21 @@ class RunLocalProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
+
+    def close(self, timeout: float = 60.0) -> int:
+        """Ctrl-C (SIGINT, as a terminal sends), then kill if it is still running after
+        ``timeout``; release its pipe. Returns its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
 
     def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         """The first output line matching ``pattern``, waiting up to ``timeout``."""

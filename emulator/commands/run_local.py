@@ -22,6 +22,7 @@ from emulator.net.event_loop import LoopChoice
 from emulator.reload import ReloadSource
 from emulator.runtime.invoker import DEBUGPY_ENV
 from emulator.template.env_overrides import EnvOverrides
+from emulator.template.discovery import find_app
 from emulator.template.loader import load_model
 from emulator.template.parameters import parse_overrides
 from emulator.tools import local_state
@@ -114,6 +115,13 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         parameters = parse_overrides((*parameter_overrides, *more_parameter_overrides))
     except WsgwError as exc:
         usage_error(str(exc))
+    if template is None:
+        try:
+            found = find_app(Path.cwd())
+        except WsgwError as exc:
+            fail(str(exc))
+        console.message(f"wsgw: {found.describe()}")
+        template = found.path
     if template is None:
         console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
     try:

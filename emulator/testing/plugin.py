@@ -18,7 +18,8 @@ to change the functions' environment).
 
 Which app: ``--wsgw-template=PATH`` (relative to the current directory; write it with
 ``=``, as pytest guesses its rootdir from bare path arguments before plugins load), else
-the ini option ``wsgw_template`` (relative to the rootdir), else the bundled chat app.
+the ini option ``wsgw_template`` (relative to the rootdir), else the app found in the rootdir
+(``cdk.json``'s ``cdk.out``, ``template.yaml``, ``cdk.out``, ``wsgw.json``), else the bundled chat app.
 ``--wsgw-stage``/``wsgw_stage`` rename the stage; ini ``wsgw_env`` lines
 ``FUNCTION.KEY=VALUE`` (one function) or ``KEY=VALUE`` (every function) set variables.
 
@@ -55,7 +56,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
+from ..core.errors import WsgwError
 from ..core.model import ApiModel
+from ..template.discovery import find_app
 from ..net.tls import client_ssl_context
 from .clients import (
     NO_PROXY, AsyncConnect, AsyncWsgwClient, ClientConnectionHandle, ClientLoop, Closed, HandshakeRefused,
@@ -112,6 +115,11 @@ def _config_for(request: pytest.FixtureRequest, env: Mapping[str, str]) -> tuple
         template = config.invocation_params.dir / config.getoption("wsgw_template")
     elif config.getini("wsgw_template"):
         template = config.rootpath / config.getini("wsgw_template")
+    else:
+        try:
+            template = find_app(config.rootpath).path  # the app in the project, else the bundled one
+        except WsgwError as exc:
+            raise pytest.UsageError(f"wsgw: {exc}") from None
     stage = config.getoption("wsgw_stage") or config.getini("wsgw_stage") or None
     marker = request.node.get_closest_marker("wsgw")
     options = dict(marker.kwargs) if marker is not None else {}

@@ -395,3 +395,19 @@ def test_public_names_import_from_the_package_and_fixtures_register_once(pyteste
     assert [line.split(" ")[0] for line in listing.stdout.lines].count("wsgw_gateway") == 1
     result = pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_app_in_the_project_folder_is_found(pytester: pytest.Pytester) -> None:
+    # A SAM app laid out as `sam init` lays it out: template.yaml at the rootdir.
+    sam_chat = Path(__file__).resolve().parents[1] / "templates" / "sam_chat"
+    shutil.copytree(sam_chat, pytester.path, dirs_exist_ok=True)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_found='''
+def test_serves_the_sam_app(wsgw_gateway, wsgw_connect):
+    assert "sendmessage" in wsgw_gateway.model.routes and "sendMessage" not in wsgw_gateway.model.routes
+    client = wsgw_connect()
+    client.send_json({"message": {"type": "sendmessage", "text": "found"}})
+    assert {client.recv_text(timeout=30), client.recv_text(timeout=30)} == {"found", "sent: found"}
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
