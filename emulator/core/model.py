@@ -95,6 +95,7 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     timeout_s: float = 3.0
     memory_mb: int = 128
+    logical_id: str | None = None  # its resource in the template (None: from a wsgw.json)
 
     @property
     def module(self) -> str:

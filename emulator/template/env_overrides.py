@@ -70,17 +70,23 @@ class EnvOverrides:
         return cls(MappingProxyType(common), MappingProxyType({k: MappingProxyType(v) for k, v in own.items()}))
 
     def apply(self, model: ApiModel, where: str = "env") -> ApiModel:
-        """``model`` with the overrides in its functions' environments; a named
-        function the app does not have is a :class:`ConfigError`."""
+        """``model`` with the overrides in its functions' environments. A function is
+        named by its local name (its ``FunctionName``, else its logical id) or, as
+        ``sam local`` takes it, by its logical id; one the app does not have is a
+        :class:`ConfigError`."""
         if not self.common and not self.per_function:
             return model
-        unknown = sorted(set(self.per_function) - set(model.functions))
-        if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}", f"the app has no function {unknown[0]!r}; "
-                              f"its functions: {', '.join(sorted(model.functions))}")
+        by_logical_id = {spec.logical_id: name for name, spec in model.functions.items() if spec.logical_id}
+        own: dict[str, dict[str, str]] = {}
+        for key, variables in self.per_function.items():
+            name = key if key in model.functions else by_logical_id.get(key)
+            if name is None:
+                raise ConfigError(f"{where}.{key}", f"the app has no function {key!r}; "
+                                  f"its functions: {', '.join(sorted(model.functions))}")
+            own.setdefault(name, {}).update(variables)
         functions = {
             name: dataclasses.replace(spec, environment=MappingProxyType(
-                {**spec.environment, **self.common, **self.per_function.get(name, {})}))
+                {**spec.environment, **self.common, **own.get(name, {})}))
             for name, spec in model.functions.items()
         }
         return dataclasses.replace(model, functions=MappingProxyType(functions))

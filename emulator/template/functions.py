@@ -95,6 +95,7 @@ def build_function(resolver: Resolver, resource: Resource, *, base_dir: Path) ->
         environment=MappingProxyType(_environment(resolver, resource)),
         timeout_s=_number(resolver, resource, "Timeout", default=3, low=1, high=900),
         memory_mb=int(_number(resolver, resource, "MemorySize", default=128, low=128, high=10240)),
+        logical_id=resource.logical_id,
     )
 
 

@@ -34,6 +34,23 @@ def test_sam_style_file_for_all_and_one_function(tmp_path: Path) -> None:
     assert dict(model.functions["B"].environment) == {"X": "all", "N": "3"}  # added, unlike SAM
 
 
+def test_a_function_with_a_function_name_is_also_found_by_its_logical_id(tmp_path: Path) -> None:
+    # sam local's --env-vars keys are logical ids; wsgw's functions go by FunctionName.
+    functions = {
+        "chat-send": FunctionSpec(name="chat-send", handler="a.h", code_dir=Path("."), logical_id="SendFunction"),
+        "Other": FunctionSpec(name="Other", handler="b.h", code_dir=Path("."), logical_id="Other"),
+    }
+    model = ApiModel(name="m", stage="dev", route_selection_expression="$request.body.action",
+                     routes=MappingProxyType({}), functions=MappingProxyType(functions))
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({"SendFunction": {"K": "by-id"}, "Other": {"K": "o"}}))
+    served = EnvOverrides.from_file(path).apply(model)
+    assert served.functions["chat-send"].environment["K"] == "by-id"
+    assert served.functions["Other"].environment["K"] == "o"
+    both = EnvOverrides.from_pairs([("SendFunction.A", "1"), ("chat-send.B", "2")]).apply(model)
+    assert dict(both.functions["chat-send"].environment) == {"A": "1", "B": "2"}
+
+
 def test_pairs_and_unknown_functions() -> None:
     model = EnvOverrides.from_pairs([("X", "c"), ("B.Z", "z")]).apply(_model())
     assert model.functions["A"].environment["X"] == "c" and model.functions["B"].environment["Z"] == "z"

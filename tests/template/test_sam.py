@@ -166,3 +166,12 @@ def test_repository_application_is_refused_before_any_network_call(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         load_template(write(tmp_path, template))
     assert info.value.where == "Resources.Shared.Properties.Location"
+
+
+def test_functions_remember_their_logical_ids() -> None:
+    # SendMessageFunction has a FunctionName (${AWS::StackName}-send): it is served under
+    # that name, and --env-vars may still name it by its logical id, as sam local does.
+    functions = load_template(CHAT).functions
+    named = next(spec for spec in functions.values() if spec.name.endswith("-send"))
+    assert named.logical_id == "SendMessageFunction"
+    assert all(spec.logical_id for spec in functions.values())
