@@ -127,10 +127,13 @@ class HttpSession:
             ("Content-Length", str(len(response.body))),
             *response.headers,
         ]
-        self._write(h11.Response(status_code=response.status, headers=headers))
+        # One write for the whole answer: over TLS that is one record and one send,
+        # not three (every post of a broadcast waits for this answer).
+        chunks = [self.conn.send(h11.Response(status_code=response.status, headers=headers))]
         if response.body:
-            self._write(h11.Data(data=response.body))
-        self._write(h11.EndOfMessage())
+            chunks.append(self.conn.send(h11.Data(data=response.body)))
+        chunks.append(self.conn.send(h11.EndOfMessage()))
+        self.transport.write(b"".join(chunk for chunk in chunks if chunk))
 
     def _write(self, event: h11.Event) -> None:
         data = self.conn.send(event)
