@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
+from .core.arns import execute_api_host
 from .core.clock import Clock, SystemClock
 from .core.credentials import DEFAULT_IAM_CREDENTIALS
 from .core.ids import IdFactory, RandomIds
@@ -301,7 +302,7 @@ class LocalGateway:
             embedded=self.options.aws_endpoint_url is None,
             gateway=self.domain_name,
             stage=model.stage,
-            api_hostname=f"{model.api_id}.execute-api.{model.region}.amazonaws.com",
+            api_hostname=execute_api_host(model.api_id, model.region),
             ca_bundle=self.tls.ca_bundle,
         ))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.arns import lambda_function_arn
+from ..core.arns import execute_api_host, lambda_function_arn
 from ..core.errors import ConfigError
 from .document import Document, Resource
 from .intrinsics import Resolver
@@ -145,7 +145,7 @@ class LocalReferences:
             api_id = self._ref(resolver, resource)
             if attribute == "ApiId":
                 return api_id
-            return f"wss://{api_id}.execute-api.{region}.amazonaws.com"
+            return f"wss://{execute_api_host(api_id, region)}"
         if kind.startswith(_APIGW_V2) and attribute == kind[len(_APIGW_V2):] + "Id":
             return resource.logical_id  # AuthorizerId, IntegrationId, DeploymentId ...
         if kind == "AWS::SQS::Queue":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.core.arns import connect_method_arn, lambda_function_arn
+from emulator.core.arns import connect_method_arn, execute_api_host, lambda_function_arn
 from emulator.core.lambda_api import resolve_function_name
 
 
@@ -19,3 +19,7 @@ def test_connect_method_arn() -> None:
     assert connect_method_arn("us-east-1", "123456789012", "abc123", "dev") == (
         "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect"
     )
+
+
+def test_execute_api_host() -> None:
+    assert execute_api_host("abc123", "eu-west-1") == "abc123.execute-api.eu-west-1.amazonaws.com"
