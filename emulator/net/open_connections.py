@@ -24,9 +24,6 @@ class OpenConnections:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def __contains__(self, connection_id: object) -> bool:
-        return connection_id in self._sessions
-
     def __iter__(self) -> Iterator[EstablishedSession]:
         """A snapshot: sessions may end while the caller iterates."""
         return iter(list(self._sessions.values()))
