@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test docs bench soak typecheck clean
+.PHONY: run test docs bench soak snapshot typecheck clean
 
 NODE_STAMP := deploy/node_modules/.installed
 
@@ -43,3 +43,9 @@ soak: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache site
+
+# Write deploy/snapshot.out again (the bundled app's template, served when the CDK tools
+# are missing); tests/test_deploy_stack.py says when it is out of date.
+snapshot: $(STAMP)
+	$(VENV)/bin/python -c "from emulator.template import bundled_app, cdk_cli; \
+	print(bundled_app.write_snapshot(cdk_cli.synth(), cdk_cli.DEFAULT_STACK_NAME))"

@@ -67,9 +67,16 @@ class ReloadSource:
     @property
     def deploy_dir(self) -> Path:
         """The bundled CDK app's folder."""
-        from .template.cdk_cli import ROOT
+        from .template.bundled_app import app_root
 
-        return ROOT / "deploy"
+        return app_root() / "deploy"
+
+    @property
+    def is_cdk_app(self) -> bool:
+        """Whether the source is a CDK app's folder (``cdk.json``), re-synthesized on edits."""
+        from .template.cdk_app import is_cdk_app
+
+        return self.source is not None and is_cdk_app(self.source)
 
     def watched(self) -> list[Path]:
         """The folders to watch for definition edits."""
@@ -79,11 +86,19 @@ class ReloadSource:
         return [source] if source.is_dir() else [source.parent]
 
     def defines(self, path: Path) -> bool:
-        """Whether an edit of ``path`` changes the app's definition: the stack's
-        ``deploy/*.py`` and ``cdk.json``, the template file, or anything in the
+        """Whether an edit of ``path`` changes the app's definition: the bundled stack's
+        ``deploy/*.py`` and ``cdk.json``; in a CDK app's folder, what ``cdk watch``
+        would act on outside the functions' code (cdk_app.defines_app); the template file; anything in the
         ``cdk.out`` folder."""
         if self.source is None:
             return path.parent == self.deploy_dir and (path.suffix == ".py" or path.name == "cdk.json")
+        if self.is_cdk_app:
+            from .template.cdk_app import defines_app
+
+            try:
+                return defines_app(self.source, path)
+            except WsgwError:
+                return path.name == "cdk.json"  # a broken cdk.json: its next edit reloads
         source = self.source.resolve()
         return path.is_relative_to(source) if source.is_dir() else path == source
 
@@ -265,7 +280,9 @@ class Reloader:
         if definition:
             summary = await self._reload_model(started)
             done = {name for names in (summary or {}).values() for name in names}
-        code = paths - definition
+        # A .py file may define the app and be handler code at once (a CDK app whose
+        # functions' code folder holds its stack): the import check below decides.
+        code = {path for path in paths if path not in definition or path.suffix == ".py"}
         names: list[str] = []
         files: set[Path] = set()
         for name, spec in self.target.model.functions.items():
@@ -291,6 +308,8 @@ class Reloader:
         assert self.source is not None
         if self.source.source is None:
             self.log("wsgw: deploy/ changed: re-synthesizing the bundled CDK app...")
+        elif self.source.is_cdk_app:
+            self.log("wsgw: the CDK app changed: re-synthesizing it...")
         try:
             model = await asyncio.to_thread(self.source.load)
             summary = await self.target.apply_model(model)

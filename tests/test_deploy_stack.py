@@ -18,8 +18,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from emulator.template import cdk_cli
+from emulator.template import bundled_app, cdk_cli, load_template
 from emulator.template.cdk_cli import CdkError
+from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "handlers"
@@ -192,6 +193,29 @@ def test_outputs(template: Template) -> None:
     assert outputs["ConnectionsTableName"]["Value"] == {"Ref": "ConnectionsTable"}
 
 
+# --- the snapshot served without the CDK tools (emulator/template/bundled_app.py) ------------
+
+
+def test_the_snapshot_is_the_stack_as_synthesized_now(assembly: Path, template: Template) -> None:
+    snapshot = bundled_app.snapshot_path()
+    stored = json.loads((snapshot / f"{STACK}.template.json").read_text(encoding="utf-8"))
+    assert stored == bundled_app.normalized_template(template), (
+        "deploy/snapshot.out is out of date with deploy/stack.py or handlers/: run `make snapshot`")
+    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))["version"]
+
+
+def test_without_the_cdk_tools_run_local_serves_the_snapshot(assembly: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synthesized = load_template(assembly)
+    monkeypatch.setattr(cdk_cli, "can_synthesize", lambda *args: False)
+    monkeypatch.setattr(cdk_cli, "synth", lambda *args, **kwargs: pytest.fail("synthesized"))
+    served = load_model()
+    assert served.routes == synthesized.routes and served.stage == synthesized.stage
+    assert {name: (spec.handler, spec.code_dir, dict(spec.environment)) for name, spec in served.functions.items()} == {
+        name: (spec.handler, spec.code_dir, dict(spec.environment)) for name, spec in synthesized.functions.items()}
+    assert {spec.code_dir for spec in served.functions.values()} == {HANDLERS}
+
+
 # --- synth is a no-op when nothing changed ---------------------------------------------------
 
 
@@ -202,7 +226,7 @@ def test_second_synth_with_nothing_changed_runs_nothing(assembly: Path, monkeypa
     def no_cdk(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"cdk ran: {args}")
 
-    monkeypatch.setattr(cdk_cli.subprocess, "run", no_cdk)
+    monkeypatch.setattr(cdk_cli, "run_cdk", no_cdk)
     assert cdk_cli.synth(assembly) == assembly  # no cdk run: how fast that is belongs in bench/
     assert template_file.stat().st_mtime_ns == before
 
@@ -224,13 +248,13 @@ def fake_cdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     """Replace the CLI run by one that writes a manifest; yields the commands run."""
     calls: list[list[str]] = []
 
-    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(command: list[str], **kwargs: Any) -> str:
         calls.append(command)
         out = Path(command[command.index("--output") + 1])
         (out / "manifest.json").write_text("{}", encoding="utf-8")
-        return subprocess.CompletedProcess(command, 0, "", "")
+        return ""
 
-    monkeypatch.setattr(cdk_cli.subprocess, "run", run)
+    monkeypatch.setattr(cdk_cli, "run_cdk", run)
     yield calls
 
 
@@ -260,11 +284,12 @@ def test_what_shapes_the_template_resynthesizes(project_copy: Path, tmp_path: Pa
     assert len(fake_cdk) == 4 and "--no-staging" not in fake_cdk[3]
 
 
-def test_missing_cli_says_how_to_install_it(project_copy: Path, tmp_path: Path) -> None:
-    link = project_copy / "deploy" / "node_modules"
-    if link.is_symlink():
-        link.unlink()
-    with pytest.raises(CdkError, match=r"npm ci --prefix deploy"):
+def test_a_missing_cli_without_npm_says_what_to_install(
+    project_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cdk_cli, "find_cli", lambda *args: None)
+    monkeypatch.setattr(cdk_cli.shutil, "which", lambda name, *a, **k: "/usr/bin/node" if name == "node" else None)
+    with pytest.raises(CdkError, match=r"CDK CLI is not installed and npm is not on PATH"):
         cdk_cli.synth(tmp_path / "out", project=project_copy)
 
 

@@ -7,4 +7,5 @@ May import: the standard library and ``emulator.core`` only (tests/test_import_r
 __all__ = [
     "arns", "authorizer", "clock", "credentials", "errors", "events", "ids", "invocation", "lambda_api",
     "lifecycle", "loopback", "management", "model", "proxy_result", "registry", "selection", "sigv4",
+    "user_dirs",
 ]

@@ -1,16 +1,17 @@
-"""Runs the AWS CDK CLI on the bundled chat app in ``deploy/`` (no ``aws_cdk`` import here).
+"""Runs the AWS CDK CLI on the bundled chat app (``deploy/``; no ``aws_cdk`` import here).
 
-* :func:`synth` before reading the CDK template (run-local on the CDK app): offline,
+* :func:`synth` before reading the CDK template (run-local on the bundled app): offline,
   no AWS credentials, and a no-op when nothing that shapes the template changed.
 * :func:`check_deploy_prerequisites` before :func:`deploy`/:func:`destroy`, to tell the
-  user what to fix (Node, the npm CLI, credentials, bootstrap) in plain lines.
+  user what to fix (Node, aws-cdk-lib, credentials, bootstrap) in plain lines.
 * :func:`deploy_command`/:func:`destroy_command` are the exact command lines; the
   functions without ``_command`` run them with the output streaming to the terminal.
 
-The CLI is the npm ``aws-cdk`` package pinned in ``deploy/package.json`` and installed
-into ``deploy/node_modules`` (``make``, or ``npm ci --prefix deploy``). The app runs
-under this interpreter (``--app "<sys.executable> app.py"``), which is the one that has
-``aws-cdk-lib``; ``deploy/cdk.json`` names the project venv for manual ``npx cdk`` runs.
+Where the app is (the checkout, or the installed package's data) is bundled_app.py's
+business; which CDK CLI runs, and installing it when there is none, cdk_toolkit.py's.
+The app runs under this interpreter (``--app "<sys.executable> app.py"``), which is the
+one that has ``aws-cdk-lib`` (the ``cdk`` extra); ``deploy/cdk.json`` names the
+project venv for manual ``npx cdk`` runs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -28,9 +27,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import WsgwError
+from . import bundled_app
+from .cdk_toolkit import CdkError, Progress, cli_env, ensure_cli, find_cli, first_meaningful_line, run_cdk
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "CdkError", "DEFAULT_STACK_NAME", "can_synthesize", "check_deploy_prerequisites", "deploy", "deploy_command",
+    "deploy_cwd", "destroy", "destroy_command", "first_meaningful_line", "synth", "tool_problems",
+]
+
 DEFAULT_STACK_NAME = "WsgwChatStack"
 FINGERPRINT_FILE = ".wsgw-fingerprint.json"
 DEPLOY_OUT = "cdk.deploy.out"  # deploy's own (staged) assembly, apart from synth's cdk.out
@@ -39,23 +43,15 @@ UNVERIFIED = "could not verify"  # starts a problem line that is only a warning
 MIN_BOOTSTRAP_VERSION = 6  # what the synthesized template's CheckBootstrapVersion rule demands
 SYNTH_TIMEOUT_S = 600
 _SKIPPED = ("__pycache__",)  # same as the asset's exclude list in deploy/stack.py
-_CREDENTIAL_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
-                    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-_NOISE = re.compile(r"feature flags are not configured|^[\s!*=#-]*$|^!!|cdk acknowledge|^NOTICES")
-_PY_ERROR = re.compile(r"^[\w.]*(Error|Exception)\b.*:")
+CDK_EXTRA_HINT = "pip install 'wsgw[cdk]' (aws-cdk-lib and constructs)"
 
 
-class CdkError(WsgwError):
-    """The CDK CLI could not run or failed; the message is one line meant for the user."""
+def _project(project: Path | None) -> Path:
+    return (project or bundled_app.app_root()).resolve()
 
 
 def _deploy_dir(project: Path | None) -> Path:
-    return (project or ROOT) / "deploy"
-
-
-def cdk_executable(project: Path | None = None) -> Path:
-    """The pinned CLI inside ``deploy/node_modules`` (it may not exist yet)."""
-    return _deploy_dir(project) / "node_modules" / ".bin" / "cdk"
+    return _project(project) / "deploy"
 
 
 def _app_command() -> str:
@@ -69,29 +65,38 @@ def _version(distribution: str) -> str:
         return "missing"
 
 
-def _cli_version(project: Path | None) -> str:
-    manifest = _deploy_dir(project) / "node_modules" / "aws-cdk" / "package.json"
+def _cli_version(cli: Path | None) -> str:
+    if cli is None:
+        return "missing"
+    manifest = cli.resolve().parent.parent / "package.json"  # node_modules/aws-cdk/bin/cdk
     try:
         return str(json.loads(manifest.read_text(encoding="utf-8")).get("version", "?"))
     except (OSError, ValueError):
-        return "missing"
+        return str(cli)
 
 
 def tool_problems(project: Path | None = None) -> list[str]:
-    """What stops any cdk command from running, as user-facing lines."""
+    """What stops the bundled app's cdk commands from running, as user-facing lines (a
+    CDK CLI that is missing but can be installed is not a problem)."""
     problems = []
     if shutil.which("node") is None:
         problems.append("node is not on PATH: install Node.js 18 or later (the CDK CLI runs on it)")
-    if not cdk_executable(project).exists():
-        problems.append(f"the CDK CLI is missing from {_deploy_dir(project) / 'node_modules'}: "
-                        "run `make` or `npm ci --prefix deploy`")
+    elif find_cli(_deploy_dir(project)) is None and shutil.which("npm") is None:
+        problems.append("the CDK CLI is not installed and npm is not on PATH to install it: install Node.js "
+                        "with npm, or `npm install -g aws-cdk`")
     if importlib.util.find_spec("aws_cdk") is None:
-        problems.append(f"aws-cdk-lib is not installed for {sys.executable}: run `make` "
-                        "(or pip install aws-cdk-lib constructs)")
+        problems.append(f"aws-cdk-lib is not installed for {sys.executable}: {CDK_EXTRA_HINT}")
     return problems
 
 
-def _fingerprint(project: Path, staging: bool) -> str:
+def can_synthesize(project: Path | None = None) -> bool:
+    """Whether :func:`synth` would run without installing anything first (run-local
+    otherwise serves the bundled app's snapshot; see bundled_app.py)."""
+    return (importlib.util.find_spec("aws_cdk") is not None and shutil.which("node") is not None
+            and find_cli(_deploy_dir(project)) is not None)
+
+
+def _fingerprint(project: Path, staging: bool, cli: Path | None) -> str:
     """A hash of everything that shapes the assembly: the app's sources, the handler
     file list (mtimes and sizes: a touch re-synthesizes), tool versions, the options."""
     digest = hashlib.sha256()
@@ -100,8 +105,8 @@ def _fingerprint(project: Path, staging: bool) -> str:
         digest.update(repr(parts).encode())
 
     deploy = _deploy_dir(project)
-    feed("root", str(project.resolve()), "staging", staging, "python", sys.executable)
-    feed("libs", _version("aws-cdk-lib"), _version("constructs"), "cli", _cli_version(project))
+    feed("root", str(project), "staging", staging, "python", sys.executable)
+    feed("libs", _version("aws-cdk-lib"), _version("constructs"), "cli", _cli_version(cli))
     for path in sorted(deploy.glob("*.py")) + [deploy / "cdk.json"]:
         content = path.read_bytes() if path.is_file() else b"<missing>"
         feed(path.name, hashlib.sha256(content).hexdigest())
@@ -115,7 +120,8 @@ def _fingerprint(project: Path, staging: bool) -> str:
     return digest.hexdigest()
 
 
-def _is_fresh(out: Path, fingerprint: str) -> bool:
+def is_fresh(out: Path, fingerprint: str) -> bool:
+    """Whether the assembly in ``out`` was synthesized from inputs with this fingerprint."""
     try:
         stored = json.loads((out / FINGERPRINT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -123,76 +129,58 @@ def _is_fresh(out: Path, fingerprint: str) -> bool:
     return isinstance(stored, dict) and stored.get("fingerprint") == fingerprint and (out / "manifest.json").is_file()
 
 
-def _cli_env(*, hide_credentials: bool) -> dict[str, str]:
-    """The environment for the CLI: no version check, telemetry or Node banners; for synth
-    also no AWS credentials, so it never waits on STS or instance metadata (offline)."""
-    env = dict(os.environ)
-    env.update(CDK_DISABLE_VERSION_CHECK="1", CDK_DISABLE_CLI_TELEMETRY="true")
-    # jsii (inside the Python app) warns about Node versions near end of life in a big banner.
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", ",".join(map(str, range(14, 41))))
-    env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    env.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-    if hide_credentials:
-        for name in _CREDENTIAL_VARS:
-            env.pop(name, None)
-        env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CONFIG_FILE=os.devnull,
-                   AWS_EC2_METADATA_DISABLED="true")
-    return env
+def mark_fresh(out: Path, fingerprint: str) -> None:
+    """Record the inputs' fingerprint in ``out`` after a successful synth."""
+    (out / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": fingerprint}), encoding="utf-8")
 
 
-def first_meaningful_line(stderr: str) -> str:
-    """The line of a failed run worth showing: a Python exception line (the last one) if
-    the app raised, else the first line that is not a banner or a notice."""
-    lines = [line.strip() for line in stderr.splitlines()]
-    errors = [line for line in lines if _PY_ERROR.match(line)]
-    if errors:
-        return errors[-1]
-    useful = [line for line in lines if line and not _NOISE.search(line)]
-    return useful[0] if useful else "no error output"
-
-
-def synth(out_dir: Path | None = None, *, staging: bool = False, project: Path | None = None) -> Path:
-    """Synthesize the bundled CDK app into ``out_dir`` (default ``deploy/cdk.out``); returns it.
+def synth(out_dir: Path | None = None, *, staging: bool = False, project: Path | None = None,
+          progress: Progress | None = None) -> Path:
+    """Synthesize the bundled CDK app into ``out_dir`` (default: bundled_app.assembly_dir());
+    returns it.
 
     Call before reading the template, every time: when the fingerprint stored in the
     assembly matches (same ``deploy/*.py``, ``cdk.json``, handler files, versions) it
     returns at once without running anything. Without ``staging`` (``--no-staging``) each
     function's ``aws:asset:path`` is the source folder ``handlers/`` itself, so run-local
-    executes the code being edited. ``project`` (default: this checkout) is for tests.
+    executes the code being edited. ``project`` (default: the bundled app) is for tests.
     """
-    root = (project or ROOT).resolve()
-    out = (out_dir or root / "deploy" / "cdk.out").resolve()
-    fingerprint = _fingerprint(root, staging)
-    if _is_fresh(out, fingerprint):
+    root = _project(project)
+    out = (out_dir or bundled_app.assembly_dir()).resolve()
+    fingerprint = _fingerprint(root, staging, find_cli(_deploy_dir(root)))
+    if is_fresh(out, fingerprint):
         return out
     problems = tool_problems(root)
     if problems:
         raise CdkError(problems[0])
+    cli = ensure_cli(_deploy_dir(root), progress)
+    fingerprint = _fingerprint(root, staging, cli)
     out.mkdir(parents=True, exist_ok=True)
     (out / FINGERPRINT_FILE).unlink(missing_ok=True)  # a failed synth must not look fresh
-    command = [str(cdk_executable(root)), "synth", "--app", _app_command(), "--output", str(out),
+    command = [str(cli), "synth", "--app", _app_command(), "--output", str(out),
                "--no-notices", "--quiet"] + ([] if staging else ["--no-staging"])
-    try:
-        proc = subprocess.run(command, cwd=root / "deploy", env=_cli_env(hide_credentials=True),
-                              capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        raise CdkError(f"cdk synth did not finish within {SYNTH_TIMEOUT_S} s") from None
-    except OSError as exc:
-        raise CdkError(f"cannot run the CDK CLI: {exc}") from None
-    if proc.returncode != 0:
-        raise CdkError(f"cdk synth failed: {first_meaningful_line(proc.stderr or proc.stdout)}")
-    (out / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": fingerprint}), encoding="utf-8")
+    run_cdk(command, cwd=root / "deploy", env=cli_env(hide_credentials=True), what="synthesizing the bundled CDK app",
+            failure="cdk synth failed", timeout_s=SYNTH_TIMEOUT_S, progress=progress)
+    mark_fresh(out, fingerprint)
     return out
 
 
 def default_outputs_file(project: Path | None = None) -> Path:
     """Where :func:`deploy` asks the CLI to write the stack outputs."""
-    return _deploy_dir(project) / DEPLOY_OUT / "outputs.json"
+    return _deploy_out(project) / "outputs.json"
+
+
+def _deploy_out(project: Path | None) -> Path:
+    # deploy stages assets; in an installed wsgw, the package folder may be read-only.
+    if project is None and not bundled_app.is_checkout():
+        return bundled_app.assembly_dir().parent / DEPLOY_OUT
+    return _deploy_dir(project) / DEPLOY_OUT
 
 
 def _common(verb: str, stack_name: str, profile: str | None, project: Path | None) -> list[str]:
-    command = [str(cdk_executable(project)), verb, stack_name, "--app", _app_command(),
-               "--output", DEPLOY_OUT, "--context", f"stackName={stack_name}", "--no-notices"]
+    cli = find_cli(_deploy_dir(project)) or Path("cdk")
+    command = [str(cli), verb, stack_name, "--app", _app_command(),
+               "--output", str(_deploy_out(project)), "--context", f"stackName={stack_name}", "--no-notices"]
     return command + (["--profile", profile] if profile else [])
 
 
@@ -243,20 +231,26 @@ def check_deploy_prerequisites(*, profile: str | None = None, region: str | None
     except Exception as exc:  # noqa: BLE001 - any failure means "could not verify"
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
         if code == "ParameterNotFound":
-            return problems + [f"{region} is not CDK-bootstrapped: run `cdk bootstrap` (cd deploy && npx cdk bootstrap)"]
+            return problems + [f"{region} is not CDK-bootstrapped: run `cdk bootstrap` (`npx aws-cdk bootstrap`)"]
         return problems + [f"{UNVERIFIED} the CDK bootstrap in {region} ({code}): "
-                           "run `cdk bootstrap` (cd deploy && npx cdk bootstrap) if deploy fails"]
+                           "run `cdk bootstrap` (`npx aws-cdk bootstrap`) if deploy fails"]
     if version < MIN_BOOTSTRAP_VERSION:
         problems.append(f"the CDK bootstrap in {region} is version {version}, {MIN_BOOTSTRAP_VERSION}+ "
                         "is needed: run `cdk bootstrap` again")
     return problems
 
 
-def _run_streaming(command: list[str], verb: str, region: str | None, project: Path | None) -> None:
+def _prepare(project: Path | None, progress: Progress | None) -> None:
+    """Before building a deploy/destroy command line: the tools are there (the CLI
+    installed into the cache if need be)."""
     problems = tool_problems(project)
     if problems:
         raise CdkError(problems[0])
-    env = _cli_env(hide_credentials=False)
+    ensure_cli(_deploy_dir(project), progress)
+
+
+def _run_streaming(command: list[str], verb: str, region: str | None, project: Path | None) -> None:
+    env = cli_env(hide_credentials=False)
     if region:
         env.update(AWS_REGION=region, AWS_DEFAULT_REGION=region)
     try:
@@ -267,13 +261,14 @@ def _run_streaming(command: list[str], verb: str, region: str | None, project: P
         raise CdkError(f"cdk {verb} failed (exit {code}); see its output above")
 
 
-def deploy(stack_name: str = DEFAULT_STACK_NAME, *, profile: str | None = None,
-           region: str | None = None, project: Path | None = None) -> dict[str, str]:
+def deploy(stack_name: str = DEFAULT_STACK_NAME, *, profile: str | None = None, region: str | None = None,
+           project: Path | None = None, progress: Progress | None = None) -> dict[str, str]:
     """Deploy the chat app to AWS (output streams to the terminal); returns the stack
     outputs, e.g. ``{"WebSocketUrl": "wss://…/dev", "CallbackUrl": "https://…/dev"}``.
 
     Call after :func:`check_deploy_prerequisites` came back empty.
     """
+    _prepare(project, progress)
     outputs_file = default_outputs_file(project)
     outputs_file.unlink(missing_ok=True)
     outputs_file.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +281,8 @@ def deploy(stack_name: str = DEFAULT_STACK_NAME, *, profile: str | None = None,
     return {str(key): str(value) for key, value in outputs.get(stack_name, {}).items()}
 
 
-def destroy(stack_name: str = DEFAULT_STACK_NAME, *, profile: str | None = None,
-            region: str | None = None, project: Path | None = None) -> None:
+def destroy(stack_name: str = DEFAULT_STACK_NAME, *, profile: str | None = None, region: str | None = None,
+            project: Path | None = None, progress: Progress | None = None) -> None:
     """Delete the deployed stack (table included: its removal policy is DESTROY)."""
+    _prepare(project, progress)
     _run_streaming(destroy_command(stack_name, profile=profile, project=project), "destroy", region, project)

@@ -5,18 +5,14 @@ Looked for in this order, as the tools that made the folder name them: a CDK app
 (``cdk.json``), a SAM template (``template.yaml``, ``template.yml``, ``template.json``:
 ``sam``'s names), a cloud assembly (``cdk.out``), a ``wsgw.json``. None of them: the
 bundled chat app. :func:`find_app` answers with an :class:`AppInFolder` whose ``path``
-is what to load and whose ``describe()`` is the one line to print.
-
-wsgw does not synthesize a user's own CDK app yet: for a ``cdk.json`` it serves the
-``cdk.out`` the user's own ``cdk synth`` wrote, and without one it says what to run.
+is what to load (for a CDK app, its folder: loader.py synthesizes it) and whose
+``describe()`` is the one line to print.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from ..core.errors import ConfigError
 
 __all__ = ["AppInFolder", "SAM_TEMPLATE_NAMES", "find_app"]
 
@@ -38,7 +34,7 @@ class AppInFolder:
                     "serving the bundled chat app")
         name = self.path.name
         return {
-            "cdk": f"serving {name}/, the cloud assembly of the CDK app here (synthesized by your `cdk synth`)",
+            "cdk": "serving the CDK app here (cdk.json; synthesized by wsgw into .wsgw/cdk.out)",
             "sam": f"serving {name}, the SAM template here",
             "cdk.out": f"serving {name}/, the cloud assembly here",
             "wsgw.json": f"serving {name}, the wsgw app description here",
@@ -46,18 +42,9 @@ class AppInFolder:
 
 
 def find_app(folder: Path) -> AppInFolder:
-    """The app in ``folder`` (see the module docstring). Raises a ConfigError for a
-    CDK app with no cloud assembly yet, saying what to run."""
+    """The app in ``folder`` (see the module docstring)."""
     if (folder / "cdk.json").is_file():
-        assembly = folder / "cdk.out"
-        if (assembly / "manifest.json").is_file():
-            return AppInFolder("cdk", assembly)
-        raise ConfigError(
-            str(folder / "cdk.json"),
-            "a CDK app is here but wsgw does not synthesize your own CDK app yet: run `cdk synth` "
-            "(`--no-staging` keeps function code in your source folders), then wsgw run-local again "
-            "(or pass --template)",
-        )
+        return AppInFolder("cdk", folder.resolve())
     for name in SAM_TEMPLATE_NAMES:
         if (folder / name).is_file():
             return AppInFolder("sam", folder / name)

@@ -3,8 +3,10 @@
 Call :func:`load_model` with what the user named (or nothing, for the bundled app):
 
 - nothing: the bundled CDK app, synthesized (a no-op when unchanged) and loaded from
-  its cloud assembly, so what runs locally is what ``wsgw deploy`` deploys;
-- a folder: a CDK cloud assembly (``cdk.out``);
+  its cloud assembly, so what runs locally is what ``wsgw deploy`` deploys; without the
+  CDK tools, its snapshot template (bundled_app.py);
+- a folder with ``cdk.json``: the user's own CDK app, synthesized (cdk_app.py);
+- another folder: a CDK cloud assembly (``cdk.out``);
 - a file: a CloudFormation or SAM template (JSON or YAML), or a wsgw app description
   (JSON with ``routes``/``functions`` at the top and no ``Resources``).
 """
@@ -16,7 +18,8 @@ from pathlib import Path
 from typing import Mapping
 
 from ..core.model import ApiModel
-from . import cdk_cli
+from . import bundled_app, cdk_app, cdk_cli
+from .cdk_toolkit import Progress
 from .template_file import load_template
 from .wsgw_json import load_app
 
@@ -42,11 +45,19 @@ def load_model(
     api: str | None = None,
     stack: str | None = None,
     parameters: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    stack_name: str | None = None,
 ) -> ApiModel:
     """The API model for ``source`` (see the module docstring); ConfigError/CdkError
-    name what is wrong in one line."""
+    name what is wrong in one line. ``progress`` hears about a synth while it runs;
+    ``stack_name`` is ``AWS::StackName`` (``--stack-name``; default: the assembly's
+    stack name, or a template file's folder name)."""
     if source is None:
-        return load_template(cdk_cli.synth(), api=api, stack=stack, parameters=parameters or {})
+        assembly = cdk_cli.synth(progress=progress) if cdk_cli.can_synthesize() else bundled_app.snapshot_path()
+        return load_template(assembly, api=api, stack=stack, parameters=parameters or {}, stack_name=stack_name)
+    if cdk_app.is_cdk_app(source):
+        return load_template(cdk_app.synth_app(source, progress), api=api, stack=stack,
+                             parameters=parameters or {}, stack_name=stack_name)
     if is_app_description(source):
         return load_app(source)
-    return load_template(source, api=api, stack=stack, parameters=parameters or {})
+    return load_template(source, api=api, stack=stack, parameters=parameters or {}, stack_name=stack_name)

@@ -6,12 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from websockets.sync.client import connect
 
-import cli
 from conftest import DEADLINE_S, RunLocalProcess
-from emulator.core.errors import ConfigError
 from emulator.template.discovery import find_app
 
 SAM_CHAT = Path(__file__).resolve().parents[1] / "templates" / "sam_chat"
@@ -24,7 +21,8 @@ def _touch(folder: Path, *names: str) -> None:
 
 
 @pytest.mark.parametrize(("files", "kind", "path"), [
-    (["cdk.json", "cdk.out/manifest.json", "template.yaml"], "cdk", "cdk.out"),
+    (["cdk.json", "cdk.out/manifest.json", "template.yaml"], "cdk", "."),
+    (["cdk.json"], "cdk", "."),
     (["template.yaml", "cdk.out/manifest.json", "wsgw.json"], "sam", "template.yaml"),
     (["template.yml"], "sam", "template.yml"),
     (["template.json", "wsgw.json"], "sam", "template.json"),
@@ -38,24 +36,8 @@ def test_the_order_cdk_sam_cdk_out_wsgw_json_then_bundled(
     _touch(tmp_path, *files)
     found = find_app(tmp_path)
     assert found.kind == kind
-    assert found.path == (tmp_path / path if path else None)
+    assert found.path == ((tmp_path / path).resolve() if path else None)
     assert found.describe().startswith("serving" if path else "no app in this folder")
-
-
-def test_a_cdk_app_without_an_assembly_says_what_to_run(tmp_path: Path) -> None:
-    _touch(tmp_path, "cdk.json", "template.yaml")
-    with pytest.raises(ConfigError, match="run `cdk synth`") as raised:
-        find_app(tmp_path)
-    assert raised.value.where.endswith("cdk.json")
-
-
-def test_run_local_in_a_cdk_folder_without_an_assembly_is_one_error_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _touch(tmp_path, "cdk.json")
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli.main, ["run-local"])
-    assert result.exit_code == 1 and "wsgw does not synthesize your own CDK app yet" in result.output
 
 
 def test_run_local_serves_the_sam_template_where_it_stands(tmp_path: Path, tls_dir: Path) -> None:

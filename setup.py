@@ -1,0 +1,22 @@
+"""Packages of the wsgw distribution; the metadata is in pyproject.toml.
+
+Here because one thing cannot be said in pyproject.toml's ``packages.find``: the bundled
+chat app keeps the repository layout the project asked for (``handlers/`` and
+``deploy/`` at the top) yet ships inside the package, as ``emulator/_bundled/...``,
+so an installed wsgw serves, synthesizes and deploys it (emulator/template/bundled_app.py).
+"""
+
+from setuptools import find_packages, setup
+
+BUNDLED = {"emulator._bundled.handlers": "handlers", "emulator._bundled.deploy": "deploy"}
+
+setup(
+    packages=[*find_packages(include=["emulator", "emulator.*"]), *BUNDLED],
+    package_dir=BUNDLED,
+    package_data={
+        # The pinned CDK CLI lock (installed into the user's cache when needed), the CDK
+        # app's settings, and the pre-synthesized template served without the CDK tools.
+        "emulator._bundled.deploy": ["cdk.json", "package.json", "package-lock.json", "snapshot.out/*.json"],
+    },
+    exclude_package_data={"": ["__pycache__", "*.pyc"]},
+)
