@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from emulator.commands import admin, cdk, connect, run_local
+from emulator.commands import admin, cdk, connect, init, run_local
 
 __all__ = ["HELP_OPTIONS", "main"]
 
@@ -26,7 +26,7 @@ def main() -> None:
     """
 
 
-for _command in (run_local.run_local, cdk.synth, cdk.deploy, cdk.destroy,
+for _command in (run_local.run_local, init.init, cdk.synth, cdk.deploy, cdk.destroy,
                  admin.connections, admin.post, admin.broadcast, admin.disconnect, connect.connect):
     # The group's list shows each command's whole first line, not click's 45 characters.
     _command.short_help = (_command.help or "").strip().splitlines()[0]

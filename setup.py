@@ -8,7 +8,11 @@ so an installed wsgw serves, synthesizes and deploys it (emulator/template/bundl
 
 from setuptools import find_packages, setup
 
-BUNDLED = {"emulator._bundled.handlers": "handlers", "emulator._bundled.deploy": "deploy"}
+BUNDLED = {
+    "emulator._bundled.handlers": "handlers",
+    "emulator._bundled.deploy": "deploy",
+    "emulator._bundled.examples": "examples",  # the end-to-end tests `wsgw init` copies
+}
 
 setup(
     packages=[*find_packages(include=["emulator", "emulator.*"]), *BUNDLED],
@@ -16,7 +20,9 @@ setup(
     package_data={
         # The pinned CDK CLI lock (installed into the user's cache when needed), the CDK
         # app's settings, and the pre-synthesized template served without the CDK tools.
-        "emulator._bundled.deploy": ["cdk.json", "package.json", "package-lock.json", "snapshot.out/*.json"],
+        # The SAM twin of the stack (`wsgw init --template sam`).
+        "emulator._bundled.deploy": ["cdk.json", "package.json", "package-lock.json", "snapshot.out/*.json",
+                                     "chat-app.sam.yaml"],
     },
     exclude_package_data={"": ["__pycache__", "*.pyc"]},
 )

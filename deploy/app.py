@@ -1,8 +1,9 @@
-"""CDK app entry of the bundled chat app; the ``cdk`` CLI runs it from ``deploy/``.
+"""CDK app entry of the chat app: the ``cdk`` CLI runs it (``cdk.json`` says how).
 
-Usually reached through ``emulator.template.cdk_cli`` (``synth``/``deploy``/``destroy``), or by
-hand: ``cd deploy && npx cdk synth``. The stack name defaults to ``WsgwChatStack``;
-``-c stackName=Other`` deploys a second copy side by side.
+In wsgw's repository this is the bundled app (``wsgw synth``/``deploy``/``destroy``);
+``wsgw init`` copies it into new projects. The stack name is the ``stackName`` context
+value (``cdk.json``, or ``-c stackName=Other`` for a second copy side by side), else
+``WsgwChatStack``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bundled chat app as a CDK stack: the AWS twin of ``wsgw.json``.
+"""The chat app as a CDK stack (wsgw's bundled app; ``wsgw init`` copies it).
 
 One DynamoDB connection table, one Python Lambda function per handler in
 ``handlers/``, a WebSocket API routing on ``$request.body.action`` and a ``dev``

@@ -1,9 +1,10 @@
-"""End-to-end tests of the bundled chat app with wsgw's pytest fixtures; copy and adapt.
+"""End-to-end tests of the chat app with wsgw's pytest fixtures; copy and adapt.
 
-Run with ``pytest examples/``. The fixtures come from the wsgw plugin, registered when
-wsgw is installed; the gateway serves the bundled CDK app (``wsgw_template`` or
-``--wsgw-template`` pick another app). One gateway serves the whole session; each test
-gets fresh clients, closed for it at its end.
+The fixtures come from the wsgw plugin, registered when wsgw is installed. The gateway
+serves the app in pytest's rootdir (a CDK app's ``cdk.json``, a SAM ``template.yaml``,
+...; in wsgw's own repository, the bundled chat app); ``wsgw_template`` or
+``--wsgw-template`` pick another. One gateway serves the whole session; each test gets
+fresh clients, closed for it at its end. ``wsgw init`` copies this file into new projects.
 """
 
 from __future__ import annotations

@@ -143,9 +143,10 @@ class RunLocalProcess:
     line (``lines``) for :meth:`wait_for`. Tests stop it with :meth:`stop`."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
-                 new_session: bool = False) -> None:
+                 new_session: bool = False, program: list[str] | None = None) -> None:
+        # ``program``: another wsgw to run (an installed one's ``bin/wsgw``).
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "run-local", *args],
+            [*(program or [sys.executable, str(ROOT / "cli.py")]), "run-local", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env,
             start_new_session=new_session,  # its own process group, as in a terminal of its own
         )

@@ -8,13 +8,16 @@ from pathlib import Path
 import click
 
 from emulator.commands.failure import fail
+from emulator.commands.progress import StepProgress
 from emulator.core.errors import WsgwError
 from emulator.template import cdk_cli
+from emulator.tools.console import Console
 
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Where to write the cloud assembly (default: deploy/cdk.out).")
+              help="Where to write the cloud assembly (default: deploy/cdk.out in a checkout, "
+                   "else a folder of wsgw's user cache).")
 def synth(out_dir: Path | None) -> None:
     """Synthesize the bundled CDK app offline (no AWS credentials needed).
 
@@ -25,7 +28,7 @@ def synth(out_dir: Path | None) -> None:
       wsgw synth --out /tmp/wsgw-assembly
     """
     try:
-        assembly = cdk_cli.synth(out_dir)
+        assembly = cdk_cli.synth(out_dir, progress=StepProgress(Console()))
     except WsgwError as exc:
         fail(str(exc))
     click.echo(f"wsgw: cloud assembly in {assembly}")
@@ -51,7 +54,7 @@ def deploy(stack_name: str, profile: str | None, region: str | None) -> None:
     if blocking:
         fail("cannot deploy yet: " + "; ".join(blocking))
     try:
-        outputs = cdk_cli.deploy(stack_name, profile=profile, region=region)
+        outputs = cdk_cli.deploy(stack_name, profile=profile, region=region, progress=StepProgress(Console()))
     except WsgwError as exc:
         fail(str(exc))
     click.echo(f"wsgw: deployed {stack_name}")
@@ -76,7 +79,7 @@ def destroy(stack_name: str, profile: str | None, region: str | None) -> None:
     if problems:
         fail("cannot destroy: " + "; ".join(problems))
     try:
-        cdk_cli.destroy(stack_name, profile=profile, region=region)
+        cdk_cli.destroy(stack_name, profile=profile, region=region, progress=StepProgress(Console()))
     except WsgwError as exc:
         fail(str(exc))
     click.echo(f"wsgw: destroyed {stack_name}")
