@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from wsgiref.types import WSGIApplication
 
 from ..core.credentials import DUMMY_CREDENTIALS
@@ -33,9 +33,11 @@ from ..core.model import IndexSpec, TableSpec
 class EmbeddedAws:
     """A moto server child process on a loopback port."""
 
-    def __init__(self, host: str = "127.0.0.1", state_dir: Path | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", state_dir: Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.host = host
         self.state_dir = state_dir  # keep DynamoDB's data here across restarts (--state-dir)
+        self.progress = progress  # hears "replayed N records"... while a state folder is restored
         self.process: asyncio.subprocess.Process | None = None
         self.port: int | None = None
 
@@ -91,6 +93,8 @@ class EmbeddedAws:
                 raise StartupError("the embedded AWS services (moto) did not start in time") from None
             if not line.startswith(b"PROGRESS "):
                 break
+            if self.progress is not None:
+                self.progress(line[len(b"PROGRESS "):].decode(errors="replace").strip())
         if not line.startswith(b"PORT "):
             await self.stop()
             if line.startswith(b"ERROR "):

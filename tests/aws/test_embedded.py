@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from emulator.aws.embedded import EmbeddedAws
+from emulator.aws.journal_format import JOURNAL_NAME, Record, write_journal
 from emulator.core.errors import StartupError
 from emulator.core.model import IndexSpec, KeyAttribute, TableSpec
 
@@ -54,3 +56,23 @@ async def test_a_table_moto_refuses_is_a_startup_error_naming_it() -> None:
     with pytest.raises(StartupError, match="could not create table bad-table: .*not defined in AttributeDefinitions"):
         await aws.start(tables=[bad])
     assert aws.process is None  # stopped and reaped
+
+
+@pytest.mark.asyncio
+async def test_restoring_a_state_folder_reports_its_progress(tmp_path: Path) -> None:
+    # 2,100 puts: the child says "replayed 1000 records"... while restoring, and the
+    # parent hands each line on (run-local prints them) instead of dropping them.
+    keys = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}
+    records = [Record("CreateTable", "us-east-1", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", **keys}),
+               *[Record("PutItem", "us-east-1", {"TableName": "t", "Item": {"pk": {"S": f"k{n}"}}})
+                 for n in range(2100)]]
+    write_journal(tmp_path / JOURNAL_NAME, records)
+    heard: list[str] = []
+    aws = EmbeddedAws(state_dir=tmp_path, progress=heard.append)
+    try:
+        await aws.start()
+        assert [line.split()[0] for line in heard] == ["replayed", "replayed"]  # each thousand
+        assert _dynamodb(aws.endpoint_url, "us-east-1").scan(TableName="t", Select="COUNT")["Count"] == 2100
+    finally:
+        await aws.stop()
