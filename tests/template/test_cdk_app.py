@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,10 +24,11 @@ from conftest import DEADLINE_S, RunLocalProcess
 from emulator.core.errors import ConfigError
 from emulator.template import cdk_app
 from emulator.template.cdk_app import WatchPatterns, synth_app
-from emulator.template.cdk_toolkit import CdkError
+from emulator.template.cdk_toolkit import CdkError, find_cli
 from emulator.template.loader import load_model
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "cdk_python"
+TYPESCRIPT_APP = Path(__file__).resolve().parents[1] / "apps" / "cdk_typescript"
 SYNTH_S = 120.0  # a Python CDK synth takes 3-15 s on a loaded 2-core machine
 
 
@@ -137,6 +139,17 @@ def test_an_app_without_its_cdk_library_says_to_use_its_virtualenv(tmp_path: Pat
     (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} -c 'import aws_cdk.no_such_module'"}))
     with pytest.raises(CdkError, match=r"No module named 'aws_cdk.no_such_module'.*run wsgw from its virtualenv"):
         synth_app(app)
+
+
+def test_a_typescript_app_synthesizes_with_its_own_cli(tmp_path: Path) -> None:
+    app = tmp_path / "ts-app"
+    shutil.copytree(TYPESCRIPT_APP, app, ignore=shutil.ignore_patterns("node_modules", ".wsgw", "__pycache__"))
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=app, check=True,
+                   capture_output=True, timeout=600)
+    assert find_cli(app) == app / "node_modules" / ".bin" / "cdk"  # the app's devDependency first
+    model = load_model(app)
+    assert set(model.routes) == {"$connect", "$default"} and model.stage == "local"
+    assert {spec.code_dir for spec in model.functions.values()} == {(app / "functions").resolve()}
 
 
 # --- run-local on the app where it stands -----------------------------------------------------

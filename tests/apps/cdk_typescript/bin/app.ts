@@ -1,0 +1,15 @@
+import * as cdk from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+
+const app = new cdk.App();
+const stack = new cdk.Stack(app, 'TsEchoStack');
+const code = lambda.Code.fromAsset('functions');
+const fn = (id: string, handler: string) =>
+  new lambda.Function(stack, id, { runtime: lambda.Runtime.PYTHON_3_11, handler, code });
+const api = new apigwv2.WebSocketApi(stack, 'EchoApi', {
+  connectRouteOptions: { integration: new WebSocketLambdaIntegration('ConnectIntegration', fn('ConnectFn', 'echo.connect')) },
+  defaultRouteOptions: { integration: new WebSocketLambdaIntegration('DefaultIntegration', fn('DefaultFn', 'echo.default')), returnResponse: true },
+});
+new apigwv2.WebSocketStage(stack, 'Stage', { webSocketApi: api, stageName: 'local', autoDeploy: true });
