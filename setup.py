@@ -23,6 +23,8 @@ setup(
         # The SAM twin of the stack (`wsgw init --template sam`).
         "emulator._bundled.deploy": ["cdk.json", "package.json", "package-lock.json", "snapshot.out/*.json",
                                      "chat-app.sam.yaml"],
+        # The live inspector's page: plain HTML, CSS and JS, served from the package.
+        "emulator.inspector": ["*.html", "*.css", "*.js"],
     },
     exclude_package_data={"": ["__pycache__", "*.pyc"]},
 )

@@ -33,6 +33,7 @@ from emulator.net import event_loop
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers
 from emulator.core.errors import WsgwError
 from emulator.core.invocation import Invoke, Outcome, Succeeded
+from emulator.inspector import InspectorOptions
 from emulator.template.loader import load_model
 
 from .lifecycle import announce, raise_open_files_limit, wait_for_stop
@@ -133,13 +134,14 @@ def _top_allocations(count: int = 12) -> list[str]:
     return [str(stat) for stat in stats[:count]]
 
 
-async def serve_until_stopped(app: Path, *, max_workers: int | None, reload: bool) -> None:
+async def serve_until_stopped(app: Path, *, max_workers: int | None, reload: bool, inspector: bool = False) -> None:
     """Serve ``app`` on 127.0.0.1 (free port) until told to stop; always stop it."""
     model = load_model(app)
     recorder = Recorder()
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-tls-") as tls_dir:
         options = GatewayOptions(port=0, tls_dir=Path(tls_dir), reload=reload,
-                                 max_workers_per_function=max_workers or default_max_workers())
+                                 max_workers_per_function=max_workers or default_max_workers(),
+                                 inspector=InspectorOptions() if inspector else None)
         gateway = LocalGateway(model, options, function_log=recorder.function_log, observer=recorder.observe,
                                reload_log=recorder.reload_line)  # fmt: skip
 
@@ -171,12 +173,14 @@ def main(argv: list[str]) -> int:
                         help="worker processes per function at most (default: run-local's, 2 x cores, at least 4)")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (health lists the top lines)")
     parser.add_argument("--reload", action="store_true", help="GatewayOptions(reload=True) (hot reload of the code folders)")
+    parser.add_argument("--inspector", action="store_true", help="the live inspector on, as run-local has it")
     args = parser.parse_args(argv)  # fmt: skip
     raise_open_files_limit()
     if args.tracemalloc:
         tracemalloc.start()
     try:
-        event_loop.run(serve_until_stopped(args.app, max_workers=args.max_workers, reload=args.reload), args.loop)
+        event_loop.run(serve_until_stopped(args.app, max_workers=args.max_workers, reload=args.reload,
+                                            inspector=args.inspector), args.loop)
     except WsgwError as exc:
         sys.stderr.write(f"wsgw: error: {exc}\n")
         return 1

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
@@ -23,16 +24,21 @@ from .core.clock import Clock, SystemClock
 from .core.credentials import DEFAULT_IAM_CREDENTIALS
 from .core.ids import IdFactory, RandomIds
 from .core.invocation import FaultSource, Integrations, InvocationObserver
+from .core.iam_identity import Identity
 from .core.lifecycle import ConnectionLifecycle
 from .core.loopback import LOOPBACK_NAMES, is_loopback_url
 from .core.management import ManagementApi
 from .core.model import ApiModel
+from .inspector import PREFIX as INSPECTOR_PREFIX
+from .inspector import Inspector, InspectorOptions, Recorder, RecordingLifecycle, RecordingManagement, Ring
 from .net.listener import Listener, bind_listener
+from .net.session_host import RefusalObserver
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
 from .reload import Reloader, ReloadLog, ReloadSource
 from .runtime.environment import LocalServices, services_environment
 from .runtime.integrations import HookedIntegrations, InvokerIntegrations
 from .runtime.invoker import Invoker, LogSink
+from .runtime.provisioning import Provisioner, RuntimeOptions
 from .template.env_overrides import EnvOverrides
 
 T = TypeVar("T")
@@ -73,12 +79,20 @@ class GatewayOptions:
     env_overrides: EnvOverrides = field(default_factory=EnvOverrides)  # --env-vars, wsgw_env
     # Access key -> secret accepted for AWS_IAM on $connect (default: the dummy ones).
     iam_credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IAM_CREDENTIALS))
+    # Access key -> identity fields its AWS_IAM events carry (--iam-identities;
+    # emulator/core/iam_identity.py); keys not here get a local IAM user of their own.
+    iam_identities: Mapping[str, Identity] = field(default_factory=dict)
     # Hot reload (emulator/reload.py): watch the functions' code folders and, with a
     # reload_source, the app's definition (ReloadSource(None): the bundled CDK app).
     reload: bool = False
     reload_source: ReloadSource | None = None
     # Keep the embedded moto's DynamoDB data in this folder across restarts (--state-dir).
     state_dir: Path | None = None
+    # What handlers run on and import: their Runtime's Python, declared dependencies,
+    # layers (--deps, --python; emulator/runtime/provisioning.py).
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    # The live inspector (emulator/inspector): its ring size and token; None: off.
+    inspector: InspectorOptions | None = None
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -107,6 +121,7 @@ class LocalGateway:
         faults: FaultSource | None = None,
         observer: InvocationObserver | None = None,
         reload_log: ReloadLog = print_reload_line,
+        on_refusal: RefusalObserver | None = None,
     ) -> None:
         self.model = _with_limits(model, options)
         self.options = options
@@ -116,12 +131,16 @@ class LocalGateway:
         self.faults = faults  # test hooks around every integration (the pytest plugin)
         self.observer = observer
         self.reload_log = reload_log
+        self.on_refusal = on_refusal  # hears each handshake refused (run-local prints why)
         self.reloader: Reloader | None = None
         self.aws: EmbeddedAws | None = None
         self.tls: TlsMaterial | None = None
         self.invoker: Invoker | None = None
+        self.provisioner: Provisioner | None = None
         self.lifecycle: ConnectionLifecycle | None = None
         self.listener: Listener | None = None
+        self.recorder: Recorder | None = None  # the inspector's records (options.inspector)
+        self.inspector: Inspector | None = None
         self.port = options.port
 
     # -- addresses --------------------------------------------------------------
@@ -154,6 +173,14 @@ class LocalGateway:
         return f"http://{self.domain_name}/{self.model.stage}"
 
     @property
+    def inspector_url(self) -> str | None:
+        """The inspector's page (with its token, if it needs one), or None when it is off."""
+        if self.options.inspector is None:
+            return None
+        token = self.options.inspector.token
+        return f"http://{self.domain_name}{INSPECTOR_PREFIX}/" + (f"?token={token}" if token else "")
+
+    @property
     def aws_endpoint_url(self) -> str | None:
         if self.options.aws_endpoint_url:
             return self.options.aws_endpoint_url
@@ -171,15 +198,25 @@ class LocalGateway:
                 hosts.append(self.options.host)
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
             if self.options.aws_endpoint_url is None:
-                self.aws = EmbeddedAws(state_dir=self.options.state_dir)
+                self.aws = EmbeddedAws(state_dir=self.options.state_dir, progress=lambda what: self.reload_log(
+                    f"wsgw: restoring --state-dir {self.options.state_dir}: {what}..."))
                 # Its URL is known at once: the workers start while moto imports.
                 await self.aws.launch(tables=self.model.tables, region=self.model.region)
+            # Start-up lines about the functions' runtime (missing Pythons, installs)
+            # go where reload reports go: run-local's console.
+            self.provisioner = Provisioner(self.options.runtime, self.reload_log)
+            if self.options.inspector is not None:
+                # Wall-clock times: what a person watching the page lives by.
+                self.recorder = Recorder(Ring(self.options.inspector.ring_size), time.time)
+            recorder = self.recorder
             self.invoker = Invoker(
-                self.model.functions, base_env=self._worker_env(), log=self.function_log,
+                self.model.functions, base_env=self._worker_env(),
+                log=self.function_log if recorder is None else _both(recorder.log_line, self.function_log),
                 region=self.model.region, account_id=self.model.account_id,
                 max_workers_per_function=self.options.max_workers_per_function,
+                provision=self.provisioner.plan,
             )
-            warm = asyncio.ensure_future(self.invoker.start())
+            warm = asyncio.ensure_future(self._warm(self.provisioner, self.invoker))
             if self.aws is not None:
                 try:
                     await self.aws.wait_ready()
@@ -195,19 +232,32 @@ class LocalGateway:
                     endpoint_url=tables_endpoint, region=self.model.region,
                 )
             await warm
-            self.lifecycle = ConnectionLifecycle(
-                self.model, domain_name=self.domain_name, clock=self.clock, ids=self.ids,
+            lifecycle_args: dict[str, Any] = dict(
+                domain_name=self.domain_name, clock=self.clock, ids=self.ids,
                 api_keys=self.options.api_keys, iam_credentials=self.options.iam_credentials,
+                iam_identities=self.options.iam_identities,
             )
-            management = ManagementApi(
+            # With the inspector on, the core's lifecycle and @connections rules record
+            # what they decide (emulator/inspector/recorder.py); the path stays the same.
+            self.lifecycle = (ConnectionLifecycle(self.model, **lifecycle_args) if recorder is None
+                              else RecordingLifecycle(recorder, self.model, **lifecycle_args))
+            management_args: dict[str, Any] = dict(
                 stage=self.model.stage, registry=self.lifecycle.registry,
                 clock=self.clock, limits=self.model.limits,
             )
+            management = (ManagementApi(**management_args) if recorder is None
+                          else RecordingManagement(recorder, **management_args))
+            observer, on_refusal = self.observer, self.on_refusal
+            if recorder is not None:
+                observer = _both(recorder.invocation, observer)
+                on_refusal = _both(recorder.refusal, on_refusal)
+                self.inspector = Inspector(recorder.ring, self.options.inspector or InspectorOptions())
             integrations: Integrations = InvokerIntegrations(self.invoker)
-            if self.faults is not None or self.observer is not None:
-                integrations = HookedIntegrations(integrations, faults=self.faults, observer=self.observer)
+            if self.faults is not None or observer is not None:
+                integrations = HookedIntegrations(integrations, faults=self.faults, observer=observer)
             self.listener = Listener(
                 self.lifecycle, management, integrations, ssl_context=server_ssl_context(self.tls),
+                on_refusal=on_refusal, mount=self.inspector,
             )
             self.listener.start(listener, sweep_interval_s=self.options.sweep_interval_s)
             if self.options.reload:
@@ -217,6 +267,12 @@ class LocalGateway:
             listener.close()
             await self.stop()
             raise
+
+    async def _warm(self, provisioner: Provisioner, invoker: Invoker) -> None:
+        """Install what the functions need (cached: milliseconds when nothing changed),
+        then start one worker per function."""
+        await provisioner.prepare(self.model.functions.values())
+        await invoker.start()
 
     def sweep(self) -> int:
         """Close connections past their idle timeout or maximum duration now (tests
@@ -233,6 +289,8 @@ class LocalGateway:
         if self.reloader is not None:
             await self.reloader.stop()
             self.reloader = None
+        if self.inspector is not None:
+            self.inspector.close()  # its pages' streams end; the records stay readable
         if self.listener is not None:
             cut_short = await self.listener.shutdown(self.options.shutdown_timeout_s, progress=progress)
             self.listener = None
@@ -305,6 +363,18 @@ class LocalGateway:
             api_hostname=execute_api_host(model.api_id, model.region),
             ca_bundle=self.tls.ca_bundle,
         ))
+
+
+def _both(first: Callable[..., None], second: Callable[..., None] | None) -> Callable[..., None]:
+    """A hook that calls ``first``, then ``second`` (if any), with the same arguments:
+    the inspector's recorder and the caller's own hook both hear each report."""
+    if second is None:
+        return first
+
+    def both(*args: Any) -> None:
+        first(*args)
+        second(*args)
+    return both
 
 
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:

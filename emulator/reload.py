@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
-import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,18 +50,20 @@ STEP_MS = 50  # changes are handed on once none came for this long
 class ReloadSource:
     """What the model is loaded from again after a definition edit: ``source`` as
     given to :func:`~emulator.template.loader.load_model` (``None``: the bundled CDK app,
-    re-synthesized), with the same ``api``, ``stack`` and ``parameters``."""
+    re-synthesized), with the same ``api``, ``stack``, ``parameters`` and ``stack_name``."""
 
     source: Path | None = None
     api: str | None = None
     stack: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
+    stack_name: str | None = None  # AWS::StackName (--stack-name)
 
     def load(self) -> ApiModel:
         """Load the model (blocking: synth may take seconds; run it in a thread)."""
         from .template.loader import load_model  # deferred: template loaders are heavy
 
-        return load_model(self.source, api=self.api, stack=self.stack, parameters=self.parameters)
+        return load_model(self.source, api=self.api, stack=self.stack, parameters=self.parameters,
+                          stack_name=self.stack_name)
 
     @property
     def deploy_dir(self) -> Path:
@@ -176,12 +177,14 @@ def _affects(code_dir: Path, module: str, touched: list[Path]) -> bool:
 
 
 def _forget_bytecode(files: Iterable[Path]) -> None:
-    """Remove the cached bytecode of edited files: its header only records the
-    source's mtime in seconds and its size, so an edit within the same second that
-    keeps the size would otherwise import the old code."""
+    """Remove the cached bytecode of edited files, every interpreter's (workers run on
+    their function's Python version: ``name.cpython-312.pyc`` beside ``-311``): its
+    header only records the source's mtime in seconds and its size, so an edit within
+    the same second that keeps the size would otherwise import the old code."""
     for path in files:
-        with contextlib.suppress(OSError, ValueError, NotImplementedError):
-            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+        for compiled in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+            with contextlib.suppress(OSError):
+                compiled.unlink()
 
 
 def change_filter(roots: list[Path]) -> Callable[[Any, str], bool]:

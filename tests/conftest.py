@@ -22,6 +22,7 @@ import boto3
 import pytest
 
 from emulator.app import GatewayThread, GatewayOptions, LocalGateway
+from emulator.net.session_host import Refusal
 from emulator.template.loader import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +58,11 @@ class FunctionLog:
 class RunningGateway:
     """A started gateway plus what tests need to talk to it."""
 
-    def __init__(self, background: GatewayThread, log: FunctionLog) -> None:
+    def __init__(self, background: GatewayThread, log: FunctionLog, refusals: list[Refusal] | None = None) -> None:
         self.background = background
         self.local = background.local
         self.log = log
+        self.refusals: list[Refusal] = refusals if refusals is not None else []  # every handshake refused
 
     @property
     def ws_url(self) -> str:
@@ -100,12 +102,14 @@ class RunningGateway:
 def start_gateway(app: Path | None, tls_dir: Path, **options: Any) -> RunningGateway:
     """Serve ``app`` (None: the bundled CDK app, synthesized) on a free port."""
     log = FunctionLog()
+    refusals: list[Refusal] = []
     local = LocalGateway(
         load_model(app), GatewayOptions(port=0, tls_dir=tls_dir, **options), function_log=log,
+        on_refusal=refusals.append,
     )
     background = GatewayThread(local)
     background.start()
-    return RunningGateway(background, log)
+    return RunningGateway(background, log, refusals)
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +129,22 @@ def chat_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
     running = start_gateway(None, tls_dir)
     yield running
     running.background.stop()
+
+
+@pytest.fixture(scope="session")
+def inspected_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
+    """The bundled chat app with the live inspector on (tests/inspector)."""
+    from emulator.inspector import InspectorOptions
+    running = start_gateway(None, tls_dir, inspector=InspectorOptions())
+    yield running
+    running.background.stop()
+
+
+@pytest.fixture(scope="session")
+def runtime_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One wsgw cache folder (dependency installs, the runtime SDK) for the session's
+    tests of the functions' runtime: what one test installed, the next one finds."""
+    return tmp_path_factory.mktemp("wsgw-cache")
 
 
 @pytest.fixture

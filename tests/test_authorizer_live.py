@@ -64,20 +64,26 @@ def test_authorizer_event_has_the_request_shape(guarded: RunningGateway) -> None
     assert "authorizer" not in event["requestContext"]
 
 
-@pytest.mark.parametrize("query, status", [
-    ("", 401),                       # identity source missing: the authorizer is not invoked
-    ("?token=", 401),                # empty counts as missing
-    ("?token=deny", 403),
-    ("?token=unauthorized", 401),
-    ("?token=boom", 500),
-    ("?token=malformed", 500),
+@pytest.mark.parametrize("query, status, reason", [
+    # identity source missing: the authorizer is not invoked
+    ("", 401, "authorizer AuthFunction: identity source route.request.querystring.token is missing or empty"),
+    ("?token=", 401, "authorizer AuthFunction: identity source route.request.querystring.token is missing "
+                     "or empty"),  # empty counts as missing
+    ("?token=deny", 403, "authorizer AuthFunction denied execute-api:Invoke on "
+                         "arn:aws:execute-api:us-east-1:123456789012:wsgwlocal1/live/$connect"),
+    ("?token=unauthorized", 401, "authorizer AuthFunction answered Unauthorized"),
+    ("?token=boom", 500, "authorizer AuthFunction failed (ValueError)"),
+    ("?token=malformed", 500, "authorizer AuthFunction returned no principalId"),
 ])
-def test_refusals(guarded: RunningGateway, query: str, status: int) -> None:
+def test_refusals(guarded: RunningGateway, query: str, status: int, reason: str) -> None:
     def starts(function: str) -> int:
         return sum(1 for f, line in guarded.log.snapshot() if f == function and line.startswith("START"))
 
     authorizer_runs, connect_runs = starts("AuthFunction"), starts("ConnectFunction")
+    refused_before = len(guarded.refusals)
     assert _refused(guarded, query) == status
+    # The gateway says why (run-local prints it); the client only sees the status.
+    assert [(r.status, r.reason) for r in guarded.refusals[refused_before:]] == [(status, reason)]
     invoked = query not in ("", "?token=")
     assert starts("AuthFunction") - authorizer_runs == (1 if invoked else 0)
     assert starts("ConnectFunction") == connect_runs  # $connect never ran

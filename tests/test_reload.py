@@ -290,6 +290,12 @@ def test_reload_source_knows_what_defines_the_app(tmp_path: Path) -> None:
     assert not bundled.defines(deploy.parent / "handlers" / "whoami.py")
 
 
+def test_a_reload_keeps_the_stack_name_and_parameters() -> None:
+    template = Path(__file__).resolve().parent / "templates" / "sam_chat" / "template.yaml"
+    model = ReloadSource(template, parameters={"StageName": "dev"}, stack_name="other-stack").load()
+    assert "other-stack-send" in model.functions and model.stage == "dev"
+
+
 def test_module_files_follow_static_imports_inside_the_code_folder(tmp_path: Path) -> None:
     handlers = Path(__file__).resolve().parent.parent / "handlers"
     loaded = module_files(handlers, "send_message")

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from conftest import RunningGateway, start_gateway, wait_until
+from conftest import DEADLINE_S, RunLocalProcess, RunningGateway, start_gateway, wait_until
 
 SAM_CHAT = Path(__file__).resolve().parent / "templates" / "sam_chat" / "template.yaml"
 
@@ -86,3 +86,28 @@ def test_a_change_to_the_stack_shows_up_with_no_other_edit(tmp_path: Path) -> No
     model = load_template(cdk_cli.synth(tmp_path / "cdk.out", project=project))
     assert "ping" in model.routes and model.routes["ping"].two_way
     assert model.functions[model.routes["ping"].function].code_dir == project / "handlers"
+
+
+def test_stack_name_flag_feeds_aws_stack_name(tls_dir: Path) -> None:
+    # SendMessageFunction's FunctionName is !Sub ${AWS::StackName}-send: the invocation
+    # line names it by the stack name given (the default would be the folder's, sam-chat).
+    server = RunLocalProcess("--template", str(SAM_CHAT), "--stack-name", "chat-prod", "--port", "0",
+                             "--no-reload", "--tls-dir", str(tls_dir))
+    try:
+        url = server.wait_for(r"WebSocket URL: (ws://\S+)", timeout=DEADLINE_S).group(1)
+        server.wait_for("Ready", timeout=DEADLINE_S)
+        with connect(url, open_timeout=DEADLINE_S) as ws:
+            ws.send('{"message": {"type": "sendmessage", "text": "hello"}}')
+            ws.recv(timeout=DEADLINE_S)
+        server.wait_for(r"  sendmessage  chat-prod-send  ok  ", timeout=DEADLINE_S)
+    finally:
+        assert server.close() == 0
+
+
+def test_an_invalid_stack_name_is_a_usage_error() -> None:
+    server = RunLocalProcess("--template", str(SAM_CHAT), "--stack-name", "chat_prod", "--port", "0")
+    try:
+        server.wait_for(r"--stack-name: 'chat_prod' is not a stack name", timeout=DEADLINE_S)
+        assert server.process.wait(DEADLINE_S) == 2
+    finally:
+        server.close()

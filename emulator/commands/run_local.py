@@ -6,24 +6,35 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
+import json
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
+from typing import Mapping
 
 import click
 
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers, default_tls_dir
 from emulator.commands.failure import fail, usage_error
-from emulator.core.errors import WsgwError
+from emulator.commands.progress import StepProgress
+from emulator.core.access import access_warnings
+from emulator.core.credentials import DEFAULT_IAM_CREDENTIALS
+from emulator.core.errors import ConfigError, WsgwError
+from emulator.core.iam_identity import Identity, parse_identities
 from emulator.core.model import ApiModel, check_stage_name
 from emulator.net import event_loop as event_loop_module
+from emulator.inspector import DEFAULT_RING_SIZE, InspectorOptions
 from emulator.net.event_loop import LoopChoice
 from emulator.reload import ReloadSource
 from emulator.runtime.invoker import DEBUGPY_ENV
+from emulator.runtime.provisioning import DepsMode, RuntimeOptions
 from emulator.template.env_overrides import EnvOverrides
+from emulator.template import cdk_cli
 from emulator.template.discovery import find_app
 from emulator.template.loader import load_model
+from emulator.template.template_file import check_stack_name
 from emulator.template.parameters import parse_overrides
 from emulator.tools import local_state
 from emulator.tools.console import Console, Format, use_colour
@@ -35,9 +46,13 @@ from emulator.tools.console import Console, Format, use_colour
 @click.option("--stage", default=None, help="Stage name in the URL path (default: the app's stage).")
 @click.option("--template", "template", type=click.Path(path_type=Path), default=None,
               help="What to serve: a CDK cloud assembly folder (cdk.out), a CloudFormation or SAM template "
-                   "(JSON/YAML), or a wsgw.json app description. Default: the bundled CDK app, freshly synthesized.")
+                   "(JSON/YAML), a CDK app's folder (cdk.json; synthesized by wsgw), or a wsgw.json app description. "
+                   "Default: the app in the current folder, else the bundled chat app.")
 @click.option("--api", default=None, help="Which WebSocket API (logical id or Name) when the template has several.")
 @click.option("--stack", "stack_name", default=None, help="Which stack of a cloud assembly with several.")
+@click.option("--stack-name", "cfn_stack_name", default=None, metavar="NAME",
+              help="AWS::StackName for the template (default: a cloud assembly's stack name; for a template "
+                   "file, the name of its folder).")
 @click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="KEY=VALUE ...",
               help="Template parameter values, as sam takes them: KEY=VALUE or ParameterKey=KEY,ParameterValue=VALUE, "
                    "several after one flag (--parameter-overrides A=1 B=2) or the flag repeated.")
@@ -65,6 +80,10 @@ from emulator.tools.console import Console, Format, use_colour
               help="A file of accepted API keys, one per line.")
 @click.option("--iam-credentials", "iam_credentials", multiple=True, metavar="ACCESS_KEY:SECRET",
               help="Credentials accepted for AWS_IAM on $connect (repeatable; default testing:testing).")
+@click.option("--iam-identities", "iam_identities_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE",
+              help='Who each access key is, in AWS_IAM events\' requestContext.identity: JSON '
+                   '{"ACCESS_KEY": {"cognitoIdentityId": "...", "userArn": "...", ...}}.')
 @click.option("--env-vars", "env_vars", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help='Environment overrides, SAM style: {"Parameters": {...all...}, "FunctionName": {...}}.')
 @click.option("--no-reload", is_flag=True, default=False,
@@ -76,9 +95,20 @@ from emulator.tools.console import Console, Format, use_colour
 @click.option("--quiet", "-q", is_flag=True, default=False, help="Invocation lines only, no handler output.")
 @click.option("--verbose", "-v", is_flag=True, default=False, help="Also print each invocation's full event.")
 @click.option("--debug-function", default=None, metavar="NAME",
-              help="Run NAME's worker under debugpy (pip install debugpy): it waits for an IDE to attach.")
+              help="Run NAME's worker under debugpy (the debug extra: pip install 'wsgw[debug]'): it waits for an IDE to attach.")
 @click.option("--debug-port", default=5678, show_default=True, type=click.IntRange(1, 65535),
               help="Where --debug-function's debugpy listens (on 127.0.0.1).")
+@click.option("--deps", "deps", type=click.Choice(["declared", "inherit"]), default="declared", show_default=True,
+              help="declared: a function imports what Lambda would give it (the standard library, boto3, its code "
+                   "folder, its layers, its requirements.txt, installed once into wsgw's cache); inherit: also "
+                   "everything installed beside wsgw, on wsgw's own Python.")
+@click.option("--python", "pythons", multiple=True, metavar="VERSION=PATH",
+              help="The interpreter for functions whose Runtime is pythonVERSION (repeatable), e.g. "
+                   "--python 3.12=/usr/bin/python3.12 (default: found on PATH, in pyenv or uv).")
+@click.option("--no-inspector", is_flag=True, default=False,
+              help="Do not serve the live inspector page (/@inspector/ on the gateway's port).")
+@click.option("--inspector-records", type=click.IntRange(min=100), default=DEFAULT_RING_SIZE, show_default=True,
+              metavar="N", help="How many recent records (frames, invocations, log lines...) the inspector keeps.")
 # sam's `--parameter-overrides A=1 B=2`: click gives the flag one value, the rest arrive
 # here (run-local takes no other argument, so nothing else can land here).
 @click.argument("more_parameter_overrides", nargs=-1, metavar="")
@@ -87,15 +117,18 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               state_dir: Path | None, tls_dir: Path | None, max_workers: int | None, idle_timeout: float | None,
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
-              iam_credentials: tuple[str, ...], env_vars: Path | None, no_reload: bool,
+              iam_credentials: tuple[str, ...], iam_identities_file: Path | None, cfn_stack_name: str | None,
+              env_vars: Path | None, no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
-              debug_function: str | None, debug_port: int, more_parameter_overrides: tuple[str, ...]) -> None:
+              debug_function: str | None, debug_port: int, deps: DepsMode, pythons: tuple[str, ...],
+              no_inspector: bool, inspector_records: int, more_parameter_overrides: tuple[str, ...]) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API.
 
     \b
     Examples:
-      wsgw run-local                                  # the bundled chat app
+      wsgw run-local                                  # the app in this folder, else the bundled chat app
       wsgw run-local --template template.yaml         # a SAM or CloudFormation app
+      wsgw run-local --template ../my-cdk-app         # a CDK app (cdk.json), synthesized
       wsgw run-local --template cdk.out --stack ChatStack
       wsgw run-local --template template.yaml --parameter-overrides Stage=dev TableName=chat
     """
@@ -122,10 +155,17 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
             fail(str(exc))
         console.message(f"wsgw: {found.describe()}")
         template = found.path
-    if template is None:
-        console.message("wsgw: synthesizing the bundled CDK app (a no-op when deploy/ and handlers/ are unchanged)...")
+    if template is None and not cdk_cli.can_synthesize():
+        console.message("wsgw: the CDK tools are not installed (pip install 'wsgw[cdk]', Node.js): "
+                        "serving the bundled app's pre-synthesized template")
+    if cfn_stack_name is not None:
+        try:
+            check_stack_name(cfn_stack_name, "--stack-name")
+        except WsgwError as exc:
+            usage_error(str(exc))
     try:
-        model = load_model(template, api=api, stack=stack_name, parameters=parameters)
+        model = load_model(template, api=api, stack=stack_name, parameters=parameters, stack_name=cfn_stack_name,
+                           progress=StepProgress(console))
     except WsgwError as exc:
         fail(str(exc))
     if stage is not None:
@@ -146,6 +186,12 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         if not sep or not access_key or not secret:
             usage_error(f"--iam-credentials {item!r}: expected ACCESS_KEY:SECRET")
         credentials[access_key] = secret
+    identities = {}
+    if iam_identities_file is not None:
+        try:
+            identities = read_identities(iam_identities_file, credentials or DEFAULT_IAM_CREDENTIALS)
+        except WsgwError as exc:
+            fail(str(exc))
     try:
         overrides = EnvOverrides.from_file(env_vars) if env_vars is not None else EnvOverrides()
         if debug_function is not None:
@@ -159,10 +205,16 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
         frame_bytes=frame_limit, message_bytes=message_limit, api_keys=frozenset(keys),
         reload=not no_reload, env_overrides=overrides, state_dir=state_dir,
-        reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters),
+        reload_source=ReloadSource(template, api=api, stack=stack_name, parameters=parameters,
+                                   stack_name=cfn_stack_name),
     )
     if credentials:
         options = dataclasses.replace(options, iam_credentials=credentials)
+    options = dataclasses.replace(options, runtime=RuntimeOptions(deps=deps, pythons=parse_pythons(pythons)))
+    if not no_inspector:
+        options = dataclasses.replace(options, inspector=InspectorOptions.for_host(host, inspector_records))
+    if identities:
+        options = dataclasses.replace(options, iam_identities=identities)
     # The console prints each invocation; the server's own INFO line would repeat it.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr if log_format == "json" else sys.stdout)
@@ -174,6 +226,37 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         fail(str(exc))
 
 
+def read_identities(path: Path, credentials: Mapping[str, str]) -> dict[str, Identity]:
+    """``--iam-identities``: the JSON file of identity fields per access key, checked
+    (every key must be one ``--iam-credentials`` accepts, or it could never sign in)."""
+    where = f"--iam-identities {path}"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(where, exc.strerror or str(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(where, f"not JSON: {exc}") from None
+    identities = parse_identities(document, where)
+    unknown = sorted(set(identities) - set(credentials))
+    if unknown:
+        raise ConfigError(where, f"access key {unknown[0]} is not accepted for AWS_IAM: "
+                                 f"add it with --iam-credentials {unknown[0]}:SECRET")
+    return identities
+
+
+def parse_pythons(values: tuple[str, ...]) -> dict[str, Path]:
+    """``--python 3.12=/path/to/python`` values as ``{"3.12": Path(...)}`` (a usage error
+    if one is malformed; whether the interpreter is that version is checked at start)."""
+    pythons: dict[str, Path] = {}
+    for value in values:
+        version, sep, path = value.partition("=")
+        version = version.strip().removeprefix("python")
+        if not sep or not path or not re.fullmatch(r"3\.\d+", version):
+            usage_error(f"--python {value!r}: expected VERSION=PATH, e.g. 3.12=/usr/bin/python3.12")
+        pythons[version] = Path(path).expanduser()
+    return pythons
+
+
 def debug_overrides(overrides: EnvOverrides, model: ApiModel, function: str, port: int) -> EnvOverrides:
     """``overrides`` plus the variable that makes ``function``'s worker start debugpy
     (for --debug-function; exits with an error when the function or debugpy is missing)."""
@@ -181,7 +264,7 @@ def debug_overrides(overrides: EnvOverrides, model: ApiModel, function: str, por
         fail(f"--debug-function {function!r}: the app has no such function; its functions: "
              f"{', '.join(sorted(model.functions))}")
     if importlib.util.find_spec("debugpy") is None:
-        fail("--debug-function needs debugpy, which is not installed: pip install debugpy")
+        fail("--debug-function needs debugpy, which is not installed: pip install 'wsgw[debug]' (or pip install debugpy)")
     per_function = dict(overrides.per_function)
     per_function[function] = {**per_function.get(function, {}), DEBUGPY_ENV: f"127.0.0.1:{port}"}
     return dataclasses.replace(overrides, per_function=per_function)
@@ -193,7 +276,7 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     console = console or Console()
     say = console.message
     gateway = LocalGateway(model, options, function_log=console.function_line, observer=console.invocation,
-                           reload_log=say)
+                           reload_log=say, on_refusal=console.refusal)
     # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -209,6 +292,10 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     say(f"  Local CA:      {gateway.tls.ca_cert}  (trust it for wss:// and https://)")
     where = "embedded moto" if options.aws_endpoint_url is None else "--aws-endpoint-url"
     say(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
+    if gateway.inspector_url is not None:
+        say(f"  Inspector:     {gateway.inspector_url}")
+    for warning in access_warnings(model, api_keys=options.api_keys, iam_credentials=options.iam_credentials):
+        say(f"wsgw: warning: {warning}")
     state_file = _publish_state(gateway)
     say("Ready. Press Ctrl-C to stop.")
     sys.stdout.flush()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .arns import connect_method_arn
@@ -33,10 +33,13 @@ from .registry import ConnectionRecord
 @dataclass(frozen=True)
 class Verdict:
     """What the authorizer decided: ``status`` None means allowed, with ``context``
-    (``principalId``, ``integrationLatency`` and the returned context keys)."""
+    (``principalId``, ``integrationLatency`` and the returned context keys); else
+    ``reason`` says why the connection is refused, for run-local's log: "denied
+    execute-api:Invoke on …", "answered Unauthorized", "failed (ValueError)"..."""
 
     status: int | None
     context: Mapping[str, Any]
+    reason: str = field(default="", compare=False)
 
 
 def method_arn(endpoint: StageEndpoint, region: str, account_id: str) -> str:
@@ -95,19 +98,23 @@ def verdict(outcome: Outcome, arn: str) -> Verdict:
     if not isinstance(outcome, Succeeded):
         # Throwing "Unauthorized" is the documented way to answer 401; any other
         # failure is an authorizer error → 500 [doc] api-gateway-lambda-authorizer-output.
-        unauthorized = getattr(outcome, "error_message", None) == "Unauthorized"
-        return Verdict(401 if unauthorized else 500, {})
+        if getattr(outcome, "error_message", None) == "Unauthorized":
+            return Verdict(401, {}, "answered Unauthorized")
+        error = getattr(outcome, "error_type", None)
+        return Verdict(500, {}, f"failed ({error})" if error else "timed out")
     result = outcome.result
     if not isinstance(result, Mapping) or "principalId" not in result:
-        return Verdict(500, {})
+        return Verdict(500, {}, "returned no principalId")
     effect = _effect(result.get("policyDocument"), arn)
     if effect is None:
-        return Verdict(500, {})
+        return Verdict(500, {}, "returned a malformed policyDocument")
     if effect != "Allow":
-        return Verdict(403, {})
+        why = "denied" if effect == "Deny" else "allowed nothing that matches"
+        return Verdict(403, {}, f"{why} execute-api:Invoke on {arn}")
     extra = result.get("context") or {}
     if not isinstance(extra, Mapping) or any(isinstance(v, (dict, list)) for v in extra.values()):
-        return Verdict(500, {})  # context values must be strings, numbers or booleans
+        # context values must be strings, numbers or booleans
+        return Verdict(500, {}, "returned a context value that is not a string, number or boolean")
     context = {"principalId": result["principalId"], "integrationLatency": round(outcome.duration_ms)}
     context.update(extra)
     if "usageIdentifierKey" in result:

@@ -144,7 +144,7 @@ def request_context(
     ctx["stage"] = endpoint.stage
     ctx["connectedAt"] = record.connected_at_ms
     ctx["requestTimeEpoch"] = now_ms
-    ctx["identity"] = record.identity()
+    ctx["identity"] = record.event_identity()
     ctx["requestId"] = request_id
     ctx["domainName"] = endpoint.domain_name
     ctx["connectionId"] = record.connection_id

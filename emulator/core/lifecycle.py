@@ -15,11 +15,11 @@ clock itself. The lifecycle of one connection::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Mapping, Union
 
-from . import sigv4
+from .access import api_key_refusal, iam_check
 from .authorizer import authorizer_event, method_arn, missing_identity, verdict
 from .clock import Clock
 from .credentials import DEFAULT_IAM_CREDENTIALS
@@ -30,6 +30,7 @@ from .events import (
     disconnect_event,
     message_event,
 )
+from .iam_identity import EMPTY_IDENTITIES, Identity
 from .ids import IdFactory
 from .invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 from .model import CONNECT, DEFAULT, DISCONNECT, ApiModel
@@ -48,10 +49,12 @@ class Accept:
 
 @dataclass(frozen=True)
 class Reject:
-    """Refuse the handshake with this HTTP status and body; no connection is made."""
+    """Refuse the handshake with this HTTP status and body; no connection is made.
+    ``reason`` is for the operator (run-local's log), never sent to the client."""
 
     status: int
     body: str
+    reason: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,12 @@ class ConnectionLifecycle:
         registry: ConnectionRegistry | None = None,
         api_keys: frozenset[str] = frozenset(),
         iam_credentials: Mapping[str, str] = DEFAULT_IAM_CREDENTIALS,
+        iam_identities: Mapping[str, Identity] = EMPTY_IDENTITIES,
     ) -> None:
         self.model = model
         self.api_keys = api_keys
         self.iam_credentials = iam_credentials
+        self.iam_identities = iam_identities  # access key -> identity fields (--iam-identities)
         self._handshakes: dict[str, Handshake] = {}  # waiting for their authorizer
         self.clock = clock
         self.ids = ids
@@ -146,7 +151,7 @@ class ConnectionLifecycle:
         if handshake.path != self._stage_path:
             # Any path other than /{stage} is refused with 403 before any
             # integration runs, like API Gateway's missing-route answer [?] body.
-            return Reject(403, FORBIDDEN_BODY)
+            return Reject(403, FORBIDDEN_BODY, f"no such stage: {handshake.path} (this API serves {self._stage_path})")
         now = self.clock.now_ms()
         record = ConnectionRecord(
             connection_id=self.ids.connection_id(),
@@ -161,23 +166,33 @@ class ConnectionLifecycle:
             self.registry.add(record)
             self.registry.mark_open(record.connection_id)
             return Accept(record.connection_id)
-        if route.api_key_required and not self.model.api_key_from_authorizer and not self._valid_key(
-            handshake.header("x-api-key")
-        ):
-            # ApiKeyRequired with $request.header.x-api-key: a missing or unknown key
-            # is refused before any integration; 403 by analogy with REST [?] §8.
-            return Reject(403, FORBIDDEN_BODY)
-        if route.authorization_type == "AWS_IAM" and self._iam_refusal(handshake) is not None:
-            # An unsigned or badly signed upgrade request is refused with 403
-            # [doc] DOCS-iam, DOCS-connect.
-            return Reject(403, FORBIDDEN_BODY)
+        if route.api_key_required and not self.model.api_key_from_authorizer:
+            refusal = api_key_refusal(handshake.header("x-api-key"), self.api_keys)
+            if refusal is not None:
+                # ApiKeyRequired with $request.header.x-api-key: a missing or unknown
+                # key is refused before any integration; 403 by analogy with REST [?] §8.
+                return Reject(403, FORBIDDEN_BODY, refusal)
+        if route.authorization_type == "AWS_IAM":
+            caller = iam_check(
+                handshake, credentials=self.iam_credentials, account_id=self.model.account_id,
+                now=datetime.fromtimestamp(now / 1000, tz=timezone.utc), identities=self.iam_identities,
+            )
+            if isinstance(caller, str):
+                # An unsigned or badly signed upgrade request is refused with 403
+                # [doc] DOCS-iam, DOCS-connect.
+                return Reject(403, FORBIDDEN_BODY, caller)
+            # The signer's identity goes into every event of the connection
+            # (core/iam_identity.py).
+            record = replace(record, iam_caller=caller)
         self.registry.add(record)
         if route.authorization_type == "CUSTOM" and route.authorizer is not None:
             spec = self.model.authorizers[route.authorizer]
-            if missing_identity(spec, handshake) is not None:
+            missing = missing_identity(spec, handshake)
+            if missing is not None:
                 # A missing identity source: 401 without invoking the authorizer §8.
                 self.registry.remove(record.connection_id)
-                return Reject(401, UNAUTHORIZED_BODY)
+                return Reject(401, UNAUTHORIZED_BODY,
+                              f"authorizer {spec.function}: identity source {missing} is missing or empty")
             self._handshakes[record.connection_id] = handshake
             request_id = self.ids.request_id()
             event = authorizer_event(
@@ -192,16 +207,6 @@ class ConnectionLifecycle:
         event = connect_event(self.endpoint, record, handshake, request_id=request_id, now_ms=self.clock.now_ms())
         return Invoke(route.function, event, request_id, record.connection_id, CONNECT)
 
-    def _iam_refusal(self, handshake: Handshake) -> str | None:
-        now = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=timezone.utc)
-        return sigv4.verify(
-            "GET", handshake.path, handshake.query, handshake.headers,
-            credentials=self.iam_credentials, now=now,
-        )
-
-    def _valid_key(self, key: object) -> bool:
-        return isinstance(key, str) and key in self.api_keys
-
     def connect_finished(self, invoke: Invoke, outcome: Outcome) -> Accept | Reject | Invoke:
         """Call with the outcome of an :meth:`open` Invoke (authorizer or ``$connect``);
         then send the 101 or the refusal, or run the next Invoke (``$connect`` after
@@ -212,13 +217,14 @@ class ConnectionLifecycle:
             judged = verdict(outcome, self._method_arn)
             if judged.status is not None:
                 self.registry.remove(connection_id)
-                return Reject(judged.status, _REFUSAL_BODIES[judged.status])
+                return Reject(judged.status, _REFUSAL_BODIES[judged.status], f"authorizer {invoke.function} {judged.reason}")
             route = self.model.route(CONNECT)
-            if self.model.api_key_from_authorizer and route is not None and route.api_key_required and not self._valid_key(
-                judged.context.get("usageIdentifierKey")
-            ):
-                self.registry.remove(connection_id)
-                return Reject(403, FORBIDDEN_BODY)
+            if self.model.api_key_from_authorizer and route is not None and route.api_key_required:
+                refusal = api_key_refusal(judged.context.get("usageIdentifierKey"), self.api_keys,
+                                          source="usageIdentifierKey from the authorizer")
+                if refusal is not None:
+                    self.registry.remove(connection_id)
+                    return Reject(403, FORBIDDEN_BODY, refusal)
             record = self.registry.set_authorizer(connection_id, judged.context)
             if route is None:  # $connect removed by a hot reload meanwhile: nothing to run
                 self.registry.mark_open(connection_id)
@@ -362,7 +368,8 @@ class ConnectionLifecycle:
 def _connect_decision(connection_id: str, outcome: Outcome) -> Accept | Reject:
     if isinstance(outcome, (Failed, TimedOut)):
         # The $connect Lambda threw or timed out: the handshake gets 502 [obs] §4.2.
-        return Reject(502, '{"message": "Internal server error"}')
+        why = f"$connect failed ({outcome.error_type})" if isinstance(outcome, Failed) else "$connect timed out"
+        return Reject(502, '{"message": "Internal server error"}', why)
     result = outcome.result
     status = connect_status(result)
     if status is None:
@@ -371,8 +378,8 @@ def _connect_decision(connection_id: str, outcome: Outcome) -> Accept | Reject:
         # 200, so a handler that returns nothing still lets the client in.
         status = 200
     elif status == MALFORMED:
-        return Reject(502, '{"message": "Internal server error"}')
+        return Reject(502, '{"message": "Internal server error"}', "$connect returned a malformed statusCode")
     if not 200 <= status <= 299:
         # Any non-2xx answers the handshake with that exact status [obs] §4.2.
-        return Reject(status, "")
+        return Reject(status, "", f"$connect returned {status}")
     return Accept(connection_id, subprotocol(result))

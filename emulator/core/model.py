@@ -80,6 +80,24 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class LayerSpec:
+    """One entry of a function's ``Layers``, in the function's order (Lambda merges
+    layers into ``/opt`` in that order, a later layer's file winning [doc]
+    DG-ADDLAYER, reference lambda-runtime.md §2).
+
+    ``content_dir`` is the local folder whose content Lambda would extract into
+    ``/opt`` (so its ``python/`` is what Python imports from); ``None`` for a layer
+    given only as an ARN, which cannot be fetched locally. ``built``: the folder is
+    a SAM layer with a ``python3.x`` ``BuildMethod``, whose own files ``sam build``
+    puts under ``python/`` (the folder is ``/opt/python`` itself).
+    """
+
+    name: str  # the layer's logical id, or its ARN
+    content_dir: Path | None = None
+    built: bool = False
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One Lambda function: where its code is and how it runs.
 
@@ -96,6 +114,7 @@ class FunctionSpec:
     timeout_s: float = 3.0
     memory_mb: int = 128
     logical_id: str | None = None  # its resource in the template (None: from a wsgw.json)
+    layers: tuple[LayerSpec, ...] = ()  # its Layers, in order
 
     @property
     def module(self) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
+
+from .iam_identity import event_identity
 
 
 class ConnectionStatus(enum.Enum):
@@ -44,6 +46,8 @@ class ConnectionRecord:
     # this connection while its socket stays open, as for a stale id on AWS.
     reported_gone: bool = False
     authorizer: Mapping[str, Any] | None = None  # requestContext.authorizer, if one ran
+    # Who signed the upgrade request, when $connect is AWS_IAM (core/iam_identity.py).
+    iam_caller: Mapping[str, Optional[str]] | None = None
 
     def identity(self) -> dict[str, str]:
         """The client's identity as events and GetConnection show it: ``sourceIp``,
@@ -53,6 +57,14 @@ class ConnectionRecord:
         if self.user_agent is not None:
             identity["userAgent"] = self.user_agent
         return identity
+
+    def event_identity(self) -> Mapping[str, Optional[str]]:
+        """``requestContext.identity`` of this connection's events: :meth:`identity`,
+        or for an ``AWS_IAM`` caller the full identity object with the signer's fields,
+        on ``$connect`` and every later event (``iam_identity.py``)."""
+        if self.iam_caller is None:
+            return self.identity()
+        return event_identity(self.source_ip, self.user_agent, self.iam_caller)
 
 
 class InvalidTransition(ValueError):

@@ -55,6 +55,24 @@ def _parse_authorization(value: str) -> dict[str, str] | None:
     return fields
 
 
+def access_key_of(query: Sequence[tuple[str, str]], headers: Sequence[tuple[str, str]]) -> str | None:
+    """The access key id a request is signed with (``X-Amz-Credential`` of a presigned
+    URL, else the ``Credential`` of the ``Authorization`` header); call it once
+    :func:`verify` accepted the request, to know who signed it."""
+    params = dict(query)
+    if "X-Amz-Signature" in params:
+        credential = params.get("X-Amz-Credential", "")
+    else:
+        authorization = ""
+        for name, value in headers:
+            if name.lower() == "authorization":
+                authorization = value
+        parsed = _parse_authorization(authorization)
+        credential = parsed["Credential"] if parsed is not None else ""
+    access_key = credential.split("/", 1)[0]
+    return access_key or None
+
+
 def verify(
     method: str,
     path: str,

@@ -3,6 +3,7 @@
 Any request that is not a WebSocket upgrade lands here (the listener decides from
 the first request head). HTTP/1.1 framing and keep-alive are h11's; what to answer is
 :class:`~emulator.core.management.ManagementApi`'s; this module only moves bytes.
+Requests a mount claims (the inspector, ``http_mount.py``) go to it instead.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import logging
 import time
 import uuid
 from email.utils import formatdate
+from typing import Awaitable
+
 import h11
 
 from ..core.invocation import Invoke
 from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
 from ..core.management import HttpResponse, ManagementRequest
+from .http_mount import HttpMount, MountedRequest
 from .session_host import SessionHost
 
 log = logging.getLogger("wsgw.server")
@@ -24,15 +28,21 @@ log = logging.getLogger("wsgw.server")
 # Far above the 128 KB PostToConnection limit (answered with 413 by the rules), but
 # a bound: a larger declared body is refused without reading it.
 MAX_BODY_BYTES = 1024 * 1024
+# A request head (request line and headers) over 64 KB gets 431, on the first request
+# of a connection (the listener checks it) and on every later one (checked here).
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class HttpSession:
     """One HTTP/1.1 client connection (possibly several requests, keep-alive)."""
 
-    def __init__(self, host: SessionHost, transport: asyncio.Transport) -> None:
+    def __init__(self, host: SessionHost, transport: asyncio.Transport, *,
+                 mount: HttpMount | None = None, secure: bool = False) -> None:
         self.host = host
         self.transport = transport
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        self.mount = mount  # answers the requests it claims (the inspector)
+        self.secure = secure
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._request: h11.Request | None = None
         self._body: list[bytes] = []
         self._size = 0
@@ -59,6 +69,11 @@ class HttpSession:
                     continue
                 return  # PAUSED while an asynchronous answer is pending: resumed later
             if isinstance(event, h11.Request):
+                if _head_size(event) > MAX_HEAD_BYTES:
+                    # h11 bounds only a head that is still incomplete; one that
+                    # arrived whole in a read is measured here.
+                    self._fail(431, "Request Header Fields Too Large")
+                    return
                 self._request = event
                 self._body = []
                 self._size = 0
@@ -84,6 +99,11 @@ class HttpSession:
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("ascii", "replace")
         body = b"".join(self._body)
+        if self.mount is not None and self.mount.claims(target):
+            headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers)
+            self.mount.handle(MountedRequest(method, target, headers, body, self.secure), _MountExchange(self),
+                              self.host)
+            return
         if is_lambda_path(target):
             self._answer_lambda(method, target, request, body)
             return
@@ -162,6 +182,54 @@ class HttpSession:
         self.transport.close()
 
 
+class _MountExchange:
+    """How a mount answers on an :class:`HttpSession` (emulator/net/http_mount.py)."""
+
+    def __init__(self, session: HttpSession) -> None:
+        self.session = session
+        self._ended = False
+
+    def respond(self, response: HttpResponse) -> None:
+        self.session._send(response)
+
+    def respond_later(self, answer: Awaitable[HttpResponse]) -> None:
+        async def finish() -> None:
+            response = await answer
+            if not self.session.transport.is_closing():
+                self.session._send(response)
+                self.session._next_cycle()
+                self.session._process()  # requests that arrived meanwhile
+        self.session.host.spawn(finish())
+
+    def stream(self, status: int, headers: tuple[tuple[str, str], ...]) -> _MountExchange:
+        # No Content-Length: h11 sends the body chunked (HTTP/1.1) or until close.
+        self._write(h11.Response(status_code=status, headers=[("Date", _http_date()), *headers]))
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._ended or self.session.transport.is_closing()
+
+    def backlog(self) -> int:
+        return self.session.transport.get_write_buffer_size()
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self._write(h11.Data(data=data))
+
+    def end(self) -> None:
+        if not self.closed:
+            self._write(h11.EndOfMessage())
+            self._ended = True
+            self.session._next_cycle()
+
+    def _write(self, event: h11.Event) -> None:
+        try:
+            self.session._write(event)
+        except h11.LocalProtocolError:
+            self.session.transport.close()
+
+
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -183,3 +251,9 @@ def _declared_length(request: h11.Request) -> int:
             except ValueError:
                 return 0
     return 0
+
+
+def _head_size(request: h11.Request) -> int:
+    """The size of ``request``'s head as sent: request line, header lines, blank line."""
+    line = len(request.method) + len(request.target) + len(b"  HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2

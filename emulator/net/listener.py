@@ -29,16 +29,16 @@ from ..core.invocation import Integrations, Invoke, Outcome
 from ..core.lifecycle import ConnectionLifecycle
 from ..core.loopback import is_loopback_host
 from ..core.management import HttpResponse, ManagementApi, ManagementRequest
-from .http_session import HttpSession
+from .http_mount import HttpMount
+from .http_session import MAX_HEAD_BYTES, HttpSession
 from .open_connections import OpenConnections
-from .session_host import EstablishedSession
+from .session_host import EstablishedSession, Refusal, RefusalObserver
 from .websocket_session import CLOSE_TIMEOUT_S, WebSocketSession
 
 log = logging.getLogger("wsgw.server")
 
 TLS_RECORD_HANDSHAKE = 0x16
 HANDSHAKE_TIMEOUT_S = 10.0
-MAX_HEAD_BYTES = 64 * 1024
 PROGRESS_INTERVAL_S = 2.0  # how often shutdown reports the invocations it waits for
 _UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
 
@@ -81,8 +81,12 @@ class Listener:
         integrations: Integrations,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        on_refusal: RefusalObserver | None = None,
+        mount: HttpMount | None = None,
     ) -> None:
         self._lifecycle = lifecycle
+        self.mount = mount  # a plain-HTTP application under a path prefix (the inspector)
+        self.on_refusal = on_refusal  # hears every handshake answered without a 101
         self.management = management
         self.integrations = integrations
         self.ssl_context = ssl_context
@@ -132,6 +136,14 @@ class Listener:
 
     def ended(self, connection_id: str) -> None:
         self.connections.remove(connection_id)
+
+    def refused(self, refusal: Refusal) -> None:
+        log.debug("refused %s from %s: %d %s", refusal.path, refusal.source_ip, refusal.status, refusal.reason)
+        if self.on_refusal is not None:
+            try:
+                self.on_refusal(refusal)
+            except Exception:  # a broken observer must not cost the client its answer
+                log.exception("the refusal observer failed")
 
     def manage(self, request: ManagementRequest, request_id: str, respond: Callable[[HttpResponse], None]) -> None:
         response, action = self.management.handle(request, request_id, self.connections.backlog)
@@ -341,27 +353,42 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self._head += data
         end = self._head.find(b"\r\n\r\n")
+        # The head's limit holds however its bytes arrive: in many reads (no end
+        # yet) or in one (end found past the limit) — RELIABILITY.md promises 431.
+        if (end < 0 and len(self._head) > MAX_HEAD_BYTES) or end + 4 > MAX_HEAD_BYTES:
+            self._refuse_head(431, "Request Header Fields Too Large",
+                              f"the request head is over {MAX_HEAD_BYTES // 1024} KB")
+            return
         if end < 0:
-            if len(self._head) > MAX_HEAD_BYTES:
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-                self.transport.close()
             return
         if self._timer is not None:
             self._timer.cancel()
         head = bytes(self._head[:end])
         if _UPGRADE.search(head):
             if self.listener.draining:
-                self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
-                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-                self.transport.close()
+                self._refuse_head(503, "Service Unavailable", "the gateway is shutting down")
                 return
             self.session = WebSocketSession(self.listener, self.transport, secure=self.secure)
         else:
-            self.session = HttpSession(self.listener, self.transport)
+            self.session = HttpSession(self.listener, self.transport, mount=self.listener.mount, secure=self.secure)
         buffered = bytes(self._head)
         self._head = bytearray()
         self.session.receive(buffered)
+
+    def _refuse_head(self, status: int, phrase: str, reason: str) -> None:
+        """Answer the first request with ``status`` and close, before any session;
+        an upgrade request's refusal is reported like the others."""
+        assert self.transport is not None
+        head = bytes(self._head[:MAX_HEAD_BYTES])
+        self._head = bytearray()
+        self.transport.write(f"HTTP/1.1 {status} {phrase}\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n".encode())
+        self.transport.close()
+        if _UPGRADE.search(head):
+            target = head.split(b"\r\n", 1)[0].split(b" ")
+            path = target[1].decode("latin-1").partition("?")[0][:200] if len(target) > 1 else ""
+            peer = self.transport.get_extra_info("peername") or ("", 0)
+            self.listener.refused(Refusal(path, str(peer[0]), status, reason))
 
     def eof_received(self) -> bool | None:
         if self.session is not None:

@@ -10,13 +10,31 @@ straight down (socket → session → core decision → integration → session 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Coroutine, Protocol
 
 from ..core.invocation import Invoke, Outcome
 from ..core.lifecycle import ConnectionLifecycle
 from ..core.management import HttpResponse, ManagementRequest
 
-__all__ = ["EstablishedSession", "SessionHost"]
+__all__ = ["EstablishedSession", "Refusal", "RefusalObserver", "SessionHost"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A WebSocket upgrade request answered without a 101: where it came from and
+    went, the ``status`` sent and the ``reason`` (for the operator: the client only
+    sees the status and AWS's body)."""
+
+    path: str
+    source_ip: str
+    status: int
+    reason: str
+
+
+RefusalObserver = Callable[[Refusal], None]
+"""Hears every :class:`Refusal` (run-local prints one line each); called on the
+gateway's event loop, so it must not block."""
 
 
 class EstablishedSession(Protocol):
@@ -72,6 +90,10 @@ class SessionHost(Protocol):
 
     def ended(self, connection_id: str) -> None:
         """Call once when an established session's socket is gone."""
+        ...
+
+    def refused(self, refusal: Refusal) -> None:
+        """Call once when a session answered its upgrade request without a 101."""
         ...
 
     def manage(self, request: ManagementRequest, request_id: str, respond: Callable[[HttpResponse], None]) -> None:

@@ -11,11 +11,14 @@ and each close into one ``$disconnect``.
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import http
 import logging
 from urllib.parse import parse_qsl
 
 from websockets.exceptions import InvalidState
 from websockets.frames import CloseCode, Frame, Opcode
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -23,7 +26,7 @@ from websockets.server import ServerProtocol
 from ..core.events import Handshake
 from ..core.lifecycle import Accept, Reject, SendText
 from ..core.invocation import Invoke
-from .session_host import SessionHost
+from .session_host import Refusal, SessionHost
 
 log = logging.getLogger("wsgw.server")
 
@@ -49,6 +52,7 @@ class WebSocketSession:
         self.connection_id: str | None = None
         self.established = False
         self._request: Request | None = None
+        self._handshake: Handshake | None = None
         self._fragments: list[bytes] = []
         self._fragmented_binary = False
         self._server_close: tuple[int, str] | None = None
@@ -91,15 +95,18 @@ class WebSocketSession:
 
     def _on_request(self, request: Request) -> None:
         response = self.protocol.accept(request)
+        path, _, query = request.path.partition("?")
+        peer = self.transport.get_extra_info("peername") or ("", 0)
         if response.status_code != 101:
             # Not a valid upgrade (bad key/version...): refused before any integration.
+            exc = self.protocol.handshake_exc
+            self.host.refused(Refusal(path, str(peer[0]), response.status_code,
+                                      f"not a valid WebSocket upgrade request: {exc}"))
             self.protocol.send_response(response)
             return
         self._request = request
-        path, _, query = request.path.partition("?")
-        peer = self.transport.get_extra_info("peername") or ("", 0)
         local = self.transport.get_extra_info("sockname") or ("", 0)
-        handshake = Handshake(
+        handshake = self._handshake = Handshake(
             path=path,
             query=tuple(parse_qsl(query, keep_blank_values=True)),
             headers=tuple(request.headers.raw_items()),
@@ -144,9 +151,10 @@ class WebSocketSession:
 
     def _answer_handshake(self, decision: Accept | Reject, response: Response) -> None:
         if isinstance(decision, Reject):
-            rejection = self.protocol.reject(decision.status, decision.body)
-            if decision.body.startswith("{"):
-                rejection.headers["Content-Type"] = "application/json"
+            rejection = _refusal_response(decision)
+            if self._handshake is not None:
+                self.host.refused(Refusal(self._handshake.path, self._handshake.source_ip,
+                                          decision.status, decision.reason))
             self.protocol.send_response(rejection)
             self._flush()
             return
@@ -329,3 +337,23 @@ class WebSocketSession:
             return int(received.code), NO_STATUS_REASON
         return int(received.code), received.reason
 
+
+def _refusal_response(decision: Reject) -> Response:
+    """The HTTP answer to a refused upgrade: ``decision``'s status and body with
+    exactly one ``Content-Type``, ``application/json``, as API Gateway's error
+    responses have (403 ``{"message":"Forbidden"}``) [obs] LS-TEST; that a ``$connect``
+    handler's non-2xx with an empty body says so too is [?]. Built here rather than by
+    websockets' ``reject()``, which adds a text/plain one and knows only IANA codes
+    (a handler may return any status)."""
+    try:
+        phrase = http.HTTPStatus(decision.status).phrase
+    except ValueError:
+        phrase = ""
+    body = decision.body.encode()
+    headers = Headers([
+        ("Date", email.utils.formatdate(usegmt=True)),
+        ("Connection", "close"),
+        ("Content-Length", str(len(body))),
+        ("Content-Type", "application/json"),
+    ])
+    return Response(decision.status, phrase, headers, body)

@@ -11,22 +11,25 @@ ones winning:
 
 1. :func:`services_environment` — common to every function of the app;
 2. :func:`lambda_variables` — the reserved variables of the function;
-3. the function's own variables and the worker's log stream (:func:`worker_environment`).
+3. the function's own variables and the worker's log stream (:func:`worker_environment`);
+4. per invocation, ``_X_AMZN_TRACE_ID`` (:func:`invocation_trace_id`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..core.credentials import DUMMY_CREDENTIALS
+from ..core.events import trace_id
 from ..core.model import FunctionSpec
 
-__all__ = ["LocalServices", "lambda_variables", "services_environment", "worker_environment"]
+__all__ = ["LocalServices", "invocation_trace_id", "lambda_variables", "services_environment", "worker_environment"]
 
 # Variables a worker inherits from our environment; everything else it gets is built
 # here.
@@ -100,6 +103,19 @@ def lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
         "_HANDLER": spec.handler,
         "TZ": ":UTC",
     }
+
+
+def invocation_trace_id(event: Mapping[str, Any], request_id: str) -> str:
+    """The invocation's ``_X_AMZN_TRACE_ID`` (the worker sets it for each invocation, as
+    the runtime does from ``Lambda-Runtime-Trace-Id``): the event's ``X-Amzn-Trace-Id``
+    header (``$connect`` events carry one), else a new ``Root=`` id, as Lambda gives every
+    invocation one, tracing or not (reference lambda-runtime.md §4)."""
+    headers = event.get("headers")
+    if isinstance(headers, Mapping):
+        value = headers.get("X-Amzn-Trace-Id")
+        if isinstance(value, str):
+            return value
+    return trace_id(time.time_ns() // 1_000_000, request_id)
 
 
 def worker_environment(function_env: Mapping[str, str], spec: FunctionSpec) -> dict[str, str]:

@@ -35,7 +35,8 @@ from ..core.clock import iso8601_ms
 from ..core.invocation import Failed, Outcome, Succeeded, TimedOut
 from ..core.model import FunctionSpec
 from . import wire_json
-from .environment import lambda_variables, worker_environment
+from .environment import invocation_trace_id, lambda_variables, worker_environment
+from .provisioning import Provision
 from .worker_process import INIT_TIMEOUT_S, REPORT_PREFIX, LogSink, WorkerProcess
 
 __all__ = ["DEBUGPY_ENV", "InitFailed", "Invoker", "LogSink"]
@@ -73,7 +74,10 @@ class _WorkerPool:
     A reload bumps ``generation`` (:meth:`adopt`, :meth:`retire`): workers of an older
     one stop instead of going back to the idle list."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], log: LogSink, limit: int, arn: str) -> None:
+    def __init__(
+        self, spec: FunctionSpec, env: dict[str, str], log: LogSink, limit: int, arn: str,
+        provision: Provision | None = None,
+    ) -> None:
         self.spec = spec
         self.env = env
         self.context_json = wire_json.dumps({"invokedFunctionArn": arn})
@@ -83,6 +87,7 @@ class _WorkerPool:
         self.generation = 0
         self._log = log
         self._limit = limit
+        self._provision = provision
         self._idle: list[WorkerProcess] = []
         self._slots = 0  # workers alive or starting, plus slots handed to waiters
         self._waiters: deque[asyncio.Future[WorkerProcess | None]] = deque()
@@ -165,8 +170,12 @@ class _WorkerPool:
         """Launch a worker of ``spec`` and wait for its init, outside the slot count;
         raise :class:`_StartFailed` (logged as ``INIT_REPORT``) if it died or hung.
         A worker whose handler failed to import is returned (see ``init_error``)."""
+        plan = await self._provision(spec) if self._provision is not None else None
         started = time.perf_counter()
-        worker = await WorkerProcess.launch(spec.name, worker_environment(env, spec), self._log)
+        environment = worker_environment(env, spec)
+        if plan is not None:
+            environment.update(plan.env)
+        worker = await WorkerProcess.launch(spec.name, environment, self._log, plan.argv if plan else ())
         worker.generation, worker.spec = generation, spec
         self.workers.add(worker)  # so that close() stops it while it starts
         try:
@@ -225,10 +234,12 @@ class Invoker:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         max_workers_per_function: int = 16,
+        provision: Provision | None = None,
     ) -> None:
         if max_workers_per_function < 1:
             raise ValueError("max_workers_per_function must be at least 1")
         self._log = log
+        self._provision = provision  # None: every worker on wsgw's interpreter and environment
         self._closed = False
         self._base_env = dict(base_env)
         self._region, self._account_id, self._limit = region, account_id, max_workers_per_function
@@ -240,7 +251,7 @@ class Invoker:
         env = {**(self._base_env if base_env is None else base_env), **lambda_variables(spec, self._region)}
         arn = lambda_function_arn(self._region, self._account_id, spec.name)
         limit = 1 if DEBUGPY_ENV in spec.environment else self._limit
-        return _WorkerPool(spec, env, self._log, limit, arn)
+        return _WorkerPool(spec, env, self._log, limit, arn, self._provision)
 
     async def reload(
         self,
@@ -339,6 +350,7 @@ class Invoker:
         deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
         frame = b"".join((
             b'{"type":"invoke","requestId":', wire_json.dumps(request_id),
+            b',"traceId":', wire_json.dumps(invocation_trace_id(event, request_id)),
             b',"deadlineMs":', str(deadline_ms).encode(),
             b',"context":', pool.context_json, b',"event":', event_json, b"}",
         ))

@@ -7,11 +7,15 @@ process with user code that must not see the emulator.
 
 Life of a worker, like a Lambda execution environment (awslambdaric ``bootstrap.py``):
 
-1. Init: put ``LAMBDA_TASK_ROOT`` first on ``sys.path``, chdir there, install the
+1. Init: put ``LAMBDA_TASK_ROOT`` first on ``sys.path`` and the folders of
+   ``WSGW_SYS_PATH`` after it (its dependencies, layers and the runtime's boto3: see
+   ``provisioning.py``; started with ``-S``, the process sees nothing else but the
+   standard library), chdir there, install the
    Lambda root logging handler, import ``_HANDLER`` (``module.function``) once, and
    answer ``{"type": "ready"}`` (with ``initError`` if that failed; every invocation
    then fails with that error, and it is logged only once, here).
-2. Invoke, one at a time: read ``{"type": "invoke", ...}``, print ``START``, call the
+2. Invoke, one at a time: read ``{"type": "invoke", ...}``, set ``_X_AMZN_TRACE_ID``
+   to its ``traceId`` (as the runtime does from ``Lambda-Runtime-Trace-Id``), print ``START``, call the
    handler, print ``END`` and ``REPORT``, answer ``{"type": "result", ...}``. Module
    state stays warm between invocations. For a handler that printed nothing, the
    ``START``/``END``/``REPORT`` lines go in the result's ``"log"`` instead (one write).
@@ -174,6 +178,12 @@ def _log_error(exc: BaseException) -> None:
     frames = "".join(traceback.format_list(traceback.extract_tb(tb)))
     err = _streams()[1]
     err.write(f"{header}\nTraceback (most recent call last):\n{frames}")
+    missing = exc.__cause__ if isinstance(exc, _Fault) and isinstance(exc.__cause__, ModuleNotFoundError) else None
+    if missing is not None and missing.name and os.environ.get("WSGW_HOST_PATH"):
+        # Not declared but installed beside wsgw? Say how to declare it (import_hint.py).
+        hint = _load_sibling("import_hint").hint(missing.name, os.environ["WSGW_HOST_PATH"].split(os.pathsep))
+        if hint:
+            err.write(hint + "\n")
     err.flush()
 
 
@@ -304,6 +314,11 @@ class _Runtime:
         _request_id = request_id
         arn = message.get("context", {}).get("invokedFunctionArn", "")
         context = LambdaContext(request_id, message["deadlineMs"], arn)
+        trace = message.get("traceId")
+        if trace:  # the runtime sets it per invocation, and removes it when there is none
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
         _Output.pending_start = f"START RequestId: {request_id} Version: {self._version}\n"
         _Bytes.written = False
         started = time.perf_counter()
@@ -358,8 +373,14 @@ def _error_fields(exc: Exception) -> dict[str, str]:
 
 
 def _init(handler_name: str) -> tuple[Handler | None, _Fault | None]:
-    """The Lambda init phase: import the handler once; log the error if that fails."""
+    """The Lambda init phase: import the handler once; log the error if that fails.
+    ``WSGW_INIT_ERROR`` (the function's dependencies could not be installed) fails it
+    at once, as the import would, with that reason."""
+    reason = os.environ.get("WSGW_INIT_ERROR")
     try:
+        if reason:
+            module = handler_name.rsplit(".", 1)[0]
+            raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{module}': {reason}")
         return _load_handler(handler_name), None
     except _Fault as fault:
         error = fault
@@ -368,6 +389,17 @@ def _init(handler_name: str) -> tuple[Handler | None, _Fault | None]:
         error.__cause__ = exc
     _log_error(error)
     return None, error
+
+
+def _install_site_builtins() -> None:
+    """Started with ``-S`` (no site-packages): still give handlers what the ``site``
+    module adds to builtins on Lambda (``exit``, ``quit``, ``help``, ``copyright``)."""
+    import site
+
+    for name in ("setquit", "setcopyright", "sethelper"):
+        setup = getattr(site, name, None)
+        if setup is not None:
+            setup()
 
 
 def main(argv: list[str]) -> int:
@@ -382,7 +414,10 @@ def main(argv: list[str]) -> int:
 
     started = time.perf_counter()
     task_root = os.environ["LAMBDA_TASK_ROOT"]
-    sys.path.insert(0, task_root)
+    extra = os.environ.get("WSGW_SYS_PATH")
+    sys.path[0:0] = [task_root, *(extra.split(os.pathsep) if extra else [])]
+    if sys.flags.no_site:
+        _install_site_builtins()
     os.chdir(task_root)
     _install_lambda_logging()
     _install_endpoint_redirect()

@@ -8,6 +8,7 @@ when installed).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Callable
 
 
@@ -23,11 +24,18 @@ def debugpy_hook() -> Callable[[], None] | None:
     host, _, port = address.rpartition(":")
     # Its warning about frozen modules concerns only the standard library's.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # A worker that sees only its declared packages (provisioning.py) finds debugpy
+    # beside wsgw, for this import only.
+    beside = [folder for folder in os.environ.get("WSGW_HOST_PATH", "").split(os.pathsep) if folder]
+    sys.path.extend(beside)
     try:
         import debugpy  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         print(f"wsgw: debugpy is not installed (pip install debugpy); not listening on {address}")
         return None
+    finally:
+        for folder in beside:
+            sys.path.remove(folder)
     state = {"listening": False, "attached": False}
 
     def listen() -> None:

@@ -1,7 +1,7 @@
 """One worker process as the invoker sees it: started, fed invoke frames over a
 socketpair, its output read line by line, stopped.
 
-:class:`WorkerProcess` is the asyncio protocol of the ``python -I worker.py`` child
+:class:`WorkerProcess` is the asyncio protocol of the ``python -I [-S] worker.py`` child
 (``emulator/runtime/worker.py`` is what runs inside). The invoker's pools start one with
 :meth:`WorkerProcess.launch`, wait for its init with :meth:`~WorkerProcess.wait_ready`,
 :meth:`~WorkerProcess.call` it once per invocation and :meth:`~WorkerProcess.stop` it.
@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from ..core.model import FunctionSpec
 from . import wire_json
@@ -62,8 +62,12 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         self._output_closed: asyncio.Future[None] = loop.create_future()
 
     @classmethod
-    async def launch(cls, function: str, env: Mapping[str, str], log: LogSink) -> WorkerProcess:
-        """Start the process; it imports the handler next (see :meth:`wait_ready`)."""
+    async def launch(
+        cls, function: str, env: Mapping[str, str], log: LogSink, python: Sequence[str] = (),
+    ) -> WorkerProcess:
+        """Start the process; it imports the handler next (see :meth:`wait_ready`).
+        ``python`` is the interpreter and its flags (provisioning.py's
+        ``LaunchPlan.argv``; default: wsgw's own interpreter, ``-I``)."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         transport: asyncio.SubprocessTransport | None = None
@@ -71,7 +75,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
             try:
                 transport, worker = await loop.subprocess_exec(
                     lambda: cls(function, log),
-                    sys.executable, "-I", _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
+                    *(python or (sys.executable, "-I")), _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                     pass_fds=(theirs.fileno(),), env=dict(env),
                 )  # fmt: skip

@@ -75,11 +75,11 @@ def build_model(
     functions: dict[str, FunctionSpec] = {}
     for name, resource in by_name.items():
         if name in needed:
-            functions[name] = build_function(resolver, resource, base_dir=base_dir)
+            functions[name] = build_function(resolver, resource, base_dir=base_dir, document=document)
         else:
             try:
                 if is_python(resolver, resource):
-                    functions[name] = build_function(resolver, resource, base_dir=base_dir)
+                    functions[name] = build_function(resolver, resource, base_dir=base_dir, document=document)
             except ConfigError as exc:
                 _log.warning("skipping function %s, which no route uses: %s", name, exc)
 

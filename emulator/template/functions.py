@@ -3,7 +3,7 @@
 Call :func:`functions_by_name` first (local name -> resource, used to map integration
 URIs back to functions), then :func:`build_function` for each function the model
 serves. Properties read (AWS::Lambda::Function reference): ``Handler``, ``Runtime``,
-``Code``, ``Environment.Variables``, ``Timeout`` (default 3 s), ``MemorySize``
+``Code``, ``Environment.Variables``, ``Layers`` (layers.py), ``Timeout`` (default 3 s), ``MemorySize``
 (default 128 MB), ``FunctionName``, ``PackageType``.
 
 The code folder is, in this order: the CDK asset folder named by
@@ -26,6 +26,7 @@ from ..core.errors import ConfigError
 from ..core.model import FunctionSpec
 from .document import Document, Resource
 from .intrinsics import NO_VALUE, Resolver
+from .layers import function_layers
 from .references import FUNCTION, function_name
 
 _PYTHON = re.compile(r"python3\.\d+")
@@ -59,8 +60,11 @@ def is_python(resolver: Resolver, resource: Resource) -> bool:
     return isinstance(runtime, str) and _PYTHON.fullmatch(runtime) is not None
 
 
-def build_function(resolver: Resolver, resource: Resource, *, base_dir: Path) -> FunctionSpec:
-    """The spec of one function; raise naming the property that cannot be served."""
+def build_function(
+    resolver: Resolver, resource: Resource, *, base_dir: Path, document: Document,
+) -> FunctionSpec:
+    """The spec of one function; raise naming the property that cannot be served.
+    ``document`` (the whole template) lets ``Layers`` refer to its layer versions."""
     props = resource.properties
     package_type = _optional(resolver, resource, "PackageType")
     if package_type not in (None, "Zip"):
@@ -96,6 +100,7 @@ def build_function(resolver: Resolver, resource: Resource, *, base_dir: Path) ->
         timeout_s=_number(resolver, resource, "Timeout", default=3, low=1, high=900),
         memory_mb=int(_number(resolver, resource, "MemorySize", default=128, low=128, high=10240)),
         logical_id=resource.logical_id,
+        layers=function_layers(resolver, resource, document, base_dir=base_dir),
     )
 
 

@@ -16,7 +16,8 @@ Three adaptations make it run offline, without AWS credentials:
   made);
 * the translator accepts only ``s3://`` code locations, so local ``CodeUri`` values
   become placeholders before the transform and are put back as ``Code: <path>``
-  after it (what SAM CLI does for ``sam local``).
+  after it (what SAM CLI does for ``sam local``); a layer's ``ContentUri`` comes
+  back as ``Content: <path>`` the same way.
 
 The translator also orders resources its own way; the result keeps the template's
 order (the first ``Stage`` in template order is the one served).
@@ -123,14 +124,20 @@ def _replace_local_paths(sam: dict[str, Any]) -> list[str]:
     return originals
 
 
+# The translated resources whose code location was a placeholder: functions' Code,
+# layers' Content (from AWS::Serverless::LayerVersion's ContentUri).
+_RESTORED = {"AWS::Lambda::Function": "Code", "AWS::Lambda::LayerVersion": "Content"}
+
+
 def _restore_local_code(cfn: dict[str, Any], originals: list[str]) -> None:
     for body in (cfn.get("Resources") or {}).values():
-        if not isinstance(body, dict) or body.get("Type") != "AWS::Lambda::Function":
+        prop = _RESTORED.get(body.get("Type", "")) if isinstance(body, dict) else None
+        if prop is None:
             continue
         props = body.get("Properties", {})
-        code = props.get("Code")
+        code = props.get(prop)
         if isinstance(code, dict) and code.get("S3Bucket") == _BUCKET:
-            props["Code"] = originals[int(code["S3Key"])]
+            props[prop] = originals[int(code["S3Key"])]
 
 
 def _config_error(causes: Any) -> ConfigError:

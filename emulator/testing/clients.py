@@ -14,6 +14,9 @@ import json
 import threading
 from typing import Any, Callable, Coroutine, Generator, Mapping, NamedTuple, Protocol, TypeVar
 
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -46,6 +49,26 @@ class ClientLoop:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+PRESIGNED_EXPIRES_S = 300
+
+
+def sign_upgrade(url: str, headers: Mapping[str, str], *, access_key: str, secret_key: str, region: str,
+                 presigned: bool = False) -> tuple[str, dict[str, str]]:
+    """``(url, headers)`` of a WebSocket upgrade request SigV4-signed for ``execute-api``
+    by botocore, as a real client signs for an ``AWS_IAM`` ``$connect`` (DOCS-iam): in
+    the headers (``Authorization``, ``X-Amz-Date``), or with ``presigned`` in the URL's
+    query string, the only way a browser can. ``headers`` are signed too."""
+    http_url = "http" + url[len("ws"):]  # ws:// → http://, wss:// → https://: same canonical request
+    request = AWSRequest(method="GET", url=http_url, headers=dict(headers))
+    credentials = Credentials(access_key, secret_key)
+    if presigned:
+        SigV4QueryAuth(credentials, "execute-api", region, expires=PRESIGNED_EXPIRES_S).add_auth(request)
+    else:
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    signed = {name: value for name, value in request.headers.items() if name.lower() != "host"}
+    return "ws" + str(request.url)[len("http"):], signed
 
 
 class HandshakeRefused(Exception):

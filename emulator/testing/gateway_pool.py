@@ -21,27 +21,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import boto3
 import pytest
 
 from ..app import GatewayOptions, GatewayThread, LocalGateway
 from ..core.credentials import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-from ..core.errors import WsgwError
+from ..core.errors import ConfigError, WsgwError
+from ..core.iam_identity import parse_identities
 from ..core.model import ApiModel
+from ..runtime.provisioning import DepsMode, RuntimeOptions
 from ..template.env_overrides import EnvOverrides
 from ..template.loader import load_model
 from .clients import ClientLoop
 from .faults import FaultPlan, InvocationLog
 from .steerable_clock import SteerableClock
 
-__all__ = ["GatewayConfig", "GatewayPool", "RunningGateway"]
+__all__ = ["GatewayConfig", "GatewayPool", "RunningGateway", "iam_setup"]
 
 _SETTLE_S = 5.0
 _MAX_SHARED = 3  # gateways of other configurations kept running (least recently used goes)
@@ -50,11 +53,27 @@ _functions_log = logging.getLogger("wsgw.functions")
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """What a gateway serves; equal configurations share one session gateway."""
+    """What a gateway serves; equal configurations share one session gateway.
+    ``iam_credentials`` (access key, secret) replace the default ``testing:testing``
+    for ``AWS_IAM``; ``iam_identities`` are (access key, identity fields) pairs."""
 
     template: Path | None
     stage: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    iam_credentials: tuple[tuple[str, str], ...] = ()
+    iam_identities: tuple[tuple[str, tuple[tuple[str, Optional[str]], ...]], ...] = ()
+    deps: DepsMode = "declared"  # --wsgw-deps: what handlers import (as run-local's --deps)
+    pythons: tuple[tuple[str, Path], ...] = ()  # --wsgw-python VERSION=PATH
+
+    def options(self, tls_dir: Path) -> GatewayOptions:
+        """How the gateway runs: a free port, the session's CA, this access setup, the
+        functions' runtime (their Python, dependencies and layers, as run-local has them)."""
+        options = GatewayOptions(port=0, tls_dir=tls_dir,
+                                 iam_identities={key: dict(fields) for key, fields in self.iam_identities},
+                                 runtime=RuntimeOptions(deps=self.deps, pythons=dict(self.pythons)))
+        if self.iam_credentials:
+            options = dataclasses.replace(options, iam_credentials=dict(self.iam_credentials))
+        return options
 
     def model(self) -> ApiModel:
         """The app's model with the stage and environment overrides applied."""
@@ -62,15 +81,41 @@ class GatewayConfig:
         return dataclasses.replace(model, stage=self.stage) if self.stage else model
 
 
+def iam_setup(
+    credential_lines: Sequence[str], identities_file: Path | None,
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, tuple[tuple[str, Optional[str]], ...]], ...]]:
+    """The ``AWS_IAM`` part of a :class:`GatewayConfig` from the ini options
+    ``wsgw_iam_credentials`` (``ACCESS_KEY:SECRET`` lines) and ``wsgw_iam_identities``
+    (a JSON file as run-local's ``--iam-identities`` takes); ConfigError when malformed."""
+    credentials: list[tuple[str, str]] = []
+    for line in (raw.strip() for raw in credential_lines):
+        if line and not line.startswith("#"):
+            access_key, sep, secret = line.partition(":")
+            if not sep or not access_key or not secret:
+                raise ConfigError("wsgw_iam_credentials", f"expected ACCESS_KEY:SECRET, got {line!r}")
+            credentials.append((access_key, secret))
+    if identities_file is None:
+        return tuple(credentials), ()
+    where = f"wsgw_iam_identities {identities_file}"
+    try:
+        document = json.loads(identities_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(where, exc.strerror or str(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(where, f"not JSON: {exc}") from None
+    identities = parse_identities(document, where)
+    return tuple(credentials), tuple(sorted((key, tuple(sorted(fields.items()))) for key, fields in identities.items()))
+
+
 class RunningGateway:
     """One started gateway in a background thread, with its test hooks."""
 
-    def __init__(self, model: ApiModel, tls_dir: Path) -> None:
+    def __init__(self, model: ApiModel, tls_dir: Path, options: GatewayOptions | None = None) -> None:
         self.clock = SteerableClock()
         self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
         self.log = InvocationLog()
         self.background = GatewayThread(LocalGateway(
-            model, GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
+            model, options or GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
             function_log=self._function_line, faults=self.faults, observer=self.log,
         ))
         self.local = self.background.local
@@ -137,7 +182,7 @@ class GatewayPool:
             pytest.fail(self._failed[config], pytrace=False)
         running: RunningGateway | None = None
         try:
-            running = RunningGateway(config.model(), self.tls_dir)
+            running = RunningGateway(config.model(), self.tls_dir, config.options(self.tls_dir))
             logging.getLogger("wsgw").setLevel(logging.getLogger("wsgw").level or logging.INFO)
             running.background.start()
             return running

@@ -19,7 +19,7 @@ to change the functions' environment).
 Which app: ``--wsgw-template=PATH`` (relative to the current directory; write it with
 ``=``, as pytest guesses its rootdir from bare path arguments before plugins load), else
 the ini option ``wsgw_template`` (relative to the rootdir), else the app found in the rootdir
-(``cdk.json``'s ``cdk.out``, ``template.yaml``, ``cdk.out``, ``wsgw.json``), else the bundled chat app.
+(a CDK app's ``cdk.json``, synthesized; ``template.yaml``; ``cdk.out``; ``wsgw.json``), else the bundled chat app.
 ``--wsgw-stage``/``wsgw_stage`` rename the stage; ini ``wsgw_env`` lines
 ``FUNCTION.KEY=VALUE`` (one function) or ``KEY=VALUE`` (every function) set variables.
 
@@ -46,9 +46,10 @@ clock-driving test's own connections ever see the jump.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 from urllib.parse import urlencode
 
 import pytest
@@ -58,14 +59,15 @@ from websockets.typing import Subprotocol
 
 from ..core.errors import WsgwError
 from ..core.model import ApiModel
+from ..runtime.provisioning import DepsMode
 from ..template.discovery import find_app
 from ..net.tls import client_ssl_context
 from .clients import (
     NO_PROXY, AsyncConnect, AsyncWsgwClient, ClientConnectionHandle, ClientLoop, Closed, HandshakeRefused,
-    WsgwClient,
+    WsgwClient, sign_upgrade,
 )
 from .faults import Fault, InvocationView
-from .gateway_pool import GatewayConfig, GatewayPool, RunningGateway
+from .gateway_pool import GatewayConfig, GatewayPool, RunningGateway, iam_setup
 
 # The clients' names stay importable from here, where they were first documented;
 # emulator.testing is where users import every public name from.
@@ -81,12 +83,26 @@ __all__ = [
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wsgw", "wsgw: a local AWS API Gateway WebSocket API")
     group.addoption("--wsgw-template", metavar="PATH",
-                    help="app to serve: cdk.out, SAM/CloudFormation template or wsgw.json (default: bundled app)")
+                    help="app to serve: a CDK app's folder, cdk.out, SAM/CloudFormation template or wsgw.json "
+                         "(default: the app in the rootdir, else the bundled app)")
     group.addoption("--wsgw-stage", metavar="NAME", help="stage name to serve instead of the app's")
-    parser.addini("wsgw_template", "app to serve, relative to the rootdir (default: the bundled app)", default="")
+    group.addoption("--wsgw-deps", choices=("declared", "inherit"), default=None,
+                    help="what handlers import, as run-local's --deps: declared (default; what Lambda would give "
+                         "them) or inherit (also everything installed beside wsgw)")
+    group.addoption("--wsgw-python", metavar="VERSION=PATH", action="append", default=[],
+                    help="the interpreter for functions of Runtime pythonVERSION (repeatable), as run-local's --python")
+    parser.addini("wsgw_template", "app to serve, relative to the rootdir (default: the app in the rootdir, "
+                  "else the bundled app)", default="")
     parser.addini("wsgw_stage", "stage name to serve instead of the app's", default="")
+    parser.addini("wsgw_deps", "what handlers import: declared (default) or inherit", default="")
+    parser.addini("wsgw_python", "VERSION=PATH lines: the interpreter for functions of Runtime pythonVERSION",
+                  type="linelist", default=[])
     parser.addini("wsgw_env", "function environment: FUNCTION.KEY=VALUE or KEY=VALUE lines",
                   type="linelist", default=[])
+    parser.addini("wsgw_iam_credentials", "ACCESS_KEY:SECRET lines accepted for AWS_IAM on $connect "
+                  "(default testing:testing)", type="linelist", default=[])
+    parser.addini("wsgw_iam_identities", "JSON file, relative to the rootdir: identity fields per access key "
+                  "for AWS_IAM events (like run-local's --iam-identities)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,7 +146,32 @@ def _config_for(request: pytest.FixtureRequest, env: Mapping[str, str]) -> tuple
         template = config.rootpath / str(options["template"])
     stage = options.get("stage") or stage
     merged = {**env, **{str(k): str(v) for k, v in (options.get("env") or {}).items()}}
-    return GatewayConfig(template, stage, tuple(sorted(merged.items()))), bool(options.get("isolated"))
+    try:
+        credentials, identities = iam_setup(config.getini("wsgw_iam_credentials"),
+                                            config.rootpath / config.getini("wsgw_iam_identities")
+                                            if config.getini("wsgw_iam_identities") else None)
+    except WsgwError as exc:
+        raise pytest.UsageError(f"wsgw: {exc}") from None
+    chosen = config.getoption("wsgw_deps") or config.getini("wsgw_deps") or "declared"
+    if chosen not in ("declared", "inherit"):
+        raise pytest.UsageError(f"wsgw_deps: expected declared or inherit, got {chosen!r}")
+    deps: DepsMode = "inherit" if chosen == "inherit" else "declared"
+    pythons = _pythons([*config.getini("wsgw_python"), *config.getoption("wsgw_python")])
+    return (GatewayConfig(template, stage, tuple(sorted(merged.items())), credentials, identities,
+                          deps=deps, pythons=pythons),
+            bool(options.get("isolated")))
+
+
+def _pythons(lines: Sequence[str]) -> tuple[tuple[str, Path], ...]:
+    """``VERSION=PATH`` lines (``--wsgw-python``, ini ``wsgw_python``) as pairs; later ones win."""
+    pythons: dict[str, Path] = {}
+    for line in (raw.strip() for raw in lines):
+        version, sep, path = line.partition("=")
+        version = version.strip().removeprefix("python")
+        if not sep or not path.strip() or not re.fullmatch(r"3\.\d+", version):
+            raise pytest.UsageError(f"wsgw_python: expected VERSION=PATH (3.12=/usr/bin/python3.12), got {line!r}")
+        pythons[version] = Path(path.strip()).expanduser()
+    return tuple(sorted(pythons.items()))
 
 
 # -- what tests get ----------------------------------------------------------------
@@ -161,31 +202,51 @@ class WsgwGateway:
     def connect(self, *, headers: Mapping[str, str] | None = None,
                 query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
                 subprotocols: Sequence[str] | None = None, secure: bool = False,
-                timeout: float = 10.0) -> WsgwClient:
+                timeout: float = 10.0, sign: bool | Literal["query"] = False,
+                credentials: tuple[str, str] | None = None) -> WsgwClient:
         """Open a client (``secure``: wss:// trusting the local CA); the handshake
-        waits for ``$connect``. A refusal raises :class:`HandshakeRefused`."""
-        return WsgwClient(self._clients.run(self._open(headers, query, subprotocols, secure, timeout)), self._clients)
+        waits for ``$connect``. A refusal raises :class:`HandshakeRefused`.
+
+        ``sign`` SigV4-signs the upgrade request for an ``AWS_IAM`` ``$connect`` with
+        botocore, as a real client does: ``True`` in the headers, ``"query"`` as a
+        presigned URL (a browser's only way); with ``credentials`` (access key,
+        secret), by default the gateway's first accepted one (``testing:testing``
+        unless ``wsgw_iam_credentials`` says otherwise)."""
+        url, sent = self._request(headers, query, secure, sign, credentials)
+        return WsgwClient(self._clients.run(self._open(url, sent, subprotocols, secure, timeout)), self._clients)
 
     def connect_async(self, *, headers: Mapping[str, str] | None = None,
                       query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
                       subprotocols: Sequence[str] | None = None, secure: bool = False,
-                      timeout: float = 10.0) -> AsyncConnect:
+                      timeout: float = 10.0, sign: bool | Literal["query"] = False,
+                      credentials: tuple[str, str] | None = None) -> AsyncConnect:
         """:meth:`connect` for async tests: ``client = await ...`` or ``async with ... as client``."""
+        url, sent = self._request(headers, query, secure, sign, credentials)
+
         async def opening() -> AsyncWsgwClient:
-            connection = await self._clients.run_async(self._open(headers, query, subprotocols, secure, timeout))
+            connection = await self._clients.run_async(self._open(url, sent, subprotocols, secure, timeout))
             return AsyncWsgwClient(connection, self._clients)
         return AsyncConnect(opening)
 
-    async def _open(self, headers: Mapping[str, str] | None,
-                    query: Mapping[str, str] | Sequence[tuple[str, str]] | None,
-                    subprotocols: Sequence[str] | None, secure: bool, timeout: float) -> ClientConnectionHandle:
+    def _request(self, headers: Mapping[str, str] | None,
+                 query: Mapping[str, str] | Sequence[tuple[str, str]] | None, secure: bool,
+                 sign: bool | Literal["query"], credentials: tuple[str, str] | None) -> tuple[str, dict[str, str]]:
+        """The upgrade request's URL and extra headers, signed if asked."""
         url = self.wss_url if secure else self.url
         if query:
             url += "?" + urlencode(query)
+        if not sign:
+            return url, dict(headers or {})
+        access_key, secret = credentials or next(iter(self._running.local.options.iam_credentials.items()))
+        return sign_upgrade(url, headers or {}, access_key=access_key, secret_key=secret,
+                            region=self.model.region, presigned=sign == "query")
+
+    async def _open(self, url: str, headers: dict[str, str], subprotocols: Sequence[str] | None,
+                    secure: bool, timeout: float) -> ClientConnectionHandle:
         assert self._running.local.tls is not None
         try:
             ws = await connect(
-                url, additional_headers=dict(headers or {}), open_timeout=timeout,
+                url, additional_headers=headers, open_timeout=timeout,
                 subprotocols=[Subprotocol(p) for p in subprotocols] if subprotocols else None,
                 ssl=client_ssl_context(self._running.local.tls) if secure else None,
                 compression=None, ping_interval=None, close_timeout=2, max_size=None, **NO_PROXY,
@@ -343,7 +404,7 @@ def wsgw_gateway(
 @pytest.fixture
 def wsgw_connect(wsgw_gateway: WsgwGateway) -> Callable[..., WsgwClient]:
     """Open real WebSocket clients from a sync test: ``wsgw_connect(headers=, query=,
-    subprotocols=, secure=)`` (see :meth:`WsgwGateway.connect`)."""
+    subprotocols=, secure=, sign=, credentials=)`` (see :meth:`WsgwGateway.connect`)."""
     return wsgw_gateway.connect
 
 

@@ -19,8 +19,13 @@ come, prefixed with the function. ``START``/``END``/``REPORT`` are shown with th
 others, as CloudWatch shows them. A request that prints more than 1 MB is not held:
 its lines are printed as they come, and its invocation line says so.
 
+A WebSocket handshake answered without a 101 gets one line with the status and why
+(the client only sees the status and ``{"message":"Forbidden"}``)::
+
+    14:02:13.020  127.0.0.1  GET /dev  refused 403  AWS_IAM: SigV4 check failed: the signature does not match
+
 ``fmt="json"`` prints one JSON object per line instead (``type``: ``invocation``,
-``log`` or ``message``), for machines. ``quiet`` drops handler lines, ``verbose`` adds
+``log``, ``refusal`` or ``message``), for machines. ``quiet`` drops handler lines, ``verbose`` adds
 each invocation's event.
 """
 
@@ -37,6 +42,7 @@ from typing import Any, Callable, Literal, TextIO
 
 from ..core.clock import iso8601_ms
 from ..core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
+from ..net.session_host import Refusal
 
 Format = Literal["text", "json"]
 
@@ -158,6 +164,18 @@ class Console:
                     _DIM, f"(its output was printed above as it came: {held.spilled} lines, over 1 MB)"))
         for at, line in held.lines if held is not None else ():
             self._log_line(at, invoke.function, line, invoke)
+
+    def refusal(self, refusal: Refusal) -> None:
+        """The listener's ``on_refusal``: one line per handshake refused, with why."""
+        now = self._clock()
+        if self.fmt == "json":
+            self._json({"time": self._iso(now), "type": "refusal", "sourceIp": refusal.source_ip,
+                        "path": refusal.path, "status": refusal.status, "reason": refusal.reason})
+            return
+        self._write("  ".join((
+            self._paint(_DIM, self._clock_time(now)), refusal.source_ip, f"GET {refusal.path}",
+            self._paint(_RED, f"refused {refusal.status}"), refusal.reason,
+        )))
 
     def _keep(self, request_id: str, held: _Held, at: float, line: str) -> None:
         """Hold ``line`` for its request; past _MAX_HELD_CHARS, print what is held

@@ -165,3 +165,39 @@ def test_iam_connect_needs_a_valid_signature() -> None:
     signed = _signed_handshake()
     clock.advance(16 * 60 * 1000)  # past SigV4's 15-minute window
     assert gateway.open(signed) == Reject(403, '{"message":"Forbidden"}')
+
+
+def test_refusals_say_why() -> None:
+    keyed = _gateway(RouteSpec("$connect", "Connect", api_key_required=True), keys=frozenset({"k1"}))
+    assert keyed.open(_handshake()).reason == "API key required: no x-api-key header"  # type: ignore[union-attr]
+    wrong_stage = dataclasses.replace(_handshake(), path="/prod")
+    assert keyed.open(wrong_stage).reason == "no such stage: /prod (this API serves /dev)"  # type: ignore[union-attr]
+    iam, _ = _iam_gateway()
+    assert iam.open(_signed_handshake(secret="wrong")).reason == (  # type: ignore[union-attr]
+        "AWS_IAM: SigV4 check failed: the signature does not match")
+
+
+def test_an_iam_callers_identity_is_on_connect_message_and_disconnect() -> None:
+    gateway, _ = _iam_gateway()
+    connect = gateway.open(_signed_handshake())
+    assert isinstance(connect, Invoke)
+    on_connect = connect.event["requestContext"]["identity"]
+    assert on_connect["accessKey"] == "testing" and on_connect["userArn"] == "arn:aws:iam::123456789012:user/testing"
+    assert on_connect["sourceIp"] == "127.0.0.1" and on_connect["userAgent"] is None
+    assert isinstance(gateway.connect_finished(connect, Succeeded({"statusCode": 200}, 1.0)), Accept)
+    gateway.swap_model(dataclasses.replace(gateway.model, routes=MappingProxyType({
+        **gateway.model.routes, "$default": RouteSpec("$default", "Connect"),
+        "$disconnect": RouteSpec("$disconnect", "Connect")})))
+    message = gateway.message(connect.connection_id, "hi")
+    assert isinstance(message, Invoke)
+    disconnect = gateway.closed(connect.connection_id, 1000, "bye")
+    assert disconnect is not None
+    assert message.event["requestContext"]["identity"] == on_connect
+    assert disconnect.event["requestContext"]["identity"] == on_connect
+
+
+def test_a_connection_without_iam_keeps_the_short_identity() -> None:
+    gateway = _gateway(RouteSpec("$connect", "Connect"))
+    connect = gateway.open(_handshake(headers=(("User-Agent", "ua"),)))
+    assert isinstance(connect, Invoke)
+    assert connect.event["requestContext"]["identity"] == {"sourceIp": "127.0.0.1", "userAgent": "ua"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import struct
 import time
@@ -95,6 +96,44 @@ def test_oversized_header_block_is_431(probe_gateway: RunningGateway) -> None:
     reply = _raw(probe_gateway, head)
     assert reply.startswith(b"HTTP/1.1 431")
     _still_serving(probe_gateway)
+
+
+def _until_closed(gateway: RunningGateway, data: bytes) -> bytes:
+    """Send ``data`` in one write; everything that came back before the gateway closed
+    the connection (AssertionError if it is still open after DEADLINE_S)."""
+    with socket.create_connection(_address(gateway), timeout=DEADLINE_S) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except socket.timeout:
+            raise AssertionError(f"the connection is still open; got {b''.join(chunks)[:200]!r}") from None
+        except ConnectionResetError:
+            pass
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("head", [
+    # A 100 KB header and a 64 KB request line, each in one write: the whole head
+    # arrives at once, not a piece at a time.
+    b"GET /test/@connections/x HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 100_000 + b"\r\n\r\n",
+    b"GET /test/@connections/" + b"x" * 65_536 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /test HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Pad: " + b"p" * 100_000
+    + b"\r\n\r\n",
+], ids=["100-kb-header", "64-kb-request-line", "100-kb-upgrade"])
+def test_a_head_over_64_kb_arriving_whole_is_431_and_closed(probe_gateway: RunningGateway, head: bytes) -> None:
+    reply = _until_closed(probe_gateway, head)
+    assert reply.startswith(b"HTTP/1.1 431")
+    _still_serving(probe_gateway)
+
+
+def test_a_later_keep_alive_request_over_64_kb_is_431_and_closed(probe_gateway: RunningGateway) -> None:
+    first = b"GET /test/@connections/x HTTP/1.1\r\nHost: a\r\n\r\n"
+    second = b"GET /test/@connections/x HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 100_000 + b"\r\n\r\n"
+    reply = _until_closed(probe_gateway, first + second)
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", reply) == [b"403", b"431"]  # 403: an unsigned GetConnection
 
 
 def _server_side_open(gateway: RunningGateway, sock: socket.socket) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -174,6 +175,51 @@ def test_connect_exception_refuses_with_502(probe_gateway: RunningGateway) -> No
     with pytest.raises(InvalidStatus) as refused:
         connect(f"{probe_gateway.ws_url}?crash=1")
     assert refused.value.response.status_code == 502
+
+
+def _raw_refusal(gateway: RunningGateway, target: str) -> list[tuple[str, str]]:
+    """The header lines of the answer to a raw upgrade request for ``target``."""
+    request = (f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", gateway.local.port), timeout=DEADLINE_S) as sock:
+        sock.sendall(request.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply and (chunk := sock.recv(65536)):
+            reply += chunk
+    lines = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+    return [(name, value.strip()) for name, _, value in (line.partition(":") for line in lines)]
+
+
+@pytest.mark.parametrize("target, status, reason", [
+    ("/prod", 403, "no such stage: /prod (this API serves /test)"),
+    ("/test?status=401", 401, "$connect returned 401"),
+    ("/test?status=499", 499, "$connect returned 499"),  # not an IANA status: still answered
+    ("/test?crash=1", 502, "$connect failed (RuntimeError)"),
+])
+def test_a_refusal_has_one_content_type_and_its_reason_is_reported(
+    probe_gateway: RunningGateway, target: str, status: int, reason: str,
+) -> None:
+    headers = _raw_refusal(probe_gateway, target)
+    assert [value for name, value in headers if name.lower() == "content-type"] == ["application/json"]
+    refusal = wait_until(lambda: next((r for r in list(probe_gateway.refusals) if r.reason == reason), None))
+    assert (refusal.path, refusal.source_ip, refusal.status) == (target.partition("?")[0], "127.0.0.1", status)
+    # websockets' own client reads the refusal (two Content-Types made it raise
+    # MultipleValuesError).
+    with pytest.raises(InvalidStatus) as refused:
+        connect(probe_gateway.ws_url.rsplit("/", 1)[0] + target)
+    assert refused.value.response.status_code == status
+    assert refused.value.response.headers["Content-Type"] == "application/json"
+
+
+def test_an_invalid_upgrade_is_refused_and_reported(probe_gateway: RunningGateway) -> None:
+    request = (b"GET /test HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")  # no Sec-WebSocket-Key
+    with socket.create_connection(("127.0.0.1", probe_gateway.local.port), timeout=DEADLINE_S) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+    refusal = wait_until(lambda: next((r for r in list(probe_gateway.refusals)
+                                       if "Sec-WebSocket-Key" in r.reason), None))
+    assert refusal.status == 400 and refusal.reason.startswith("not a valid WebSocket upgrade request")
 
 
 def test_connect_returning_none_is_accepted(probe_gateway: RunningGateway) -> None:

@@ -489,3 +489,21 @@ async def test_a_line_the_handler_left_open_ends_before_end(make_invoker: MakeIn
     lines = log.lines("Open")
     assert lines[1:3] == ["no newline", "END RequestId: req-1"]
     assert lines[4:7] == ["START RequestId: req-2 Version: $LATEST", "done", "END RequestId: req-2"]
+
+
+@pytest.mark.asyncio
+async def test_each_invocation_gets_its_trace_id_in_the_environment(make_invoker: MakeInvoker) -> None:
+    # As the runtime sets _X_AMZN_TRACE_ID per invocation: the event's X-Amzn-Trace-Id
+    # ($connect events carry one), else a new Root for each invocation.
+    invoker = make_invoker(spec("EnvFn", "basic.environment"))
+    header = "Root=1-65a37ed5-4d5fb1690a272fba7295e30c"
+    names = ["_X_AMZN_TRACE_ID"]
+
+    connect = await invoker.invoke("EnvFn", {"names": names, "headers": {"X-Amzn-Trace-Id": header}}, "req-1")
+    first = await invoker.invoke("EnvFn", {"names": names}, "req-2")
+    second = await invoker.invoke("EnvFn", {"names": names}, "req-3")
+
+    assert isinstance(connect, Succeeded) and connect.result == {"_X_AMZN_TRACE_ID": header}
+    traces = [outcome.result["_X_AMZN_TRACE_ID"] for outcome in (first, second) if isinstance(outcome, Succeeded)]
+    assert len(traces) == 2 and traces[0] != traces[1]
+    assert all(re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", trace) for trace in traces)

@@ -56,7 +56,7 @@ def test_plain_template_functions() -> None:
         "ORIGIN": "https://b.example",
         "HOSTS": "https://a.example;https://b.example",
         "DEBUG": "1",
-        "STACK": "template",  # AWS::StackName: the template file's stem
+        "STACK": "cfn-plain",  # AWS::StackName: the template's folder name (cfn_plain), made a stack name
         "GREETING": "aGk=",
         "PRICE": "3",
     }

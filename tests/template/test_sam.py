@@ -37,7 +37,7 @@ def test_chat_app_routes() -> None:
     assert model.routes["$connect"].function == "OnConnectFunction"
     assert model.routes["$disconnect"].function == "OnDisconnectFunction"
     send = model.routes["sendmessage"]
-    assert send.function == "template-send"  # FunctionName: !Sub ${AWS::StackName}-send
+    assert send.function == "sam-chat-send"  # FunctionName: !Sub ${AWS::StackName}-send
     assert send.two_way is True  # a RouteResponse references the route
     assert send.integration_timeout_ms == 5000
     assert model.routes["$connect"].two_way is False
@@ -45,7 +45,7 @@ def test_chat_app_routes() -> None:
 
 def test_chat_app_globals_are_applied_as_sam_does() -> None:
     model = load_template(CHAT)
-    assert set(model.functions) == {"OnConnectFunction", "OnDisconnectFunction", "template-send"}
+    assert set(model.functions) == {"OnConnectFunction", "OnDisconnectFunction", "sam-chat-send"}
     connect = model.functions["OnConnectFunction"]
     assert connect.code_dir == (FIXTURE / "onconnect").resolve()
     assert (connect.handler, connect.runtime) == ("app.handler", "python3.12")
@@ -55,7 +55,7 @@ def test_chat_app_globals_are_applied_as_sam_does() -> None:
     disconnect = model.functions["OnDisconnectFunction"]
     assert (disconnect.timeout_s, disconnect.memory_mb) == (10.0, 256)
     assert dict(disconnect.environment) == {"LOG_LEVEL": "INFO", "TABLE_NAME": "simplechat_connections"}
-    send = model.functions["template-send"]
+    send = model.functions["sam-chat-send"]
     assert send.timeout_s == 20.0
     assert dict(send.environment) == {
         "LOG_LEVEL": "INFO",
@@ -81,7 +81,7 @@ def test_parameters_reach_globals_and_stage() -> None:
     assert model.stage == "dev"
     assert model.functions["OnConnectFunction"].environment["TABLE_NAME"] == "other_table"
     assert model.tables[0].table_name == "other_table"
-    assert model.functions["template-send"].environment["API_ENDPOINT"] == (
+    assert model.functions["sam-chat-send"].environment["API_ENDPOINT"] == (
         "wss://wsgwlocal1.execute-api.ap-south-1.amazonaws.com"
     )
 

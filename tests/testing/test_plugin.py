@@ -411,3 +411,103 @@ def test_serves_the_sam_app(wsgw_gateway, wsgw_connect):
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+# -- AWS_IAM: signed clients and identities ---------------------------------------------------
+
+COGNITO_APP_TEMPLATE = '''
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: sessions, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+  ConnectRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: $connect, AuthorizationType: AWS_IAM,
+                 Target: !Join [/, [integrations, !Ref ConnectIntegration]]}
+  ConnectIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Api, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt ConnectFunction.Arn}
+  DefaultRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: $default, RouteResponseSelectionExpression: $default,
+                 Target: !Join [/, [integrations, !Ref DefaultIntegration]]}
+  DefaultIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Api, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt DefaultFunction.Arn}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Api, StageName: prod}
+  ConnectFunction:
+    Type: AWS::Lambda::Function
+    Properties: {Code: src, Handler: sessions.connect, Runtime: python3.12}
+  DefaultFunction:
+    Type: AWS::Lambda::Function
+    Properties: {Code: src, Handler: sessions.whoami, Runtime: python3.12}
+'''
+
+# The pattern of AWS's session-management sample: $connect admits Cognito identities only.
+COGNITO_APP_HANDLERS = '''
+import json
+
+def connect(event, context):
+    if not event["requestContext"]["identity"].get("cognitoIdentityId"):
+        return {"statusCode": 403}
+    return {"statusCode": 200}
+
+def whoami(event, context):
+    return {"statusCode": 200, "body": json.dumps(event["requestContext"]["identity"])}
+'''
+
+COGNITO_APP_TESTS = '''
+import pytest
+from emulator.testing import HandshakeRefused
+
+@pytest.mark.parametrize("sign", [True, "query"])
+def test_a_signed_client_with_a_cognito_identity_gets_in(wsgw_connect, sign):
+    client = wsgw_connect(sign=sign)  # the first wsgw_iam_credentials line signs
+    client.send_text("who")
+    identity = client.recv_json()
+    assert identity["accessKey"] == "AKIDCOGNITO"
+    assert identity["cognitoIdentityId"] == "us-east-1:1234"
+    assert identity["cognitoAuthenticationType"] == "authenticated"
+
+def test_a_key_without_a_cognito_identity_is_refused_by_the_app(wsgw_connect):
+    with pytest.raises(HandshakeRefused) as refused:
+        wsgw_connect(sign=True, credentials=("AKIDPLAIN", "plain"))
+    assert refused.value.status == 403
+
+def test_an_unsigned_client_is_refused(wsgw_connect):
+    with pytest.raises(HandshakeRefused) as refused:
+        wsgw_connect()
+    assert refused.value.status == 403 and refused.value.headers["Content-Type"] == "application/json"
+'''
+
+
+def test_signed_clients_and_configured_identities(pytester: pytest.Pytester) -> None:
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "sessions.py").write_text(COGNITO_APP_HANDLERS)
+    (pytester.path / "template.yaml").write_text(COGNITO_APP_TEMPLATE)
+    (pytester.path / "identities.json").write_text(json.dumps({"AKIDCOGNITO": {
+        "cognitoIdentityId": "us-east-1:1234", "cognitoIdentityPoolId": "us-east-1:pool",
+        "cognitoAuthenticationType": "authenticated"}}))
+    pytester.makeini("""
+        [pytest]
+        asyncio_default_fixture_loop_scope = function
+        wsgw_iam_credentials =
+            AKIDCOGNITO:c0gn1t0
+            AKIDPLAIN:plain
+        wsgw_iam_identities = identities.json
+    """)
+    pytester.makepyfile(test_sessions=COGNITO_APP_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_a_malformed_iam_ini_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+                     "wsgw_iam_credentials = no-colon\n")
+    pytester.makepyfile(test_x="def test_x(wsgw_gateway):\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider")
+    assert "wsgw_iam_credentials: expected ACCESS_KEY:SECRET" in result.stderr.str() + result.stdout.str()
+    assert result.ret != 0

@@ -26,6 +26,7 @@ import cli
 from emulator.commands.run_local import debug_overrides
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import FunctionSpec
+from emulator.net.session_host import Refusal
 from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
 from emulator.template.env_overrides import EnvOverrides
 from emulator.template.loader import load_model
@@ -112,6 +113,18 @@ def test_json_lines() -> None:
     assert [r["line"] for r in records[2:]] == [
         "START RequestId: r1 Version: $LATEST", "a line", "END RequestId: r1", "REPORT RequestId: r1\tDuration: 4.20 ms"]
     assert records[3]["requestId"] == "r1" and records[3]["connectionId"] == "Yx3kQc0BIAMF1hQ="
+
+
+def test_a_refused_handshake_is_one_line_with_its_reason() -> None:
+    refusal = Refusal("/dev", "127.0.0.1", 403, "API key required: no x-api-key header")
+    console, out = make_console(quiet=True)  # refusals are not handler lines: quiet keeps them
+    console.refusal(refusal)
+    assert out == ["14:02:11.357  127.0.0.1  GET /dev  refused 403  API key required: no x-api-key header"]
+    console, out = make_console(fmt="json")
+    console.refusal(refusal)
+    record = json.loads(out[0])
+    assert record == {"time": record["time"], "type": "refusal", "sourceIp": "127.0.0.1", "path": "/dev",
+                      "status": 403, "reason": "API key required: no x-api-key header"}
 
 
 def test_quiet_drops_handler_lines_verbose_adds_the_event() -> None:
@@ -212,7 +225,7 @@ def test_debug_function_without_debugpy_is_one_line(tmp_path: Path, monkeypatch:
                                            str(tmp_path / "tls"), "--debug-function", "Echo"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
-        "wsgw: error: --debug-function needs debugpy, which is not installed: pip install debugpy")
+        "wsgw: error: --debug-function needs debugpy, which is not installed: pip install 'wsgw[debug]' (or pip install debugpy)")
     result = CliRunner().invoke(cli.main, ["run-local", "--template", str(PROBE), "--debug-function", "Nope"])
     assert result.exit_code == 1 and "no such function" in result.output
 

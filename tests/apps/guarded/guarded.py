@@ -39,3 +39,8 @@ def disconnect(event: dict[str, Any], context: Any) -> Any:
 
 def default(event: dict[str, Any], context: Any) -> Any:
     return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+
+
+def identity(event: dict[str, Any], context: Any) -> Any:
+    """$default of the iam app: answers with the message event's requestContext.identity."""
+    return {"statusCode": 200, "body": json.dumps(event["requestContext"]["identity"])}

@@ -1,0 +1,170 @@
+"""What the inspector remembers: one small immutable record per thing that happened,
+kept in a bounded :class:`Ring`.
+
+Records hold the values the gateway already made (the :class:`Invoke`, the
+:class:`Outcome`, the frame's text): making one is a tuple and a ``deque.append``,
+so the message path pays next to nothing for it. Turning records into what a page
+shows (JSON, masked secrets, attributed log lines) is :mod:`.views`' job and happens
+only when a page asks.
+
+A record's *sequence number* is its position in everything ever recorded; the ring
+keeps the newest ``size`` of them. A reader remembers the next number it wants
+(:meth:`Ring.since`) and learns how many it missed when the ring moved past it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import islice
+from typing import Iterator, NamedTuple, Union
+
+from ..core.events import Handshake
+from ..core.invocation import Invoke, Outcome
+from ..core.management import ManagementRequest
+from ..net.session_host import Refusal
+
+__all__ = [
+    "Closed", "Connected", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut", "Invocation", "LogLine", "Managed",
+    "Opened", "Record", "Refused", "Ring",
+]
+
+DEFAULT_RING_SIZE = 10_000
+
+
+class Opened(NamedTuple):
+    """An upgrade request was accepted for its authorizer/``$connect`` (not refused yet)."""
+
+    at: float  # seconds since the epoch
+    connection_id: str
+    handshake: Handshake
+
+
+class Connected(NamedTuple):
+    """The 101 was decided: the connection is established."""
+
+    at: float
+    connection_id: str
+    subprotocol: str | None
+
+
+class FrameIn(NamedTuple):
+    """A complete text message from a client, and where it was routed (``invoke``
+    None: no route matched and the Forbidden frame went back)."""
+
+    at: float
+    connection_id: str
+    text: str
+    invoke: Invoke | None
+
+
+class FrameOut(NamedTuple):
+    """A message the gateway itself sent: ``cause`` is ``reply`` (a two-way route's
+    result) or ``error`` (Forbidden, Internal server error, Endpoint request timed out)."""
+
+    at: float
+    connection_id: str
+    text: str
+    cause: str
+    request_id: str | None
+
+
+class Invocation(NamedTuple):
+    """A finished invocation (route, authorizer, Lambda Invoke or a replay)."""
+
+    at: float
+    invoke: Invoke
+    outcome: Outcome
+    injected: bool
+
+
+class LogLine(NamedTuple):
+    """One line a function's worker printed (``START``/``END``/``REPORT`` included)."""
+
+    at: float
+    function: str
+    line: str
+
+
+class Managed(NamedTuple):
+    """One ``@connections`` request and the status it got."""
+
+    at: float
+    request: ManagementRequest
+    status: int
+    connection_id: str | None  # None when the target was not a connection path
+
+
+class Closed(NamedTuple):
+    """An established connection is gone, with the code and reason ``$disconnect`` sees."""
+
+    at: float
+    connection_id: str
+    code: int
+    reason: str
+
+
+class Refused(NamedTuple):
+    """An upgrade request answered without a 101."""
+
+    at: float
+    refusal: Refusal
+
+
+Record = Union[Opened, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Closed, Refused]
+
+
+class Ring:
+    """The newest ``size`` records, numbered from 0 in the order they came."""
+
+    def __init__(self, size: int = DEFAULT_RING_SIZE) -> None:
+        if size < 1:
+            raise ValueError("a ring holds at least one record")
+        self.size = size
+        self._records: deque[Record] = deque(maxlen=size)
+        self._next = 0  # the sequence number the next record gets
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def append(self, record: Record) -> None:
+        """Keep ``record`` (the oldest one goes once the ring is full). The hot path."""
+        self._records.append(record)
+        self._next += 1
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next record will get."""
+        return self._next
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the oldest record still kept."""
+        return self._next - len(self._records)
+
+    def since(self, seq: int, limit: int | None = None) -> tuple[int, list[tuple[int, Record]]]:
+        """``(missed, records)``: the records numbered ``seq`` and later (at most
+        ``limit``, oldest first, each with its number), and how many records from
+        ``seq`` on are no longer kept. The next call should ask for the number after
+        the last one returned, or for ``seq + missed`` when none was."""
+        first = self.first_seq
+        missed = max(0, first - seq)
+        start = max(seq, first)
+        stop = self._next if limit is None else min(self._next, start + limit)
+        if start >= stop:
+            return missed, []
+        offset = start - first
+        chosen = islice(self._records, offset, offset + (stop - start))
+        return missed, list(enumerate(chosen, start))
+
+    def latest(self, count: int) -> list[tuple[int, Record]]:
+        """The newest ``count`` records, oldest first, with their numbers."""
+        return self.since(max(self.first_seq, self._next - count))[1]
+
+    def __iter__(self) -> Iterator[tuple[int, Record]]:
+        return iter(list(enumerate(self._records, self.first_seq)))
+
+    def reversed(self) -> Iterator[tuple[int, Record]]:
+        """Newest first (for looking back from the end, e.g. an invocation's lines)."""
+        last = self._next - 1
+        return ((last - index, record) for index, record in enumerate(reversed(self._records)))
+

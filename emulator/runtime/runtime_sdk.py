@@ -1,0 +1,91 @@
+"""The AWS SDK a handler gets without declaring it, as Lambda's Python runtime gives it.
+
+Lambda's Python runtimes include boto3 and botocore and what they need (s3transfer,
+jmespath, python-dateutil, six, urllib3), importable without packaging them, in the
+runtime's own site-packages after the function's code and its layers (reference
+lambda-runtime.md §1.1, §1.2). AWS does not publish which SDK version a runtime has
+("depends on the runtime version and your AWS Region", DG-PY), so wsgw gives handlers
+its own copy: the version installed beside wsgw.
+
+Handlers must not see the rest of wsgw's environment, so :func:`runtime_sdk_dir`
+builds a folder that holds only these distributions: a symbolic link to each of
+their top-level packages and ``.dist-info`` folders (so ``importlib.metadata.version
+("boto3")`` works too), under the cache folder, named after their versions and
+location. It is built once (a few milliseconds) and then found as it is. The
+packages are pure Python, so the same folder serves workers on every Python version
+they support (:func:`minimum_python`, from their ``Requires-Python``: 3.10 for
+boto3 1.44); an older Python (a ``python3.9`` function) gets the newest SDK that
+supports it, installed with its own pip (``SDK_REQUIREMENTS``), as the
+``python3.9`` runtime has an older boto3 than the newer runtimes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["RUNTIME_DISTRIBUTIONS", "SDK_REQUIREMENTS", "minimum_python", "runtime_sdk_dir", "sdk_versions"]
+
+# What Lambda's Python runtime provides besides the standard library: the SDK and its
+# dependencies (boto3 -> botocore, jmespath, s3transfer; botocore -> python-dateutil,
+# urllib3; python-dateutil -> six).
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# What to install for a Python older than wsgw's SDK supports (pip picks the newest
+# boto3, botocore and urllib3 that still run on it).
+SDK_REQUIREMENTS = b"boto3\n"
+_AT_LEAST = re.compile(r"\s*>=\s*(\d+)\.(\d+)")
+
+
+def sdk_versions() -> dict[str, str]:
+    """The version of each runtime distribution installed beside wsgw."""
+    return {name: importlib.metadata.version(name) for name in RUNTIME_DISTRIBUTIONS}
+
+
+def minimum_python() -> tuple[int, int]:
+    """The oldest Python that every runtime distribution beside wsgw supports (the
+    ``>=`` clauses of their ``Requires-Python``)."""
+    oldest = (3, 0)
+    for name in RUNTIME_DISTRIBUTIONS:
+        requires = importlib.metadata.metadata(name).get_all("Requires-Python") or [""]
+        for clause in requires[0].split(","):
+            match = _AT_LEAST.match(clause)
+            if match:
+                oldest = max(oldest, (int(match.group(1)), int(match.group(2))))
+    return oldest
+
+
+def runtime_sdk_dir(cache_root: Path) -> Path:
+    """The folder of links to wsgw's copies of :data:`RUNTIME_DISTRIBUTIONS`, built
+    under ``cache_root/runtime-sdk`` if it is not there yet (atomically: two wsgw
+    starting at once both end up with one complete folder)."""
+    entries: dict[str, Path] = {}
+    identity: list[str] = []
+    for name in RUNTIME_DISTRIBUTIONS:
+        dist = importlib.metadata.distribution(name)
+        identity.append(f"{name}=={dist.version}@{dist.locate_file('')}")
+        for file in dist.files or ():
+            top = file.parts[0]
+            if top.startswith("..") or top == "__pycache__" or top.endswith(".pth") or top in entries:
+                continue
+            entries[top] = Path(str(dist.locate_file(top)))
+    key = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+    target = cache_root / "runtime-sdk" / key
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=target.parent))
+    for top, source in sorted(entries.items()):
+        if source.exists():
+            os.symlink(source, building / top)
+    try:
+        os.rename(building, target)
+    except OSError:  # another start built it meanwhile
+        shutil.rmtree(building, ignore_errors=True)
+        if not target.is_dir():
+            raise
+    return target
