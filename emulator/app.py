@@ -207,7 +207,8 @@ class LocalGateway:
             self.provisioner = Provisioner(self.options.runtime, self.reload_log)
             if self.options.inspector is not None:
                 # Wall-clock times: what a person watching the page lives by.
-                self.recorder = Recorder(Ring(self.options.inspector.ring_size), time.time)
+                self.recorder = Recorder(Ring(self.options.inspector.ring_size), time.time,
+                                         always=self.options.inspector.record_always)
             recorder = self.recorder
             self.invoker = Invoker(
                 self.model.functions, base_env=self._worker_env(),
@@ -251,7 +252,8 @@ class LocalGateway:
             if recorder is not None:
                 observer = _both(recorder.invocation, observer)
                 on_refusal = _both(recorder.refusal, on_refusal)
-                self.inspector = Inspector(recorder.ring, self.options.inspector or InspectorOptions())
+                self.inspector = Inspector(recorder.ring, self.options.inspector or InspectorOptions(),
+                                           watchers=recorder.watched_by)
             integrations: Integrations = InvokerIntegrations(self.invoker)
             if self.faults is not None or observer is not None:
                 integrations = HookedIntegrations(integrations, faults=self.faults, observer=observer)

@@ -109,6 +109,9 @@ from emulator.tools.console import Console, Format, use_colour
               help="Do not serve the live inspector page (/@inspector/ on the gateway's port).")
 @click.option("--inspector-records", type=click.IntRange(min=100), default=DEFAULT_RING_SIZE, show_default=True,
               metavar="N", help="How many recent records (frames, invocations, log lines...) the inspector keeps.")
+@click.option("--inspector-record-always", is_flag=True, default=False,
+              help="Record from the start, not only while an inspector page is open "
+                   "(history before the first page; costs about 5 %% of throughput).")
 # sam's `--parameter-overrides A=1 B=2`: click gives the flag one value, the rest arrive
 # here (run-local takes no other argument, so nothing else can land here).
 @click.argument("more_parameter_overrides", nargs=-1, metavar="")
@@ -121,7 +124,8 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               env_vars: Path | None, no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
               debug_function: str | None, debug_port: int, deps: DepsMode, pythons: tuple[str, ...],
-              no_inspector: bool, inspector_records: int, more_parameter_overrides: tuple[str, ...]) -> None:
+              no_inspector: bool, inspector_records: int, inspector_record_always: bool,
+              more_parameter_overrides: tuple[str, ...]) -> None:
     """Serve the app locally like a deployed API Gateway WebSocket API.
 
     \b
@@ -212,7 +216,8 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         options = dataclasses.replace(options, iam_credentials=credentials)
     options = dataclasses.replace(options, runtime=RuntimeOptions(deps=deps, pythons=parse_pythons(pythons)))
     if not no_inspector:
-        options = dataclasses.replace(options, inspector=InspectorOptions.for_host(host, inspector_records))
+        options = dataclasses.replace(options, inspector=InspectorOptions.for_host(
+            host, inspector_records, inspector_record_always))
     if identities:
         options = dataclasses.replace(options, iam_identities=identities)
     # The console prints each invocation; the server's own INFO line would repeat it.

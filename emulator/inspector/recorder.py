@@ -14,10 +14,18 @@ inspector is on and wires it where the gateway already reports what happened:
 Wrapping the core's objects keeps the message path free of hooks (design: "wrap the
 invoker instead"): with the inspector off the plain classes run, and with it on the
 extra work per message is a few tuples appended to a deque.
+
+**Recording while watched.** Even those few tuples, six per message, cost about 5 % of
+scenario a's throughput (bench/inspector_overhead.py). So by default the recorder only
+records while a page is open, and for :data:`LINGER_S` after the last one closed (a
+reload or a closed tab keeps its history): with no page open the path pays one
+attribute check per report. ``always=True`` (run-local's ``--inspector-record-always``)
+records from the start, for a page opened after the fact.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable
 
 from ..core.events import Handshake
@@ -30,9 +38,10 @@ from .records import (
     Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Refused, Ring,
 )
 
-__all__ = ["Recorder", "RecordingLifecycle", "RecordingManagement"]
+__all__ = ["LINGER_S", "Recorder", "RecordingLifecycle", "RecordingManagement"]
 
 Now = Callable[[], float]
+LINGER_S = 600.0  # how long recording goes on after the last page closed
 
 
 def _no_backlog(connection_id: str) -> int:
@@ -40,25 +49,51 @@ def _no_backlog(connection_id: str) -> int:
 
 
 class Recorder:
-    """Appends records to ``ring``, stamped with ``now()`` (seconds since the epoch)."""
+    """Appends records to ``ring``, stamped with ``now()`` (seconds since the epoch),
+    while :attr:`recording` (see the module docstring)."""
 
-    def __init__(self, ring: Ring, now: Now) -> None:
+    def __init__(self, ring: Ring, now: Now, *, always: bool = False, linger_s: float = LINGER_S) -> None:
         self.ring = ring
         self.now = now
+        self.always = always
+        self.linger_s = linger_s
+        self.recording = always
+        self._stop_later: asyncio.TimerHandle | None = None
+
+    def watched_by(self, pages: int) -> None:
+        """Tell how many pages are open now (the inspector calls this on every change):
+        recording starts with the first page and stops ``linger_s`` after the last."""
+        if self._stop_later is not None:
+            self._stop_later.cancel()
+            self._stop_later = None
+        if pages > 0 or self.always:
+            self.recording = True
+        elif self.recording:
+            try:
+                self._stop_later = asyncio.get_running_loop().call_later(self.linger_s, self._stop)
+            except RuntimeError:  # no loop: the gateway is gone, nothing more to record
+                self.recording = False
+
+    def _stop(self) -> None:
+        self._stop_later = None
+        self.recording = False
 
     # -- the gateway's existing report points ------------------------------------
 
     def invocation(self, invoke: Invoke, outcome: Outcome, injected: bool) -> None:
         """An :data:`~emulator.core.invocation.InvocationObserver`."""
-        self.ring.append(Invocation(self.now(), invoke, outcome, injected))
+        if self.recording:
+            self.ring.append(Invocation(self.now(), invoke, outcome, injected))
 
     def log_line(self, function: str, line: str) -> None:
         """A function log sink (``LogSink``)."""
-        self.ring.append(LogLine(self.now(), function, line))
+        if self.recording:
+            self.ring.append(LogLine(self.now(), function, line))
 
     def refusal(self, refusal: Refusal) -> None:
         """A :data:`~emulator.net.session_host.RefusalObserver`."""
-        self.ring.append(Refused(self.now(), refusal))
+        if self.recording:
+            self.ring.append(Refused(self.now(), refusal))
 
 
 class RecordingLifecycle(ConnectionLifecycle):
@@ -73,7 +108,7 @@ class RecordingLifecycle(ConnectionLifecycle):
 
     def open(self, handshake: Handshake) -> ConnectDecision:
         decision = super().open(handshake)
-        if isinstance(decision, Reject):
+        if not self._recorder.recording or isinstance(decision, Reject):
             return decision  # the listener reports it as a refusal
         connection_id = decision.connection_id
         self._ring.append(Opened(self._now(), connection_id, handshake))
@@ -83,12 +118,14 @@ class RecordingLifecycle(ConnectionLifecycle):
 
     def connect_finished(self, invoke: Invoke, outcome: Outcome) -> Accept | Reject | Invoke:
         decision = super().connect_finished(invoke, outcome)
-        if isinstance(decision, Accept):
+        if self._recorder.recording and isinstance(decision, Accept):
             self._ring.append(Connected(self._now(), decision.connection_id, decision.subprotocol))
         return decision
 
     def message(self, connection_id: str, text: str) -> Invoke | SendText:
         decision = super().message(connection_id, text)
+        if not self._recorder.recording:
+            return decision
         now = self._now()
         if isinstance(decision, SendText):
             self._ring.append(FrameIn(now, connection_id, text, None))
@@ -99,19 +136,21 @@ class RecordingLifecycle(ConnectionLifecycle):
 
     def message_finished(self, invoke: Invoke, outcome: Outcome) -> SendText | None:
         reply = super().message_finished(invoke, outcome)
-        if reply is not None:
+        if reply is not None and self._recorder.recording:
             cause = "reply" if isinstance(outcome, Succeeded) else "error"
             self._ring.append(FrameOut(self._now(), reply.connection_id, reply.text, cause, invoke.request_id))
         return reply
 
     def integration_timed_out(self, invoke: Invoke) -> SendText:
         frame = super().integration_timed_out(invoke)
-        self._ring.append(FrameOut(self._now(), frame.connection_id, frame.text, "error", invoke.request_id))
+        if self._recorder.recording:
+            self._ring.append(FrameOut(self._now(), frame.connection_id, frame.text, "error", invoke.request_id))
         return frame
 
     def closed(self, connection_id: str, code: int, reason: str) -> Invoke | None:
         invoke = super().closed(connection_id, code, reason)
-        self._ring.append(Closed(self._now(), connection_id, code, reason))
+        if self._recorder.recording:
+            self._ring.append(Closed(self._now(), connection_id, code, reason))
         return invoke
 
 
@@ -121,6 +160,7 @@ class RecordingManagement(ManagementApi):
 
     def __init__(self, recorder: Recorder, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._recorder = recorder
         self._ring = recorder.ring
         self._now = recorder.now
 
@@ -128,6 +168,8 @@ class RecordingManagement(ManagementApi):
         self, request: ManagementRequest, request_id: str, backlog: OutboundBacklog = _no_backlog,
     ) -> tuple[HttpResponse, Action]:
         response, action = super().handle(request, request_id, backlog)
+        if not self._recorder.recording:
+            return response, action
         try:
             connection_id: str | None = self.connection_id_from(request.target)
         except ManagementError:

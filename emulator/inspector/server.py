@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..core.invocation import Failed, Invoke, Succeeded
@@ -71,16 +71,19 @@ _SECURITY = (
 
 @dataclass(frozen=True)
 class InspectorOptions:
-    """``ring_size`` records kept; ``token`` required on every API call when set."""
+    """``ring_size`` records kept; ``token`` required on every API call when set;
+    ``record_always``: record from the start, not only while a page is open
+    (recorder.py says why that is the default)."""
 
     ring_size: int = DEFAULT_RING_SIZE
     token: str | None = None
+    record_always: bool = False
 
     @classmethod
-    def for_host(cls, host: str, ring_size: int = DEFAULT_RING_SIZE) -> InspectorOptions:
+    def for_host(cls, host: str, ring_size: int = DEFAULT_RING_SIZE, record_always: bool = False) -> InspectorOptions:
         """What run-local uses: no token on loopback, a fresh random one when the
         gateway listens where other machines can reach it (printed in its URL)."""
-        return cls(ring_size, None if is_loopback_host(host) else secrets.token_urlsafe(18))
+        return cls(ring_size, None if is_loopback_host(host) else secrets.token_urlsafe(18), record_always)
 
 
 @dataclass
@@ -104,9 +107,11 @@ def _error(status: int, message: str) -> HttpResponse:
 class Inspector:
     """The mount (:class:`~emulator.net.http_mount.HttpMount`) serving the inspector."""
 
-    def __init__(self, ring: Ring, options: InspectorOptions = InspectorOptions()) -> None:
+    def __init__(self, ring: Ring, options: InspectorOptions = InspectorOptions(),
+                 watchers: Callable[[int], None] | None = None) -> None:
         self.ring = ring
         self.options = options
+        self.watchers = watchers  # told how many pages are open on every change (the recorder)
         self._pages: list[_Page] = []
         self._pump_task: asyncio.Task[None] | None = None
         self._host: SessionHost | None = None
@@ -242,6 +247,7 @@ class Inspector:
         stream = exchange.stream(200, (("Content-Type", "text/event-stream"), *_SECURITY))
         stream.write(b"retry: 1000\n\n")
         self._pages.append(_Page(stream, max(0, cursor), time.monotonic()))
+        self._count_changed()
         if self._pump_task is None or self._pump_task.done():
             self._pump_task = asyncio.ensure_future(self._pump())
 
@@ -261,6 +267,7 @@ class Inspector:
         for page in list(self._pages):
             if page.stream.closed:
                 self._pages.remove(page)
+                self._count_changed()
                 continue
             if page.stream.backlog() > MAX_BACKLOG:
                 continue
@@ -286,9 +293,14 @@ class Inspector:
         for page in self._pages:
             page.stream.end()
         self._pages.clear()
+        self._count_changed()
         if self._pump_task is not None:
             self._pump_task.cancel()
             self._pump_task = None
+
+    def _count_changed(self) -> None:
+        if self.watchers is not None:
+            self.watchers(len(self._pages))
 
     # -- checks and assets -------------------------------------------------------------------------
 

@@ -3,8 +3,11 @@ leaving one record (no sockets: the lifecycle is driven by hand, as in tests/cor
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import MappingProxyType
+
+import pytest
 
 from emulator.core.clock import ManualClock
 from emulator.core.events import Handshake
@@ -40,7 +43,7 @@ ROUTES = [RouteSpec("$connect", "Connect"), RouteSpec("$disconnect", "Disconnect
 def recording(routes: list[RouteSpec] = ROUTES) -> tuple[RecordingLifecycle, Ring, ManualClock]:
     clock = ManualClock(START)
     ring = Ring(100)
-    recorder = Recorder(ring, lambda: clock.now_ms() / 1000)
+    recorder = Recorder(ring, lambda: clock.now_ms() / 1000, always=True)
     lifecycle = RecordingLifecycle(recorder, make_model(routes), domain_name="localhost:3001", clock=clock,
                                    ids=SequentialIds())
     return lifecycle, ring, clock
@@ -113,7 +116,7 @@ def test_refusals_are_left_to_the_listener_and_no_connect_route_connects_at_once
 
 def test_the_recorder_hooks_record_invocations_log_lines_and_refusals() -> None:
     ring = Ring(10)
-    recorder = Recorder(ring, lambda: 1.5)
+    recorder = Recorder(ring, lambda: 1.5, always=True)
     invoke = Invoke("F", {}, "r1", "c1", "$default")
     recorder.log_line("F", "START RequestId: r1 Version: $LATEST")
     recorder.invocation(invoke, Succeeded(None, 1.0), False)
@@ -128,7 +131,7 @@ def test_the_recorder_hooks_record_invocations_log_lines_and_refusals() -> None:
 def test_management_calls_are_recorded_with_their_status_and_target() -> None:
     lifecycle, ring, clock = recording()
     cid = connect(lifecycle)
-    api = RecordingManagement(Recorder(ring, lambda: 2.0), stage="dev", registry=lifecycle.registry, clock=clock,
+    api = RecordingManagement(Recorder(ring, lambda: 2.0, always=True), stage="dev", registry=lifecycle.registry, clock=clock,
                               limits=lifecycle.model.limits)
     response, action = api.handle(ManagementRequest("POST", f"/dev/@connections/{cid}", b"hi", SIGNED), "rid")
     assert response.status == 200 and action == Deliver(cid, b"hi")
@@ -137,3 +140,42 @@ def test_management_calls_are_recorded_with_their_status_and_target() -> None:
     managed = [record for _, record in ring if isinstance(record, Managed)]
     assert [(m.status, m.connection_id, m.request.body) for m in managed] == [(200, cid, b"hi"), (403, None, b"")]
     assert isinstance([record for _, record in ring][1], Connected)
+
+
+def test_by_default_nothing_is_recorded_until_a_page_watches() -> None:
+    ring = Ring(100)
+    clock = ManualClock(START)
+    recorder = Recorder(ring, lambda: clock.now_ms() / 1000)
+    lifecycle = RecordingLifecycle(recorder, make_model(ROUTES), domain_name="localhost:3001", clock=clock,
+                                   ids=SequentialIds())
+    cid = connect(lifecycle)
+    invoke = lifecycle.message(cid, '{"action": "whoAmI"}')
+    assert isinstance(invoke, Invoke)  # the core decides as always...
+    recorder.invocation(invoke, Succeeded({"statusCode": 200}, 1.0), False)
+    recorder.log_line("WhoAmI", "START RequestId: x")
+    assert len(ring) == 0  # ...and no page open: nothing kept, nothing paid for it
+
+
+@pytest.mark.asyncio
+async def test_recording_follows_the_pages_and_lingers_after_the_last() -> None:
+    ring = Ring(100)
+    recorder = Recorder(ring, lambda: 1.0, linger_s=0.05)
+    recorder.watched_by(1)
+    recorder.log_line("F", "one")
+    recorder.watched_by(0)  # the last page closed: still recording for linger_s
+    recorder.log_line("F", "two")
+    recorder.watched_by(1)  # back within the linger: the stop is called off
+    await asyncio.sleep(0.1)
+    recorder.log_line("F", "three")
+    recorder.watched_by(0)
+    await asyncio.sleep(0.1)
+    recorder.log_line("F", "gone")
+    assert [record.line for _, record in ring if isinstance(record, LogLine)] == ["one", "two", "three"]
+
+
+def test_always_records_with_no_page() -> None:
+    ring = Ring(10)
+    recorder = Recorder(ring, lambda: 1.0, always=True)
+    recorder.watched_by(0)
+    recorder.log_line("F", "kept")
+    assert len(ring) == 1
