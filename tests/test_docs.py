@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Iterator
 
 import click
-import pytest
 
 import cli
 

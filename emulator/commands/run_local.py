@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
-import json
 import logging
 import re
 import signal
@@ -22,7 +21,7 @@ from emulator.commands.progress import StepProgress
 from emulator.core.access import access_warnings
 from emulator.core.credentials import DEFAULT_IAM_CREDENTIALS
 from emulator.core.errors import ConfigError, WsgwError
-from emulator.core.iam_identity import Identity, parse_identities
+from emulator.core.iam_identity import Identity, identities_from_json
 from emulator.core.model import ApiModel, check_stage_name
 from emulator.net import event_loop as event_loop_module
 from emulator.inspector import DEFAULT_RING_SIZE, InspectorOptions
@@ -236,17 +235,10 @@ def read_identities(path: Path, credentials: Mapping[str, str]) -> dict[str, Ide
     (every key must be one ``--iam-credentials`` accepts, or it could never sign in)."""
     where = f"--iam-identities {path}"
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(where, exc.strerror or str(exc)) from None
-    except ValueError as exc:
-        raise ConfigError(where, f"not JSON: {exc}") from None
-    identities = parse_identities(document, where)
-    unknown = sorted(set(identities) - set(credentials))
-    if unknown:
-        raise ConfigError(where, f"access key {unknown[0]} is not accepted for AWS_IAM: "
-                                 f"add it with --iam-credentials {unknown[0]}:SECRET")
-    return identities
+    return identities_from_json(text, where, credentials)
 
 
 def parse_pythons(values: tuple[str, ...]) -> dict[str, Path]:

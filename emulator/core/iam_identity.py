@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Collection, Mapping, Optional
 
 from .errors import ConfigError
 
-__all__ = ["CALLER_FIELDS", "caller_identity", "event_identity", "parse_identities"]
+__all__ = ["CALLER_FIELDS", "caller_identity", "event_identity", "identities_from_json", "parse_identities"]
 
 Identity = Mapping[str, Optional[str]]
 """An IAM caller's identity fields (:data:`CALLER_FIELDS` and ``accessKey``)."""
@@ -93,4 +94,20 @@ def parse_identities(document: Any, where: str) -> dict[str, Identity]:
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{where}: {access_key}.{name}", "expected a string or null")
         identities[str(access_key)] = MappingProxyType(dict(fields))
+    return identities
+
+
+def identities_from_json(text: str, where: str, accepted_keys: Collection[str]) -> dict[str, Identity]:
+    """The identities file (``--iam-identities``, the plugin's ``wsgw_iam_identities``)
+    from its text: :func:`parse_identities` of the JSON, every access key one that
+    ``accepted_keys`` holds (else it could never sign in). ConfigError names ``where``."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(where, f"not JSON: {exc}") from None
+    identities = parse_identities(document, where)
+    unknown = sorted(set(identities) - set(accepted_keys))
+    if unknown:
+        raise ConfigError(where, f"access key {unknown[0]} is not accepted for AWS_IAM: "
+                                 f"add it with --iam-credentials {unknown[0]}:SECRET")
     return identities

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -33,9 +32,9 @@ import boto3
 import pytest
 
 from ..app import GatewayOptions, GatewayThread, LocalGateway
-from ..core.credentials import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from ..core.credentials import DEFAULT_IAM_CREDENTIALS, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from ..core.errors import ConfigError, WsgwError
-from ..core.iam_identity import parse_identities
+from ..core.iam_identity import identities_from_json
 from ..core.model import ApiModel
 from ..runtime.provisioning import DepsMode, RuntimeOptions
 from ..template.env_overrides import EnvOverrides
@@ -98,12 +97,10 @@ def iam_setup(
         return tuple(credentials), ()
     where = f"wsgw_iam_identities {identities_file}"
     try:
-        document = json.loads(identities_file.read_text(encoding="utf-8"))
+        text = identities_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(where, exc.strerror or str(exc)) from None
-    except ValueError as exc:
-        raise ConfigError(where, f"not JSON: {exc}") from None
-    identities = parse_identities(document, where)
+    identities = identities_from_json(text, where, dict(credentials) or DEFAULT_IAM_CREDENTIALS)
     return tuple(credentials), tuple(sorted((key, tuple(sorted(fields.items()))) for key, fields in identities.items()))
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from emulator.core.errors import ConfigError
-from emulator.core.iam_identity import CALLER_FIELDS, caller_identity, event_identity, parse_identities
+from emulator.core.iam_identity import (
+    CALLER_FIELDS, caller_identity, event_identity, identities_from_json, parse_identities,
+)
 
 REST_ORDER = ["cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "sourceIp", "principalOrgId",
               "accessKey", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "userAgent", "user"]
@@ -62,3 +64,13 @@ def test_parse_identities_names_the_bad_place(document: Any, where: str) -> None
     with pytest.raises(ConfigError) as error:
         parse_identities(document, "f.json")
     assert error.value.where == where
+
+
+def test_an_identities_file_is_json_of_accepted_keys() -> None:
+    text = '{"AKIDLOCAL": {"cognitoIdentityId": "us-east-1:abc"}}'
+    identities = identities_from_json(text, "--iam-identities ids.json", {"AKIDLOCAL": "secret"})
+    assert identities["AKIDLOCAL"]["cognitoIdentityId"] == "us-east-1:abc"
+    with pytest.raises(ConfigError, match="not JSON"):
+        identities_from_json("{", "--iam-identities ids.json", {"AKIDLOCAL": "secret"})
+    with pytest.raises(ConfigError, match=r"access key AKIDLOCAL is not accepted .* --iam-credentials AKIDLOCAL:SECRET"):
+        identities_from_json(text, "--iam-identities ids.json", {"testing": "testing"})
