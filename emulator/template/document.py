@@ -10,6 +10,8 @@ Pure: values in, values out.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
@@ -106,3 +108,13 @@ def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(name, "must be a mapping")
     return MappingProxyType(value)
+
+
+def local_folder(path: Path, where: str, what: str) -> Path:
+    """``path`` resolved, which must be a folder (a function's code, a layer's content):
+    ConfigError at ``where`` naming ``what`` when it is a file or is missing."""
+    path = path.resolve()
+    if not path.is_dir():
+        state = "is a file; wsgw needs the unpacked folder" if path.exists() else "does not exist"
+        raise ConfigError(where, f"{what} {path} {state}")
+    return path

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.model import FunctionSpec
-from .document import Document, Resource
+from .document import Document, Resource, local_folder
 from .intrinsics import NO_VALUE, Resolver
 from .layers import function_layers
 from .references import FUNCTION, function_name
@@ -125,11 +125,7 @@ def _code_dir(resolver: Resolver, resource: Resource, base_dir: Path) -> Path:
             raise ConfigError(where, "code in S3 cannot run locally; set Code to a local folder "
                               "(CDK templates: synthesize with asset metadata)")
         path = base_dir / code
-    path = path.resolve()
-    if not path.is_dir():
-        state = "is a file; wsgw needs the unpacked folder" if path.exists() else "does not exist"
-        raise ConfigError(where, f"code folder {path} {state}")
-    return path
+    return local_folder(path, where, "code folder")
 
 
 def _environment(resolver: Resolver, resource: Resource) -> dict[str, str]:

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from ..core.errors import ConfigError
 from ..core.model import LayerSpec
-from .document import Document, Resource
+from .document import Document, Resource, local_folder
 from .intrinsics import NO_VALUE, Resolver
 
 LAYER_VERSION = "AWS::Lambda::LayerVersion"
@@ -77,10 +77,7 @@ def _local_layer(resolver: Resolver, resource: Resource, base_dir: Path) -> Laye
             raise ConfigError(where, "layer content in S3 cannot be used locally; set Content (SAM: ContentUri) "
                               "to a local folder (CDK templates: synthesize with asset metadata)")
         path = base_dir / content
-    path = path.resolve()
-    if not path.is_dir():
-        state = "is a file; wsgw needs the unpacked folder" if path.exists() else "does not exist"
-        raise ConfigError(where, f"layer folder {path} {state}")
+    path = local_folder(path, where, "layer folder")
     build_method = resource.metadata.get("BuildMethod")
     built = isinstance(build_method, str) and _PYTHON_BUILD.fullmatch(build_method) is not None
     # LayerName reads better than SAM's hashed logical ids (CommonLayer78cfaf55e5).
