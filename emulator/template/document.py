@@ -5,14 +5,14 @@ to check its top-level structure; the result gives ordered access to resources b
 type and keeps every property raw, so intrinsics are resolved only where the model
 needs them (see :mod:`.intrinsics`).
 
-Pure: values in, values out.
+Pure, values in and values out, but for :func:`local_folder`, which asks the file
+system whether a folder a resource names (code, layer content) is there.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
