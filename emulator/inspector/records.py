@@ -8,7 +8,9 @@ shows (JSON, masked secrets, attributed log lines) is :mod:`.views`' job and hap
 only when a page asks.
 
 A record's *sequence number* is its position in everything ever recorded; the ring
-keeps the newest ``size`` of them. A reader remembers the next number it wants
+keeps the newest ``size`` of them, and fewer when their text (frames, log lines,
+events' bodies) would weigh more than ``max_bytes``: 10,000 records of 128 KB messages
+would otherwise hold over a gigabyte. A reader remembers the next number it wants
 (:meth:`Ring.since`) and learns how many it missed when the ring moved past it.
 """
 
@@ -24,11 +26,13 @@ from ..core.management import ManagementRequest
 from ..net.session_host import Refusal
 
 __all__ = [
-    "Closed", "Connected", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut", "Invocation", "LogLine", "Managed",
+    "Closed", "Connected", "DEFAULT_RING_BYTES", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut", "Invocation", "LogLine", "Managed",
     "Opened", "Record", "Refused", "Ring",
 ]
 
 DEFAULT_RING_SIZE = 10_000
+DEFAULT_RING_BYTES = 64 * 1024 * 1024
+RECORD_OVERHEAD_BYTES = 200  # a record's tuple and the values it holds, roughly, besides its text
 
 
 class Opened(NamedTuple):
@@ -113,23 +117,52 @@ class Refused(NamedTuple):
 Record = Union[Opened, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Closed, Refused]
 
 
-class Ring:
-    """The newest ``size`` records, numbered from 0 in the order they came."""
+def weight(record: Record) -> int:
+    """Roughly how many bytes ``record`` keeps alive: its text, plus a fixed overhead.
+    An invocation's event shares its body with the frame it came from, so only its
+    result is counted."""
+    if isinstance(record, (FrameIn, FrameOut, LogLine)):
+        return RECORD_OVERHEAD_BYTES + len(record[2])
+    if isinstance(record, Invocation):
+        result = getattr(record.outcome, "result", None)
+        body = result.get("body") if isinstance(result, dict) else None
+        return RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 0)
+    return RECORD_OVERHEAD_BYTES
 
-    def __init__(self, size: int = DEFAULT_RING_SIZE) -> None:
+
+class Ring:
+    """The newest records, numbered from 0 in the order they came: at most ``size`` of
+    them, weighing at most ``max_bytes`` (:func:`weight`)."""
+
+    def __init__(self, size: int = DEFAULT_RING_SIZE, max_bytes: int = DEFAULT_RING_BYTES) -> None:
         if size < 1:
             raise ValueError("a ring holds at least one record")
         self.size = size
-        self._records: deque[Record] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._records: deque[Record] = deque()
+        self._weights: deque[int] = deque()
+        self._bytes = 0
         self._next = 0  # the sequence number the next record gets
 
     def __len__(self) -> int:
         return len(self._records)
 
+    @property
+    def bytes(self) -> int:
+        """The weight of the records kept."""
+        return self._bytes
+
     def append(self, record: Record) -> None:
-        """Keep ``record`` (the oldest one goes once the ring is full). The hot path."""
+        """Keep ``record``; the oldest ones go while the ring is over its size or weight
+        (the newest always stays). The hot path while a page is open."""
+        heavy = weight(record)
         self._records.append(record)
+        self._weights.append(heavy)
+        self._bytes += heavy
         self._next += 1
+        while len(self._records) > 1 and (len(self._records) > self.size or self._bytes > self.max_bytes):
+            self._records.popleft()
+            self._bytes -= self._weights.popleft()
 
     @property
     def next_seq(self) -> int:

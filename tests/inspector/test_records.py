@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.inspector.records import LogLine, Ring
+from emulator.inspector.records import RECORD_OVERHEAD_BYTES, FrameIn, Invocation, LogLine, Ring, weight
 
 
 def line(n: int) -> LogLine:
@@ -60,3 +60,22 @@ def test_latest_and_reversed_and_iteration_agree_on_numbers() -> None:
 def test_a_ring_holds_at_least_one_record() -> None:
     with pytest.raises(ValueError):
         Ring(0)
+
+
+def test_heavy_records_make_the_ring_keep_fewer_within_its_byte_budget() -> None:
+    ring = Ring(1000, max_bytes=10 * (RECORD_OVERHEAD_BYTES + 1000))
+    for n in range(50):
+        ring.append(FrameIn(float(n), "c", "x" * 1000, None))
+    assert len(ring) == 10 and ring.first_seq == 40  # 10 of them fit, numbers still count on
+    assert ring.bytes == 10 * weight(FrameIn(0.0, "c", "x" * 1000, None)) <= ring.max_bytes
+    assert ring.since(0)[0] == 40  # a reader is told what the budget dropped
+    ring.append(FrameIn(99.0, "c", "y" * 100_000, None))  # heavier than the budget: kept alone
+    assert len(ring) == 1 and ring.bytes > ring.max_bytes
+
+
+def test_an_invocation_weighs_its_result_not_the_shared_event() -> None:
+    from emulator.core.invocation import Invoke, Succeeded
+
+    invoke = Invoke("F", {"body": "z" * 5000}, "req", "conn", "whoAmI")
+    assert weight(Invocation(0.0, invoke, Succeeded({"statusCode": 200, "body": "ok"}, 1.0), False)) == (
+        RECORD_OVERHEAD_BYTES + 2)
