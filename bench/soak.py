@@ -14,6 +14,11 @@ failed: rows left in the connections table, sessions or registry records left, H
 connections, tasks or descriptors beyond the baseline, worker processes the invoker
 does not know, messages lost or wrong, or resident memory after the last round more
 than 8 MiB above the first round's (``RSS_ROUND_SLACK_KIB``).
+
+``--inspector-page`` runs the gateway with the live inspector on and a page open the
+whole time (an event-stream reader, as the browser page is): the same checks hold,
+the page must keep receiving (no gap over ``PAGE_GAP_LIMIT_S``) and the ring keeps the
+gateway's memory bounded.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -46,6 +52,9 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 RSS_ROUND_SLACK_KIB = 8 * 1024
 # Descriptors per worker process the pools may have added (pipe, socketpair, pidfd).
 FDS_PER_WORKER = 4
+# The longest an open inspector page may go without a byte (rows every 0.1 s, a
+# keep-alive comment every 15 s when there is nothing): more means the page starved.
+PAGE_GAP_LIMIT_S = 20.0
 
 
 @dataclass
@@ -135,14 +144,49 @@ def _unknown_processes(server: ServerHandle, health: dict[str, Any]) -> list[int
     return [pid for pid in descendants(server.pid) if pid not in known]
 
 
+@dataclass
+class Page:
+    """An inspector page stand-in: reads the event stream, notes bytes, gaps, misses."""
+
+    received: int = 0
+    rows_messages: int = 0
+    missed_records: int = 0
+    longest_gap_s: float = 0.0
+    _last: float = field(default_factory=time.monotonic)
+
+    async def read(self, url: str) -> None:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(b"GET /@inspector/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        pending = b""
+        try:
+            while chunk := await reader.read(65536):
+                now = time.monotonic()
+                self.longest_gap_s = max(self.longest_gap_s, now - self._last)
+                self._last = now
+                self.received += len(chunk)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.startswith(b"data: {\"type\": \"rows\""):
+                        self.rows_messages += 1
+                    elif line.startswith(b"data: {\"type\": \"missed\""):
+                        self.missed_records += int(json.loads(line[6:])["count"])
+        finally:
+            writer.close()
+
+
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, take the baseline, run the rounds; returns the figures and checks."""
     assembly = await ensure_synth()
     child_args = ["--app", str(assembly), "--loop", args.loop]
     child_args += ["--max-workers", str(args.max_workers)] if args.max_workers else []
     child_args += ["--tracemalloc"] if args.tracemalloc else []
+    child_args += ["--inspector"] if args.inspector_page else []
     figures: dict[str, Any] = {"settings": vars(args) | {"started": datetime.now(timezone.utc).isoformat()}}
     async with running_server("wsgw", "bench.gateway_child", child_args) as server:
+        page = Page() if args.inspector_page else None
+        page_task = asyncio.ensure_future(page.read(server.url)) if page else None
         warm, _ = await open_connections(server.url, 50, hello='{"action":"whoAmI"}')
         await close_all(warm)
         figures["baseline"] = await _quiet(server, 60)
@@ -150,6 +194,10 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         for number in range(args.rounds):
             figures["rounds"].append(await _round(server, args, random.Random(number)))
         figures["unknown_processes"] = _unknown_processes(server, figures["rounds"][-1]["after"])
+        if page is not None and page_task is not None:
+            page.longest_gap_s = max(page.longest_gap_s, time.monotonic() - page._last)
+            figures["page"] = {k: v for k, v in vars(page).items() if not k.startswith("_")}
+            page_task.cancel()
     figures["checks"] = _checks(figures, args.connections)
     return figures
 
@@ -203,7 +251,9 @@ def _checks(figures: dict[str, Any], connections: int) -> dict[str, bool]:
         "no session or registry record left": all((r["after"]["sessions"], r["after"]["registry"]) == (0, 0) for r in rounds),
         # Handlers' boto3 keeps its HTTP connections to @connections open (urllib3's
         # pool), at most one per worker here; anything beyond that is a leak.
-        "HTTP connections only the workers' keep-alive ones": after["transports"] <= workers_after,
+        "HTTP connections only the workers' keep-alive ones (and the inspector page's)": (
+            after["transports"] <= workers_after + (1 if "page" in figures else 0)
+        ),
         "no background task left, asyncio tasks at baseline": (
             after["background_tasks"] == 0 and after["asyncio_tasks"] <= base["asyncio_tasks"]
         ),
@@ -216,6 +266,11 @@ def _checks(figures: dict[str, Any], connections: int) -> dict[str, bool]:
             t["delivered"] == t["sent"] and not t["error_frames"] and t["closed_early"] == 0 for t in traffic
         ),
     }  # fmt: skip
+    if "page" in figures:
+        page = figures["page"]
+        checks["the inspector page kept receiving rows"] = (
+            page["rows_messages"] > 0 and page["longest_gap_s"] <= PAGE_GAP_LIMIT_S
+        )
     if len(rounds) > 1:
         # The same load again must not leave more behind: memory the first round left
         # is the allocator's (reused by the next round), growth round over round a leak.
@@ -239,6 +294,10 @@ def _print(figures: dict[str, Any]) -> None:
               f"after {after['open_fds']}; HTTP connections after {after['transports']}; "
               f"asyncio tasks after {after['asyncio_tasks']}; workers {sum(map(len, after['workers'].values()))}; "
               f"table rows after {r['rows_after']}")  # fmt: skip
+    if "page" in figures:
+        page = figures["page"]
+        print(f"inspector page: {page['received'] / mib / mib:.1f} MiB received in {page['rows_messages']:,} row "
+              f"messages, {page['missed_records']:,} records missed (told), longest gap {page['longest_gap_s']:.1f} s")
     for check, ok in figures["checks"].items():
         print(f"  {'ok  ' if ok else 'FAIL'}  {check}")
 
@@ -258,6 +317,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tracemalloc", action="store_true",
                         help="trace the gateway's allocations (slower); the JSON lists the top lines")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop")
+    parser.add_argument("--inspector-page", action="store_true",
+                        help="the live inspector on, with a page open the whole time")
     args = parser.parse_args(argv)
     ensure_open_files(2 * args.connections + 512)
     figures = event_loop.run(soak(args), args.loop)
