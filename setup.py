@@ -25,6 +25,9 @@ setup(
                                      "chat-app.sam.yaml"],
         # The live inspector's page: plain HTML, CSS and JS, served from the package.
         "emulator.inspector": ["*.html", "*.css", "*.js"],
+        # The Node.js worker (run by node, loaded by path) and the lock of the AWS SDK v3
+        # clients it gives handlers (installed into the user's cache when first needed).
+        "emulator.runtime": ["node/*.mjs", "node/package.json", "node/package-lock.json"],
     },
     exclude_package_data={"": ["__pycache__", "*.pyc"]},
 )

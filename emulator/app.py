@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
+from .backends import BackendIntegrations
 from .core.arns import execute_api_host
 from .core.clock import Clock, SystemClock
 from .core.credentials import DEFAULT_IAM_CREDENTIALS
@@ -93,6 +94,8 @@ class GatewayOptions:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     # The live inspector (emulator/inspector): its ring size and token; None: off.
     inspector: InspectorOptions | None = None
+    # --stage-variable KEY=VALUE: set or override the stage's StageVariables.
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -254,7 +257,13 @@ class LocalGateway:
                 on_refusal = _both(recorder.refusal, on_refusal)
                 self.inspector = Inspector(recorder.ring, self.options.inspector or InspectorOptions(),
                                            watchers=recorder.watched_by)
-            integrations: Integrations = InvokerIntegrations(self.invoker)
+            # Routes that are not Lambda proxies (MOCK, HTTP, AWS services): emulator/backends.
+            backends = BackendIntegrations(
+                stage_variables=lambda: self.model.stage_variables,
+                aws_endpoint_url=lambda: self.aws_endpoint_url,
+                region=self.model.region, api_id=self.model.api_id,
+            )
+            integrations: Integrations = InvokerIntegrations(self.invoker, backends)
             if self.faults is not None or observer is not None:
                 integrations = HookedIntegrations(integrations, faults=self.faults, observer=observer)
             self.listener = Listener(
@@ -323,6 +332,7 @@ class LocalGateway:
         lifecycle = self.lifecycle
         model = dataclasses.replace(
             self.options.env_overrides.apply(model), stage=self.model.stage, limits=self.model.limits,
+            stage_variables={**model.stage_variables, **self.options.stage_variables},
         )
         endpoint = self._tables_endpoint()
         new_tables = [table for table in model.tables if table not in self.model.tables]
@@ -382,6 +392,8 @@ def _both(first: Callable[..., None], second: Callable[..., None] | None) -> Cal
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
     """``model`` with the options' environment overrides and limits applied."""
     model = options.env_overrides.apply(model)
+    if options.stage_variables:
+        model = dataclasses.replace(model, stage_variables={**model.stage_variables, **options.stage_variables})
     changes: dict[str, int] = {}
     if options.frame_bytes is not None:
         changes["frame_bytes"] = options.frame_bytes

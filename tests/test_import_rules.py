@@ -29,14 +29,19 @@ HANDLERS = ROOT / "handlers"
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "core": frozenset(),
     "net": frozenset({"core"}),
-    "runtime": frozenset({"core"}),
+    "runtime": frozenset({"core", "npm"}),
     "aws": frozenset({"core", "net"}),
-    "template": frozenset({"core"}),
+    "template": frozenset({"core", "npm"}),
+    # Running npm and Node tools (npm ci of a shipped lock into the cache): the CDK CLI
+    # (template) and the Node.js runtime's AWS SDK (runtime) share it.
+    "npm": frozenset({"core"}),
     "reload": frozenset({"core", "runtime", "template"}),
     # The live inspector: its records wrap the core's decisions; its page is a mount
     # on net's listener (net never imports it: the app passes it in).
     "inspector": frozenset({"core", "net"}),
-    "app": frozenset({"core", "net", "runtime", "aws", "template", "reload", "inspector"}),
+    # Non-Lambda integrations (MOCK, HTTP, AWS services) and mapping templates.
+    "backends": frozenset({"core"}),
+    "app": frozenset({"core", "net", "runtime", "aws", "template", "reload", "inspector", "backends"}),
     "tools": frozenset({"core", "net", "runtime", "aws", "template", "app", "inspector"}),
     "testing": frozenset({"core", "net", "runtime", "aws", "template", "app", "reload", "inspector"}),
     "commands": frozenset({"core", "net", "runtime", "aws", "template", "tools", "app", "reload", "inspector"}),

@@ -72,6 +72,9 @@ def test_the_installed_package_is_outside_the_checkout(installed: Installed) -> 
     where = installed.run(str(installed.bin / "python"), "-c", "import emulator, cli; print(emulator.__file__)",
                           cwd=installed.home).stdout.strip()
     assert Path(where).is_relative_to(installed.venv) and not Path(where).is_relative_to(ROOT)
+    node = Path(where).parent / "runtime" / "node"  # the Node.js worker and the SDK lock ship too
+    assert {path.name for path in node.iterdir()} >= {"worker.mjs", "endpoint_redirect.mjs", "fallback_resolve.mjs",
+                                                     "package.json", "package-lock.json"}
     help_text = installed.run(str(installed.bin / "wsgw"), "--help", cwd=installed.home).stdout
     assert "init" in help_text and "run-local" in help_text
 

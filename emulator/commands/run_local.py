@@ -22,6 +22,7 @@ from emulator.core.access import access_warnings
 from emulator.core.credentials import DEFAULT_IAM_CREDENTIALS
 from emulator.core.errors import ConfigError, WsgwError
 from emulator.core.iam_identity import Identity, identities_from_json
+from emulator.core.integration import check_stage_variable
 from emulator.core.model import ApiModel, check_stage_name
 from emulator.net import event_loop as event_loop_module
 from emulator.inspector import DEFAULT_RING_SIZE, InspectorOptions
@@ -85,6 +86,8 @@ from emulator.tools.console import Console, Format, use_colour
                    '{"ACCESS_KEY": {"cognitoIdentityId": "...", "userArn": "...", ...}}.')
 @click.option("--env-vars", "env_vars", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help='Environment overrides, SAM style: {"Parameters": {...all...}, "FunctionName": {...}}.')
+@click.option("--stage-variable", "stage_variable_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Set or override one of the stage's StageVariables (repeatable).")
 @click.option("--no-reload", is_flag=True, default=False,
               help="Do not watch handlers and the template for edits (hot reload is on by default).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
@@ -94,9 +97,10 @@ from emulator.tools.console import Console, Format, use_colour
 @click.option("--quiet", "-q", is_flag=True, default=False, help="Invocation lines only, no handler output.")
 @click.option("--verbose", "-v", is_flag=True, default=False, help="Also print each invocation's full event.")
 @click.option("--debug-function", default=None, metavar="NAME",
-              help="Run NAME's worker under debugpy (the debug extra: pip install 'wsgw[debug]'): it waits for an IDE to attach.")
+              help="Run NAME's worker under debugpy (the debug extra: pip install 'wsgw[debug]'), or Node's inspector "
+                   "for a Node.js function: it waits for a debugger to attach.")
 @click.option("--debug-port", default=5678, show_default=True, type=click.IntRange(1, 65535),
-              help="Where --debug-function's debugpy listens (on 127.0.0.1).")
+              help="Where --debug-function's debugpy (or Node inspector) listens (on 127.0.0.1).")
 @click.option("--deps", "deps", type=click.Choice(["declared", "inherit"]), default="declared", show_default=True,
               help="declared: a function imports what Lambda would give it (the standard library, boto3, its code "
                    "folder, its layers, its requirements.txt, installed once into wsgw's cache); inherit: also "
@@ -120,7 +124,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], iam_identities_file: Path | None, cfn_stack_name: str | None,
-              env_vars: Path | None, no_reload: bool,
+              env_vars: Path | None, stage_variable_pairs: tuple[str, ...], no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
               debug_function: str | None, debug_port: int, deps: DepsMode, pythons: tuple[str, ...],
               no_inspector: bool, inspector_records: int, inspector_record_always: bool,
@@ -202,7 +206,18 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
         overrides.apply(model, f"--env-vars {env_vars}")  # unknown functions: fail now
     except WsgwError as exc:
         fail(str(exc))
+    variables: dict[str, str] = {}
+    for pair in stage_variable_pairs:
+        name, equals, value = pair.partition("=")
+        try:
+            if not equals:
+                raise ConfigError("--stage-variable", f"{pair!r} is not KEY=VALUE")
+            check_stage_variable(name, value, "--stage-variable")
+        except WsgwError as exc:
+            fail(str(exc))
+        variables[name] = value
     options = GatewayOptions(
+        stage_variables=variables,
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers or default_max_workers(),
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
@@ -260,7 +275,8 @@ def debug_overrides(overrides: EnvOverrides, model: ApiModel, function: str, por
     if function not in model.functions:
         fail(f"--debug-function {function!r}: the app has no such function; its functions: "
              f"{', '.join(sorted(model.functions))}")
-    if importlib.util.find_spec("debugpy") is None:
+    # A Node.js function's worker opens Node's own inspector on the port instead (node/worker.mjs).
+    if not model.functions[function].runtime.startswith("nodejs") and importlib.util.find_spec("debugpy") is None:
         fail("--debug-function needs debugpy, which is not installed: pip install 'wsgw[debug]' (or pip install debugpy)")
     per_function = dict(overrides.per_function)
     per_function[function] = {**per_function.get(function, {}), DEBUGPY_ENV: f"127.0.0.1:{port}"}

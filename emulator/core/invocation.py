@@ -11,10 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Union
 
+from .integration import IntegrationSpec
+
 
 @dataclass(frozen=True)
 class Invoke:
-    """Run ``function`` with ``event``; ``request_id`` becomes ``aws_request_id``."""
+    """Run ``function`` with ``event``; ``request_id`` becomes ``aws_request_id``.
+
+    With an ``integration`` (a route that is not a Lambda proxy) nothing runs in a
+    worker: the backends serve ``integration`` from ``event``'s values, ``function``
+    is only its label, and the outcome's result is shaped like a proxy result
+    (``statusCode``, ``body``) so the lifecycle's rules read it unchanged."""
 
     function: str
     event: Mapping[str, Any]
@@ -22,6 +29,7 @@ class Invoke:
     connection_id: str
     route_key: str
     two_way: bool = False  # a message route with a route response: its result is the reply
+    integration: IntegrationSpec | None = None
 
 
 @dataclass(frozen=True)

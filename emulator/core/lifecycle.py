@@ -205,7 +205,8 @@ class ConnectionLifecycle:
         route = self.model.routes[CONNECT]
         request_id = self.ids.request_id()
         event = connect_event(self.endpoint, record, handshake, request_id=request_id, now_ms=self.clock.now_ms())
-        return Invoke(route.function, event, request_id, record.connection_id, CONNECT)
+        return Invoke(route.function, event, request_id, record.connection_id, CONNECT,
+                      integration=route.integration)
 
     def connect_finished(self, invoke: Invoke, outcome: Outcome) -> Accept | Reject | Invoke:
         """Call with the outcome of an :meth:`open` Invoke (authorizer or ``$connect``);
@@ -266,7 +267,8 @@ class ConnectionLifecycle:
             self.endpoint, record, route_key=route_key, body=text,
             request_id=request_id, message_id=self.ids.message_id(), now_ms=now,
         )
-        return Invoke(route.function, event, request_id, connection_id, route_key, two_way=route.two_way)
+        return Invoke(route.function, event, request_id, connection_id, route_key, two_way=route.two_way,
+                      integration=route.integration)
 
     def _select(self, text: str) -> str | None:
         key = self.selector.evaluate(text)
@@ -362,7 +364,7 @@ class ConnectionLifecycle:
             self.endpoint, record, status_code=code, reason=reason,
             request_id=request_id, now_ms=self.clock.now_ms(),
         )
-        return Invoke(route.function, event, request_id, connection_id, DISCONNECT)
+        return Invoke(route.function, event, request_id, connection_id, DISCONNECT, integration=route.integration)
 
 
 def _connect_decision(connection_id: str, outcome: Outcome) -> Accept | Reject:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .errors import ConfigError
+from .integration import IntegrationSpec
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
@@ -142,6 +143,9 @@ class RouteSpec:
     authorization_type: str = "NONE"
     authorizer: str | None = None
     api_key_required: bool = False
+    # None: the Lambda proxy above. Otherwise a MOCK, HTTP, HTTP_PROXY or AWS
+    # integration (core/integration.py), and ``function`` is its label for logs.
+    integration: IntegrationSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,8 @@ class ApiModel:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     limits: Limits = field(default_factory=Limits)
+    # The stage's StageVariables (with --stage-variable overrides) [doc] CFN-STAGE.
+    stage_variables: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
     @property
     def api_key_from_authorizer(self) -> bool:

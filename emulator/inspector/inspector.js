@@ -383,7 +383,8 @@
         el("span", { class: "muted small", text: "Runs " + data.function + " again with this event, like the Lambda console's Test." })),
       outcome,
       el("h3", { text: "Log" }), el("pre", { id: "detail-logs", text: data.logs.length ? data.logs.join("\n") : "(no lines)" }),
-      el("h3", { text: "Context" }), el("pre", { text: pretty(data.context) }));
+      el("h3", { text: "Context" }),
+      el("pre", { text: data.context === null ? "(not a Lambda function: no context)" : pretty(data.context) }));
   }
 
   function openPost(cid) {

@@ -32,12 +32,12 @@ import json
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from ..core.invocation import Failed, Invoke, Succeeded
+from ..core.invocation import Failed, Succeeded
 from ..core.loopback import is_loopback_host
 from ..core.management import HttpResponse, ManagementRequest
 from ..net.http_mount import Exchange, MountedRequest, Stream
@@ -217,7 +217,9 @@ class Inspector:
             exchange.respond(_error(400, "the event must be a JSON object"))
             return
         old = original.invoke
-        invoke = Invoke(old.function, event, str(uuid.uuid4()), old.connection_id, "replay:" + old.route_key)
+        # The same integration (a Lambda function, or a MOCK/HTTP/AWS backend) with the event.
+        invoke = replace(old, event=event, request_id=str(uuid.uuid4()),
+                                     route_key="replay:" + old.route_key)
 
         async def run() -> HttpResponse:
             outcome = await host.integrate(invoke)

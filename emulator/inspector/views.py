@@ -200,9 +200,12 @@ class Views:
                                "errorMessage": f"Task timed out after {outcome.timeout_s:.2f} seconds"}
         return detail
 
-    def _context(self, invoke: Invoke) -> dict[str, Any]:
+    def _context(self, invoke: Invoke) -> dict[str, Any] | None:
         """The ``context`` attributes the handler saw (the worker builds them from the
-        function's environment: emulator/runtime/worker.py ``LambdaContext``)."""
+        function's environment: emulator/runtime/worker.py ``LambdaContext``); None for
+        a MOCK, HTTP or AWS-service integration, which has no Lambda context."""
+        if invoke.integration is not None:
+            return None
         spec = self.functions().get(invoke.function)
         memory = spec.memory_mb if spec is not None else 128
         timeout_s = spec.timeout_s if spec is not None else 3.0

@@ -66,13 +66,17 @@ def services_environment(services: LocalServices, caller: Mapping[str, str] | No
     # Lambda Invoke of the app's own functions is served on our port too.
     env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{services.gateway}"
     # Handlers that build the callback URL from the API's real hostname reach us too:
-    # the worker redirects it inside botocore (endpoint_redirect.py).
+    # the worker redirects it inside botocore (endpoint_redirect.py; for Node.js workers,
+    # inside https.request: node/endpoint_redirect.mjs).
     env["WSGW_REDIRECT_HOSTS"] = services.api_hostname
     env["WSGW_REDIRECT_TARGET"] = f"https://{services.gateway}"
     # Our CA first, then the system roots: https to us and to real AWS both work.
     # Set explicitly: these machines may export AWS_CA_BUNDLE for the system roots only.
     env["AWS_CA_BUNDLE"] = str(services.ca_bundle)
     env["REQUESTS_CA_BUNDLE"] = str(services.ca_bundle)
+    # Node.js reads no AWS_CA_BUNDLE (SDK v3 dropped it): NODE_EXTRA_CA_CERTS adds our CA to
+    # its built-in roots, read once when the process starts (Node.js CLI documentation).
+    env["NODE_EXTRA_CA_CERTS"] = str(services.ca_bundle)
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     if services.embedded:
         # Embedded services: dummy credentials, and no user profile can redirect a

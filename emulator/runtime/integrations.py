@@ -33,16 +33,22 @@ def log_outcome(invoke: Invoke, outcome: Outcome, *, injected: bool = False) -> 
 
 
 class InvokerIntegrations:
-    """Every integration is a Lambda proxy call through ``invoker``."""
+    """Lambda proxy calls through ``invoker``; Invokes of routes with another
+    integration (``invoke.integration``: MOCK, HTTP, AWS services) go to ``others``
+    (``emulator/backends``), so a Lambda route pays one attribute test for them."""
 
-    def __init__(self, invoker: InvocationService) -> None:
+    def __init__(self, invoker: InvocationService, others: Integrations | None = None) -> None:
         self.invoker = invoker
+        self.others = others
 
     async def run(self, invoke: Invoke) -> Outcome:
         """Run ``invoke``'s function; never raises for handler or invoker faults."""
         started = time.perf_counter()
         try:
-            outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
+            if invoke.integration is not None and self.others is not None:
+                outcome = await self.others.run(invoke)
+            else:
+                outcome = await self.invoker.invoke(invoke.function, invoke.event, invoke.request_id)
         except Exception as exc:  # the invoker itself broke: report, keep serving
             log.exception("invoking %s failed", invoke.function)
             outcome = Failed("Runtime.Unknown", str(exc), (time.perf_counter() - started) * 1000)

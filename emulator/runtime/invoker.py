@@ -175,7 +175,7 @@ class _WorkerPool:
         environment = worker_environment(env, spec)
         if plan is not None:
             environment.update(plan.env)
-        worker = await WorkerProcess.launch(spec.name, environment, self._log, plan.argv if plan else ())
+        worker = await WorkerProcess.launch(spec.name, environment, self._log, plan.command if plan else ())
         worker.generation, worker.spec = generation, spec
         self.workers.add(worker)  # so that close() stops it while it starts
         try:

@@ -24,6 +24,11 @@ tell ``worker.py`` its import path. Two modes (:class:`RuntimeOptions`):
   ``Runtime``) with its site-packages, after the code folder, the installed
   ``requirements.txt`` and the layers.
 
+A function with a ``nodejs*`` runtime runs on the local ``node`` instead, with the
+AWS SDK for JavaScript v3 that Lambda's Node.js runtimes include (node_runtime.py);
+its own ``node_modules`` (``npm install`` in its folder, or a bundled asset) and its
+layers' ``nodejs/node_modules`` come first, as on Lambda.
+
 Call :meth:`Provisioner.prepare` once at start with every function (it says, one line
 each, which Python versions are missing and which layers cannot be fetched, and
 installs what is missing), then :meth:`Provisioner.plan` before each worker launch:
@@ -47,8 +52,11 @@ from typing import Awaitable, Callable, Iterable, Literal, Mapping
 from ..core.model import FunctionSpec, LayerSpec
 from ..core.user_dirs import cache_dir
 from .dependencies import DependencyCache, InstallFailed, Requirements, read_requirements
+from ..npm import ToolError
 from .interpreters import Interpreter, InterpreterFinder, runtime_version
+from .node_runtime import NodeBinary, check_versions, find_node, is_node, node_plan_env, sdk_folder
 from .runtime_sdk import SDK_REQUIREMENTS, minimum_python, runtime_sdk_dir
+from .worker_process import NODE_WORKER, PYTHON_WORKER
 
 __all__ = ["DepsMode", "LaunchPlan", "Provision", "Provisioner", "RuntimeOptions"]
 
@@ -73,12 +81,18 @@ class RuntimeOptions:
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """How to start one worker of a function: ``argv`` before ``worker.py`` (the
-    interpreter and its flags) and variables added to its environment."""
+    """How to start one worker of a function: ``argv`` before the worker script (the
+    interpreter and its flags), variables added to its environment, and the script
+    (``worker.py``, or ``node/worker.mjs`` for a Node.js function)."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str]
-    interpreter: Interpreter
+    script: str = PYTHON_WORKER
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The program before ``--fd N`` (``WorkerProcess.launch``)."""
+        return (*self.argv, self.script)
 
 
 Provision = Callable[[FunctionSpec], Awaitable[LaunchPlan]]
@@ -99,11 +113,18 @@ class Provisioner:
         self._warned: set[str] = set()  # missing versions and layer ARNs already reported
         self._failed: set[tuple[str, str]] = set()  # (owner, reason) already reported
         self._host_path = os.pathsep.join(_host_site_packages())
+        self._node: NodeBinary | None = None
+        self._node_found = False  # find_node() ran
+        self._node_sdk: Path | None = None
+        self._node_sdk_lock = asyncio.Lock()
 
     async def prepare(self, specs: Iterable[FunctionSpec]) -> None:
         """At start, for every function: one line per missing Python version and per
         layer that cannot be fetched, then the installs (two at a time)."""
         specs = list(specs)
+        node_specs = [spec for spec in specs if is_node(spec)]
+        if node_specs:  # no node: one error naming them, and nothing starts
+            check_versions(await self._find_node(), node_specs, self._say)
         if self.options.deps == "inherit":
             current = self._finder.current().describe()
             self._say(f"wsgw: --deps inherit: functions run on wsgw's {current} and import from its environment")
@@ -128,6 +149,8 @@ class Provisioner:
 
     async def plan(self, spec: FunctionSpec) -> LaunchPlan:
         """The launch plan of ``spec``'s next worker (installs first if needed)."""
+        if is_node(spec):
+            return await self._node_plan(spec)
         inherit = self.options.deps == "inherit"
         interpreter = self._finder.current() if inherit else await self._interpreter(spec)
         for layer in spec.layers:
@@ -156,7 +179,44 @@ class Provisioner:
             argv = (str(interpreter.executable), "-I", "-S")
         if error:
             env[INIT_ERROR_ENV] = error
-        return LaunchPlan(argv, MappingProxyType(env), interpreter)
+        return LaunchPlan(argv, MappingProxyType(env))
+
+    async def _find_node(self) -> NodeBinary | None:
+        if not self._node_found:
+            self._node, self._node_found = await find_node(), True
+        return self._node
+
+    async def _node_plan(self, spec: FunctionSpec) -> LaunchPlan:
+        """A Node.js worker: the local ``node`` (NodeMissing without one), the
+        function's layers and the runtime's SDK v3 for what its folder lacks."""
+        node = await self._find_node()
+        if node is None:
+            check_versions(node, [spec], self._say)
+        assert node is not None
+        for layer in spec.layers:
+            if layer.content_dir is None:
+                self._warn_remote_layer(layer.name, [spec.name])
+        error: str | None = None
+        try:
+            sdk: Path | None = await self._node_runtime_sdk()
+        except ToolError as exc:
+            sdk, owner = None, "the AWS SDK for JavaScript v3"
+            self._report(owner, str(exc))
+            error = f"wsgw could not install {owner}: {exc}"
+        env = node_plan_env(spec, node, sdk)
+        if error:
+            env[INIT_ERROR_ENV] = error
+        return LaunchPlan((str(node.executable),), MappingProxyType(env), NODE_WORKER)
+
+    async def _node_runtime_sdk(self) -> Path:
+        """The pinned ``@aws-sdk/*`` clients (node_runtime.py), installed once."""
+        async with self._node_sdk_lock:
+            if self._node_sdk is None:
+                def progress(what: str, elapsed: float, done: bool) -> None:
+                    if elapsed == 0 and not done:
+                        self._say(f"wsgw: {what}...")
+                self._node_sdk = await asyncio.to_thread(sdk_folder, self.cache_root, progress)
+            return self._node_sdk
 
     async def _interpreter(self, spec: FunctionSpec) -> Interpreter:
         minor = runtime_version(spec.runtime)

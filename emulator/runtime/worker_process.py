@@ -2,7 +2,8 @@
 socketpair, its output read line by line, stopped.
 
 :class:`WorkerProcess` is the asyncio protocol of the ``python -I [-S] worker.py`` child
-(``emulator/runtime/worker.py`` is what runs inside). The invoker's pools start one with
+(``emulator/runtime/worker.py`` is what runs inside), or of the ``node worker.mjs``
+child of a Node.js function (``emulator/runtime/node/worker.mjs``, the same protocol). The invoker's pools start one with
 :meth:`WorkerProcess.launch`, wait for its init with :meth:`~WorkerProcess.wait_ready`,
 :meth:`~WorkerProcess.call` it once per invocation and :meth:`~WorkerProcess.stop` it.
 Every line it prints (stdout and stderr share one pipe, so they stay in order, as in one
@@ -27,7 +28,8 @@ from .frames import FrameChannel
 LogSink = Callable[[str, str], None]
 """Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
 
-_WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
+PYTHON_WORKER = str(Path(__file__).with_name("worker.py"))
+NODE_WORKER = str(Path(__file__).parent / "node" / "worker.mjs")  # the same protocol, for nodejs runtimes
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _STOP_GRACE_S = 1.0  # after end of file, and again after SIGTERM
 _DRAIN_S = 0.5  # how long to wait for output still in a pipe
@@ -63,11 +65,12 @@ class WorkerProcess(asyncio.SubprocessProtocol):
 
     @classmethod
     async def launch(
-        cls, function: str, env: Mapping[str, str], log: LogSink, python: Sequence[str] = (),
+        cls, function: str, env: Mapping[str, str], log: LogSink, command: Sequence[str] = (),
     ) -> WorkerProcess:
-        """Start the process; it imports the handler next (see :meth:`wait_ready`).
-        ``python`` is the interpreter and its flags (provisioning.py's
-        ``LaunchPlan.argv``; default: wsgw's own interpreter, ``-I``)."""
+        """Start the process; it loads the handler next (see :meth:`wait_ready`).
+        ``command`` is the program before ``--fd N``: an interpreter, its flags and the
+        worker script (provisioning.py's ``LaunchPlan.command``; default: wsgw's own
+        interpreter, ``-I``, :data:`PYTHON_WORKER`)."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         transport: asyncio.SubprocessTransport | None = None
@@ -75,7 +78,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
             try:
                 transport, worker = await loop.subprocess_exec(
                     lambda: cls(function, log),
-                    *(python or (sys.executable, "-I")), _WORKER_SCRIPT, "--fd", str(theirs.fileno()),
+                    *(command or (sys.executable, "-I", PYTHON_WORKER)), "--fd", str(theirs.fileno()),
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                     pass_fds=(theirs.fileno(),), env=dict(env),
                 )  # fmt: skip

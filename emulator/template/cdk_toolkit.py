@@ -18,32 +18,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import subprocess
-import tempfile
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from ..core.errors import WsgwError
 from ..core.user_dirs import cache_dir
+from ..npm import NPM_TIMEOUT_S, Progress, ToolError, first_meaningful_line, install_lock, run_tool
 from . import bundled_app
 
 __all__ = [
-    "CREDENTIAL_VARIABLES", "CdkError", "Progress", "cli_env", "ensure_cli", "find_cli", "first_meaningful_line",
-    "pinned_cli_version", "run_cdk",
+    "CREDENTIAL_VARIABLES", "CdkError", "NPM_TIMEOUT_S", "Progress", "cli_env", "ensure_cli", "find_cli",
+    "first_meaningful_line", "pinned_cli_version", "run_cdk",
 ]
-
-Progress = Callable[[str, float, bool], None]
-"""Told ``(what, elapsed seconds, done)`` about a long step: once at its start (0 s),
-about every second while it runs, and once with ``done=True`` when it succeeded."""
 
 CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
                         "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-NPM_TIMEOUT_S = 900
-_NOISE = re.compile(r"feature flags are not configured|^[\s!*=#-]*$|^!!|cdk acknowledge|^NOTICES")
-_PY_ERROR = re.compile(r"^[\w.]*(Error|Exception)\b.*:")
 
 
 class CdkError(WsgwError):
@@ -91,24 +81,13 @@ def ensure_cli(app_dir: Path | None = None, progress: Progress | None = None) ->
         raise CdkError("the AWS CDK CLI is needed and cannot be installed: node and npm are not on PATH "
                        "(install Node.js 18 or later with npm, or `npm install -g aws-cdk`)")
     target = _cached_cli_folder()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # npm writes into a fresh folder beside the target, renamed into place when complete:
-    # an interrupted or concurrent install never leaves a half-filled CLI behind.
-    staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=target.parent))
     try:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(bundled_app.app_root() / "deploy" / name, staging / name)
-        run_cdk(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(staging)],
-                cwd=staging, env=dict(os.environ), what=f"installing the AWS CDK CLI {target.name} "
-                f"into {target.parent} (once)", failure="npm ci of the CDK CLI failed",
-                timeout_s=NPM_TIMEOUT_S, progress=progress)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not _executable(target).is_file():  # else another install finished first: use it
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        install_lock(bundled_app.app_root() / "deploy", target,
+                     what=f"installing the AWS CDK CLI {target.name} into {target.parent} (once)",
+                     failure="npm ci of the CDK CLI failed", complete=lambda folder: _executable(folder).is_file(),
+                     progress=progress)
+    except ToolError as exc:
+        raise CdkError(str(exc)) from None
     return _executable(target)
 
 
@@ -129,44 +108,13 @@ def cli_env(*, hide_credentials: bool) -> dict[str, str]:
     return env
 
 
-def first_meaningful_line(stderr: str) -> str:
-    """The line of a failed run worth showing: a Python exception line (the last one) if
-    the app raised, else the first line that is not a banner or a notice."""
-    lines = [line.strip() for line in stderr.splitlines()]
-    errors = [line for line in lines if _PY_ERROR.match(line)]
-    if errors:
-        return errors[-1]
-    useful = [line for line in lines if line and not _NOISE.search(line)]
-    return useful[0] if useful else "no error output"
-
-
 def run_cdk(command: Sequence[str], *, cwd: Path, env: dict[str, str], what: str, failure: str,
             timeout_s: float, progress: Progress | None = None) -> str:
-    """Run ``command`` with its output captured; returns stdout. ``what`` names the step
-    for ``progress``; a non-zero exit raises ``CdkError("<failure>: <the meaningful line>")``."""
-    started = time.monotonic()
-    if progress:
-        progress(what, 0.0, False)
+    """Run ``command`` with its output captured (``npm.run_tool``); returns stdout. ``what``
+    names the step for ``progress``; a non-zero exit raises ``CdkError("<failure>: <the
+    meaningful line>")``."""
     try:
-        proc = subprocess.Popen(list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    except OSError as exc:
-        raise CdkError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
-    while True:
-        try:
-            # communicate() may be called again after a timeout without losing output.
-            stdout, stderr = proc.communicate(timeout=1.0)
-            break
-        except subprocess.TimeoutExpired:
-            elapsed = time.monotonic() - started
-            if elapsed > timeout_s:
-                proc.kill()
-                proc.communicate()
-                raise CdkError(f"{failure}: did not finish within {timeout_s:.0f} s") from None
-            if progress:
-                progress(what, elapsed, False)
-    if proc.returncode != 0:
-        raise CdkError(f"{failure}: {first_meaningful_line(stderr or stdout)}")
-    if progress:
-        progress(what, time.monotonic() - started, True)
-    return stdout
+        return run_tool(command, cwd=cwd, env=env, what=what, failure=failure, timeout_s=timeout_s,
+                        progress=progress)
+    except ToolError as exc:
+        raise CdkError(str(exc)) from None

@@ -26,12 +26,12 @@ from typing import Any, Mapping
 from ..core.errors import ConfigError
 from ..core.model import ApiModel, FunctionSpec
 from .document import read_document
-from .functions import build_function, functions_by_name, is_python
+from .functions import build_function, functions_by_name, is_supported
 from .intrinsics import Resolver, Scope, pseudo_parameters
 from .parameters import parameter_values
 from .references import LocalReferences
 from .tables import build_tables
-from .websocket import build_routes, read_api, select_api, stage_name
+from .websocket import build_routes, read_api, select_api, stage_name, stage_variables
 
 _log = logging.getLogger("wsgw.template")
 
@@ -69,6 +69,7 @@ def build_model(
     by_name = functions_by_name(resolver, document)
     routes, authorizers = build_routes(resolver, document, chosen, by_name)
     stage = stage_name(resolver, document, chosen)
+    variables = stage_variables(resolver, document, chosen)
 
     needed = {route.function for route in routes.values()}
     needed |= {authorizer.function for authorizer in authorizers.values()}
@@ -78,7 +79,7 @@ def build_model(
             functions[name] = build_function(resolver, resource, base_dir=base_dir, document=document)
         else:
             try:
-                if is_python(resolver, resource):
+                if is_supported(resolver, resource):
                     functions[name] = build_function(resolver, resource, base_dir=base_dir, document=document)
             except ConfigError as exc:
                 _log.warning("skipping function %s, which no route uses: %s", name, exc)
@@ -95,4 +96,5 @@ def build_model(
         api_id=API_ID,
         region=region,
         account_id=account_id,
+        stage_variables=MappingProxyType(variables),
     )

@@ -30,6 +30,8 @@ from .layers import function_layers
 from .references import FUNCTION, function_name
 
 _PYTHON = re.compile(r"python3\.\d+")
+_NODE = re.compile(r"nodejs\d+\.x")  # nodejs18.x and later include SDK v3 (reference lambda-runtime.md §6.5)
+_RUNTIMES = "a python3.x or nodejs<N>.x runtime"
 
 
 def functions_by_name(resolver: Resolver, document: Document) -> dict[str, Resource]:
@@ -50,14 +52,14 @@ def functions_by_name(resolver: Resolver, document: Document) -> dict[str, Resou
     return found
 
 
-def is_python(resolver: Resolver, resource: Resource) -> bool:
-    """Whether the function runs on a ``python3.x`` runtime (others are skipped unless a
-    route needs them)."""
+def is_supported(resolver: Resolver, resource: Resource) -> bool:
+    """Whether the function runs on a ``python3.x`` or ``nodejs<N>.x`` runtime (others
+    are skipped unless a route needs them)."""
     raw = resource.properties.get("Runtime")
     if raw is None:
         return False
     runtime = resolver.resolve(raw, resource.where("Runtime"))
-    return isinstance(runtime, str) and _PYTHON.fullmatch(runtime) is not None
+    return isinstance(runtime, str) and (_PYTHON.fullmatch(runtime) or _NODE.fullmatch(runtime)) is not None
 
 
 def build_function(
@@ -73,11 +75,9 @@ def build_function(
         )
     runtime = _optional(resolver, resource, "Runtime")
     if runtime is None:
-        raise ConfigError(resource.where("Runtime"), "is required (a python3.x runtime)")
-    if not isinstance(runtime, str) or not _PYTHON.fullmatch(runtime):
-        raise ConfigError(
-            resource.where("Runtime"), f"{runtime!r} is not a Python runtime; wsgw runs python3.x handlers"
-        )
+        raise ConfigError(resource.where("Runtime"), f"is required ({_RUNTIMES})")
+    if not isinstance(runtime, str) or not (_PYTHON.fullmatch(runtime) or _NODE.fullmatch(runtime)):
+        raise ConfigError(resource.where("Runtime"), f"{runtime!r} is not supported; wsgw runs {_RUNTIMES}")
     handler = resolver.string(props.get("Handler"), resource.where("Handler")) if "Handler" in props else None
     if handler is None:
         raise ConfigError(resource.where("Handler"), "is required (module.function)")
@@ -85,12 +85,17 @@ def build_function(
     if not dot or not module or not attribute:
         raise ConfigError(resource.where("Handler"), f"{handler!r} is not of the form module.function")
     code_dir = _code_dir(resolver, resource, base_dir)
-    # The Python runtime imports `module` with "/" read as "." (awslambdaric bootstrap).
-    relative = module.replace("/", ".").replace(".", "/")
-    if not (code_dir / f"{relative}.py").is_file() and not (code_dir / relative / "__init__.py").is_file():
-        raise ConfigError(
-            resource.where("Handler"), f"no file {relative}.py (or package {relative}/) in {code_dir}"
-        )
+    if _NODE.fullmatch(runtime):
+        problem = node_handler_problem(handler, code_dir)
+        if problem is not None:
+            raise ConfigError(resource.where("Handler"), problem)
+    else:
+        # The Python runtime imports `module` with "/" read as "." (awslambdaric bootstrap).
+        relative = module.replace("/", ".").replace(".", "/")
+        if not (code_dir / f"{relative}.py").is_file() and not (code_dir / relative / "__init__.py").is_file():
+            raise ConfigError(
+                resource.where("Handler"), f"no file {relative}.py (or package {relative}/) in {code_dir}"
+            )
     return FunctionSpec(
         name=function_name(resolver, resource),
         handler=handler,
@@ -102,6 +107,22 @@ def build_function(
         logical_id=resource.logical_id,
         layers=function_layers(resolver, resource, document, base_dir=base_dir),
     )
+
+
+def node_handler_problem(handler: str, code_dir: Path) -> str | None:
+    """Why the Node.js runtime would not find ``handler``'s file in ``code_dir`` (None:
+    it would). It reads ``dir/file.export`` as: the file is the basename up to its first
+    dot, looked up as itself or with ``.js``, ``.mjs``, ``.cjs`` ([code] NODERIC
+    UserFunction.js, reference lambda-runtime.md §6.1). A name only ``require.resolve``
+    finds (a package in ``node_modules``) and a malformed handler are left to the
+    worker, which fails its init as the runtime does."""
+    folder, _, rest = handler.rpartition("/")
+    name = rest.split(".", 1)[0]
+    base = code_dir / folder / name
+    candidates = [base, *(base.with_name(f"{name}{ext}") for ext in (".js", ".mjs", ".cjs"))]
+    if ".." in handler or any(path.is_file() for path in candidates) or (code_dir / "node_modules").is_dir():
+        return None
+    return f"no file {folder + '/' if folder else ''}{name}.js, .mjs or .cjs in {code_dir}"
 
 
 def _code_dir(resolver: Resolver, resource: Resource, base_dir: Path) -> Path:

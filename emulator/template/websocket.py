@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.errors import ConfigError
+from ..core.integration import (
+    AWS, HTTP, HTTP_PROXY, MOCK, PASSTHROUGH_BEHAVIORS, IntegrationResponseSpec, IntegrationSpec,
+    check_selection_expression, check_stage_variable,
+)
 from ..core.model import (
     API_KEY_SELECTION_EXPRESSIONS, CONNECT, DEFAULT, DISCONNECT, AuthorizerSpec, RouteSpec,
     check_integration_timeout, check_stage_name,
@@ -35,6 +39,11 @@ _INTEGRATION = "AWS::ApiGatewayV2::Integration"
 _AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
 _ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
 _STAGE = "AWS::ApiGatewayV2::Stage"
+_INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
+# `arn:aws:apigateway:{region}:{service}:action/{Action}` or `...:path/{path}` [doc]
+# DG-INTREQ; the Lambda form above is a Lambda custom integration (not emulated yet).
+_SERVICE_URI = re.compile(r"arn:[^:]+:apigateway:[^:]*:([a-z0-9.-]+):(action|path)/(.+)")
+_NON_PROXY = (MOCK, HTTP, HTTP_PROXY, AWS)
 # `arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{fnArn}/invocations`
 _INVOCATION = re.compile(r"arn:[^:]+:apigateway:[^:]*:lambda:path/2015-03-31/functions/(.+)/invocations")
 # Identity sources of WebSocket REQUEST authorizers (reference §8).
@@ -163,7 +172,7 @@ def _route(
             resource.where("Target"),
             "is required: wsgw serves routes through an AWS_PROXY Lambda integration",
         )
-    function, timeout = _integration(resolver, document, target, resource.where("Target"), functions)
+    function, timeout, integration = _integration(resolver, document, target, resource.where("Target"), functions)
     authorization = _optional_string(resolver, resource, "AuthorizationType") or "NONE"
     if authorization not in ("NONE", "AWS_IAM", "CUSTOM"):
         # JWT authorizers exist only for HTTP APIs (reference §8).
@@ -189,14 +198,14 @@ def _route(
     route = RouteSpec(
         key=key, function=function, two_way=two_way, integration_timeout_ms=timeout,
         authorization_type=authorization, authorizer=authorizer_key,
-        api_key_required=api_key in (True, "true"),
+        api_key_required=api_key in (True, "true"), integration=integration,
     )
     return route, authorizer
 
 
 def _integration(
     resolver: Resolver, document: Document, target: str, where: str, functions: Mapping[str, Resource]
-) -> tuple[str, int | None]:
+) -> tuple[str, int | None, IntegrationSpec | None]:
     prefix, _, integration_id = target.partition("/")
     integration = document.get(integration_id)
     if prefix != "integrations" or not integration_id:
@@ -204,21 +213,93 @@ def _integration(
     if integration is None or integration.type != _INTEGRATION:
         raise ConfigError(where, f"{target!r} names no AWS::ApiGatewayV2::Integration of this template")
     kind = _optional_string(resolver, integration, "IntegrationType")
+    timeout = _optional(resolver, integration, "TimeoutInMillis")
+    if timeout is not None:
+        if isinstance(timeout, str) and timeout.isdigit():
+            timeout = int(timeout)
+        timeout = check_integration_timeout(timeout, integration.where("TimeoutInMillis"))
+    if kind in _NON_PROXY:
+        spec = _non_proxy(resolver, document, integration, kind, timeout)
+        return spec.label, timeout, spec
     if kind != "AWS_PROXY":
         raise ConfigError(
             integration.where("IntegrationType"),
-            f"{kind or 'missing'} integrations are not supported (only AWS_PROXY)",
+            f"{kind or 'missing'} is not AWS_PROXY, AWS, HTTP, HTTP_PROXY or MOCK",
         )
     uri = _optional_string(resolver, integration, "IntegrationUri")
     if uri is None:
         raise ConfigError(integration.where("IntegrationUri"), "is required for AWS_PROXY integrations")
-    function = _function_of(uri, integration.where("IntegrationUri"), functions)
-    timeout = _optional(resolver, integration, "TimeoutInMillis")
-    if timeout is None:
-        return function, None
-    if isinstance(timeout, str) and timeout.isdigit():
-        timeout = int(timeout)
-    return function, check_integration_timeout(timeout, integration.where("TimeoutInMillis"))
+    return _function_of(uri, integration.where("IntegrationUri"), functions), timeout, None
+
+
+def _string_map(resolver: Resolver, resource: Resource, prop: str) -> dict[str, str]:
+    value = _optional(resolver, resource, prop) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(resource.where(prop), "must be a map of strings")
+    return {str(k): v for k, v in value.items()}
+
+
+def _selection(resolver: Resolver, resource: Resource, prop: str) -> str | None:
+    expression = _optional_string(resolver, resource, prop)
+    if expression is not None:
+        check_selection_expression(expression, resource.where(prop))
+    return expression
+
+
+def _non_proxy(
+    resolver: Resolver, document: Document, integration: Resource, kind: str, timeout: int | None,
+) -> IntegrationSpec:
+    """A MOCK, HTTP, HTTP_PROXY or AWS integration with its integration responses."""
+    uri = _optional_string(resolver, integration, "IntegrationUri") or ""
+    where = integration.where("IntegrationUri")
+    if kind in (HTTP, HTTP_PROXY) and not uri.startswith(("http://", "https://", "${stageVariables.")):
+        raise ConfigError(where, f"{uri!r} is not an http(s) URL, which {kind} integrations need")
+    if kind == AWS:
+        if _INVOCATION.fullmatch(uri):
+            # A Lambda custom (non-proxy) integration: not emulated yet.
+            raise ConfigError(where, "AWS integrations with Lambda (non-proxy) are not supported yet; use AWS_PROXY")
+        if not _SERVICE_URI.fullmatch(uri):
+            raise ConfigError(where, f"{uri!r} is not arn:aws:apigateway:{{region}}:{{service}}:action/... or path/...")
+    passthrough = _optional_string(resolver, integration, "PassthroughBehavior") or "WHEN_NO_MATCH"
+    if passthrough not in PASSTHROUGH_BEHAVIORS:
+        raise ConfigError(integration.where("PassthroughBehavior"), f"must be one of {', '.join(PASSTHROUGH_BEHAVIORS)}")
+    method = _optional_string(resolver, integration, "IntegrationMethod") or "POST"
+    if method == "ANY":
+        method = "POST"  # the verb AWS uses for ANY is unconfirmed [?] (reference §1.7)
+    return IntegrationSpec(
+        type=kind, uri=uri, method=method.upper(),
+        request_parameters=_string_map(resolver, integration, "RequestParameters"),
+        request_templates=_string_map(resolver, integration, "RequestTemplates"),
+        template_selection_expression=_selection(resolver, integration, "TemplateSelectionExpression"),
+        passthrough_behavior=passthrough,
+        responses=_responses(resolver, document, integration),
+        credentials_arn=_optional_string(resolver, integration, "CredentialsArn"),
+        timeout_ms=timeout,
+    )
+
+
+def _responses(resolver: Resolver, document: Document, integration: Resource) -> tuple[IntegrationResponseSpec, ...]:
+    """The ``AWS::ApiGatewayV2::IntegrationResponse`` resources of ``integration``, in
+    template order; a ``Ref`` of the integration gives its logical id locally."""
+    found: list[IntegrationResponseSpec] = []
+    for resource in document.of_type(_INTEGRATION_RESPONSE):
+        if not _created(resolver, resource):
+            continue
+        if _optional(resolver, resource, "IntegrationId") != integration.logical_id:
+            continue
+        key = _optional_string(resolver, resource, "IntegrationResponseKey")
+        if key is None or not (key == "$default" or (len(key) > 2 and key.startswith("/") and key.endswith("/"))):
+            # $default or a /regex/ [doc] DG-INTRESP, CFN-IRESP.
+            raise ConfigError(resource.where("IntegrationResponseKey"), f"{key!r} is not $default or /regex/")
+        try:
+            re.compile(key[1:-1])
+        except re.error as exc:
+            raise ConfigError(resource.where("IntegrationResponseKey"), f"bad regex: {exc}") from None
+        found.append(IntegrationResponseSpec(
+            key=key, templates=_string_map(resolver, resource, "ResponseTemplates"),
+            template_selection_expression=_selection(resolver, resource, "TemplateSelectionExpression"),
+        ))
+    return tuple(found)
 
 
 def _function_of(uri: str, where: str, functions: Mapping[str, Resource]) -> str:
@@ -277,6 +358,18 @@ def _authorizer(
         authorizer_type=kind,
     )
     return resource.logical_id, spec
+
+
+def stage_variables(resolver: Resolver, document: Document, api: Resource) -> dict[str, str]:
+    """The ``StageVariables`` of the stage :func:`stage_name` serves."""
+    api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
+    for stage in document.of_type(_STAGE):
+        if _created(resolver, stage) and _belongs(resolver, stage, api_ref):
+            variables = _string_map(resolver, stage, "StageVariables")
+            for name, value in variables.items():
+                check_stage_variable(name, value, stage.where("StageVariables"))
+            return variables
+    return {}
 
 
 def stage_name(resolver: Resolver, document: Document, api: Resource) -> str:

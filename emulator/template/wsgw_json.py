@@ -11,7 +11,7 @@ Shape::
       "name": "wsgw-chat", "stage": "dev",
       "routeSelectionExpression": "$request.body.action",
       "functions": {"Name": {"handler": "module.func", "codeUri": "handlers",
-                              "timeout": 10, "memorySize": 256,
+                              "runtime": "python3.12", "timeout": 10, "memorySize": 256,
                               "environment": {"KEY": "value"}}},
       "routes": {"$connect": {"function": "Name", "twoWay": false}},
       "tables": {"Logical": {"tableName": "t", "partitionKey": {"name": "id", "type": "S"},
@@ -31,6 +31,7 @@ from ..core.model import (
     ApiModel, FunctionSpec, KeyAttribute, RouteSpec, TableSpec, check_integration_timeout, check_stage_name,
 )
 from ..core.selection import RouteSelector
+from .functions import node_handler_problem
 
 def load_app(path: Path) -> ApiModel:
     """Read and validate the app description at ``path``."""
@@ -79,9 +80,15 @@ def _function(name: str, raw: Any, base_dir: Path) -> FunctionSpec:
     code_dir = (base_dir / _string(spec, "codeUri", where, default=".")).resolve()
     if not code_dir.is_dir():
         raise ConfigError(f"{where}.codeUri", f"folder {code_dir} does not exist")
-    module = handler.rsplit(".", 1)[0].replace(".", "/")
-    if not (code_dir / f"{module}.py").is_file() and not (code_dir / module / "__init__.py").is_file():
-        raise ConfigError(f"{where}.handler", f"no file {module}.py in {code_dir}")
+    runtime = _string(spec, "runtime", where, default="python3.12")
+    if runtime.startswith("nodejs"):
+        problem = node_handler_problem(handler, code_dir)
+        if problem is not None:
+            raise ConfigError(f"{where}.handler", problem)
+    else:
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        if not (code_dir / f"{module}.py").is_file() and not (code_dir / module / "__init__.py").is_file():
+            raise ConfigError(f"{where}.handler", f"no file {module}.py in {code_dir}")
     environment = _mapping(spec.get("environment", {}), f"{where}.environment")
     for key, value in environment.items():
         if not isinstance(value, str):
@@ -90,7 +97,7 @@ def _function(name: str, raw: Any, base_dir: Path) -> FunctionSpec:
         name=name,
         handler=handler,
         code_dir=code_dir,
-        runtime=_string(spec, "runtime", where, default="python3.12"),
+        runtime=runtime,
         environment=MappingProxyType(dict(environment)),
         timeout_s=_number(spec, "timeout", where, default=3.0, low=0.001, high=900),
         memory_mb=int(_number(spec, "memorySize", where, default=128, low=128, high=10240)),

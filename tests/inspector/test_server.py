@@ -20,7 +20,7 @@ from emulator.inspector.records import LogLine, Ring
 from emulator.inspector.server import MAX_BACKLOG, PREFIX, Inspector, InspectorOptions, _Page
 from emulator.inspector.views import Views
 
-from conftest import ROOT, RunningGateway, start_gateway
+from conftest import ROOT, RunningGateway, start_gateway, wait_until
 
 ACT = {"X-Wsgw-Inspector": "1"}
 
@@ -239,5 +239,65 @@ def test_with_the_inspector_off_its_path_is_just_another_request(tmp_path: Path,
         assert running.local.inspector_url is None and running.local.recorder is None
         status, _, _ = request(running, "GET", "/")
         assert status == 403  # the management API's answer to a path that is not its own
+    finally:
+        running.background.stop()
+
+
+def test_by_default_it_records_only_while_a_page_is_open(tmp_path: Path, tls_dir: Path) -> None:
+    running = start_gateway(_tiny_app(tmp_path), tls_dir, inspector=InspectorOptions())
+    try:
+        with connect(running.ws_url) as client:
+            client.send("unwatched")
+            assert client.recv(timeout=10)
+            _, state = api(running, "GET", "state")
+            assert not any("unwatched" in json.dumps(row) for row in state["rows"])  # no page: not recorded
+            page = EventStream(running, 0)
+            try:
+                wait_until(lambda: running.local.recorder is not None and running.local.recorder.recording)
+                client.send("watched")
+                assert client.recv(timeout=10)
+                rows = page.rows_until(lambda rows: any("watched" in json.dumps(row) for row in rows))
+                assert not any("unwatched" in json.dumps(row) for row in rows)
+            finally:
+                page.close()
+    finally:
+        running.background.stop()
+
+
+def _mock_template(tmp_path: Path) -> Path:
+    api_ref = {"Ref": "Api"}
+    template = {"Resources": {
+        "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {
+            "Name": "mocked", "ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"}},
+        "Route": {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+            "ApiId": api_ref, "RouteKey": "$default", "Target": "integrations/Mock",
+            "RouteResponseSelectionExpression": "$default"}},
+        "Mock": {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+            "ApiId": api_ref, "IntegrationType": "MOCK", "RequestTemplates": {"$default": '{"statusCode": 200}'},
+            "TemplateSelectionExpression": "\\$default"}},
+        "MockOk": {"Type": "AWS::ApiGatewayV2::IntegrationResponse", "Properties": {
+            "ApiId": api_ref, "IntegrationId": {"Ref": "Mock"}, "IntegrationResponseKey": "$default",
+            "ResponseTemplates": {"$default": '{"mocked": "$context.requestId"}'}}},
+        "Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {"ApiId": api_ref, "StageName": "dev"}},
+    }}
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    return path
+
+
+def test_a_mock_invocation_has_no_lambda_context_and_replays_as_a_mock(tmp_path: Path, tls_dir: Path) -> None:
+    running = start_gateway(_mock_template(tmp_path), tls_dir, inspector=InspectorOptions(record_always=True))
+    try:
+        with connect(running.ws_url) as client:
+            client.send("hello")
+            first = json.loads(client.recv(timeout=10))
+        _, state = api(running, "GET", "state")
+        original = next(row for row in state["rows"] if row["kind"] == "invoke")
+        _, detail = api(running, "GET", "invocations/" + original["requestId"])
+        assert detail["context"] is None and detail["function"] == "MOCK"
+        status, replayed = api(running, "POST", "replay", {"requestId": original["requestId"]})
+        assert status == 200 and replayed["status"] == "ok", replayed
+        # The same event through the same MOCK: the same answer ($context is the event's).
+        assert json.loads(replayed["result"]["body"]) == first and replayed["requestId"] != original["requestId"]
     finally:
         running.background.stop()

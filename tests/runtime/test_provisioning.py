@@ -165,7 +165,7 @@ async def test_the_worker_runs_on_every_python_lambda_supports(minor: str, tmp_p
     interpreter = await InterpreterFinder().find(minor)
     if interpreter is None:
         pytest.skip(f"no Python {minor} on this machine")
-    plan = LaunchPlan((str(interpreter.executable), "-I", "-S"), {SYS_PATH_ENV: ""}, interpreter)
+    plan = LaunchPlan((str(interpreter.executable), "-I", "-S"), {SYS_PATH_ENV: ""})
 
     async def provision(_: FunctionSpec) -> LaunchPlan:
         return plan

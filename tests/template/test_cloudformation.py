@@ -258,11 +258,31 @@ def test_unsupported_intrinsics_elsewhere_do_not_matter(tmp_path: Path) -> None:
 def test_mock_integration(tmp_path: Path) -> None:
     template = minimal()
     template["Resources"]["MockInteg"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
-        "ApiId": {"Ref": "Api"}, "IntegrationType": "MOCK"}}
+        "ApiId": {"Ref": "Api"}, "IntegrationType": "MOCK", "TemplateSelectionExpression": "\\$default",
+        "RequestTemplates": {"$default": '{"statusCode": 200}'}}}
+    template["Resources"]["MockOk"] = {"Type": "AWS::ApiGatewayV2::IntegrationResponse", "Properties": {
+        "ApiId": {"Ref": "Api"}, "IntegrationId": {"Ref": "MockInteg"}, "IntegrationResponseKey": "/2\\d\\d/",
+        "ResponseTemplates": {"$default": "ok"}}}
     props(template, "DefaultRoute")["Target"] = "integrations/MockInteg"
+    route = load_template(write(tmp_path, template)).routes["$default"]
+    assert route.integration is not None and route.function == "MOCK"
+    assert route.integration.template_selection_expression == "\\$default"
+    assert [(r.key, dict(r.templates)) for r in route.integration.responses] == [("/2\\d\\d/", {"$default": "ok"})]
+
+
+def test_unknown_and_lambda_custom_integrations_are_refused(tmp_path: Path) -> None:
+    template = minimal()
+    template["Resources"]["Odd"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+        "ApiId": {"Ref": "Api"}, "IntegrationType": "VPC_LINK"}}
+    props(template, "DefaultRoute")["Target"] = "integrations/Odd"
     failure = config_error(tmp_path, template)
-    assert failure.where == "Resources.MockInteg.Properties.IntegrationType"
-    assert failure.problem == "MOCK integrations are not supported (only AWS_PROXY)"
+    assert failure.where == "Resources.Odd.Properties.IntegrationType"
+    assert failure.problem == "VPC_LINK is not AWS_PROXY, AWS, HTTP, HTTP_PROXY or MOCK"
+    props(template, "Odd").update(IntegrationType="AWS", IntegrationUri=(
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:f/invocations"))
+    assert "not supported yet" in config_error(tmp_path, template).problem
+    props(template, "Odd").update(IntegrationType="HTTP_PROXY", IntegrationUri="ftp://x")
+    assert "is not an http(s) URL" in config_error(tmp_path, template).problem
 
 
 def test_route_without_target(tmp_path: Path) -> None:
@@ -333,12 +353,21 @@ def test_code_that_cannot_run_locally(tmp_path: Path, code: Any, words: str) -> 
     assert words in failure.problem
 
 
-def test_non_python_runtime(tmp_path: Path) -> None:
+def test_unsupported_runtime(tmp_path: Path) -> None:
     template = minimal()
-    props(template, "ChatFunction")["Runtime"] = "nodejs20.x"
+    props(template, "ChatFunction")["Runtime"] = "java21"
     failure = config_error(tmp_path, template)
     assert failure.where == "Resources.ChatFunction.Properties.Runtime"
-    assert failure.problem.startswith("'nodejs20.x' is not a Python runtime")
+    assert failure.problem == "'java21' is not supported; wsgw runs a python3.x or nodejs<N>.x runtime"
+
+
+def test_node_runtime_needs_a_handler_file_with_a_node_extension(tmp_path: Path) -> None:
+    template = minimal()
+    props(template, "ChatFunction")["Runtime"] = "nodejs20.x"
+    props(template, "ChatFunction")["Handler"] = "src/app.handler"
+    failure = config_error(tmp_path, template)
+    assert failure.where == "Resources.ChatFunction.Properties.Handler"
+    assert failure.problem.startswith("no file src/app.js, .mjs or .cjs in ")
 
 
 def test_unused_broken_python_function_is_skipped_with_a_warning(

@@ -121,12 +121,21 @@ def test_transform_as_a_list_and_globals_code_uri(tmp_path: Path) -> None:
     assert model.functions["OnConnectFunction"].code_dir == (tmp_path / "onconnect").resolve()
 
 
-def test_non_python_sam_function_on_a_route(tmp_path: Path) -> None:
+def test_unsupported_sam_runtime_on_a_route(tmp_path: Path) -> None:
     template = chat_template()
-    template["Resources"]["OnConnectFunction"]["Properties"]["Runtime"] = "nodejs20.x"
+    template["Resources"]["OnConnectFunction"]["Properties"]["Runtime"] = "java21"
     with pytest.raises(ConfigError) as info:
         load_template(write(tmp_path, template))
     assert info.value.where == "Resources.OnConnectFunction.Properties.Runtime"
+
+
+def test_node_sam_function_on_a_route(tmp_path: Path) -> None:
+    template = chat_template()
+    template["Resources"]["OnConnectFunction"]["Properties"]["Runtime"] = "nodejs20.x"
+    path = write(tmp_path, template)
+    (tmp_path / "onconnect" / "app.mjs").write_text("export const handler = async () => ({statusCode: 200});\n")
+    model = load_template(path)
+    assert model.functions["OnConnectFunction"].runtime == "nodejs20.x"
 
 
 def test_missing_sam_handler_file(tmp_path: Path) -> None:

@@ -1,0 +1,58 @@
+// Send a handler's HTTPS requests for the emulated API's real execute-api hostname to
+// the local gateway: the Node.js twin of ../endpoint_redirect.py.
+//
+// Many handlers build their management client from the real hostname
+// (`https://${apiId}.execute-api.${region}.amazonaws.com/${stage}`) rather than from
+// requestContext.domainName. The AWS SDK for JavaScript v3 sends every request through
+// `https.request` (@smithy/node-http-handler), so worker.mjs calls install() before it
+// loads the handler: from then on a request for one of `hosts` goes to `target`'s
+// host and port instead, path and query kept, its Host header naming the gateway
+// (as the Python redirect sends it). User code is not changed. Node's own modules only.
+
+import http from "node:http";
+import https from "node:https";
+import { syncBuiltinESMExports } from "node:module";
+
+function redirected(options, hosts, local) {
+  const host = String(options.hostname ?? options.host ?? "").toLowerCase();
+  if (!hosts.has(host)) return null;
+  const headers = { ...(options.headers ?? {}) };
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === "host") delete headers[name];
+  }
+  headers.host = local.host;
+  const { servername: _servername, ...rest } = options;
+  return { ...rest, protocol: local.protocol, hostname: local.hostname, host: local.hostname,
+    port: Number(local.port) || (local.protocol === "https:" ? 443 : 80), headers };
+}
+
+export function install(hostList, target) {
+  const hosts = new Set(hostList.map((host) => host.toLowerCase()));
+  const local = new URL(target);
+  const module = local.protocol === "https:" ? https : http;
+  const original = https.request;
+  function request(...args) {
+    // request(options[, cb]) or request(url[, options][, cb])
+    let [first, second, ...rest] = args;
+    if (typeof first === "string" || first instanceof URL) {
+      const url = new URL(first);
+      const options = typeof second === "object" && second !== null ? second : {};
+      if (typeof second === "object" && second !== null) [second, ...rest] = rest;
+      else if (second !== undefined) rest = [second, ...rest];
+      first = { protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search,
+        ...options };
+      const moved = redirected(first, hosts, local);
+      return moved ? module.request(moved, ...rest) : original(first, ...rest);
+    }
+    const moved = first && typeof first === "object" ? redirected(first, hosts, local) : null;
+    if (moved) return module === https ? original(moved, second, ...rest) : module.request(moved, second, ...rest);
+    return original(first, second, ...rest);
+  }
+  https.request = request;
+  https.get = (...args) => {
+    const req = request(...args);
+    req.end();
+    return req;
+  };
+  syncBuiltinESMExports(); // `import { request } from "node:https"` sees it too
+}

@@ -1,0 +1,2 @@
+require("not-a-package-anywhere");
+exports.handler = async () => "never";

@@ -1,0 +1,2 @@
+import leftPad from "not-a-package-anywhere";
+export const handler = async () => leftPad;
