@@ -14,8 +14,11 @@ BUNDLED = {
     "emulator._bundled.examples": "examples",  # the end-to-end tests `wsgw init` copies
 }
 
+# Folders of data beside the code, shipped as packages of their own so setuptools knows them.
+DATA_PACKAGES = ["emulator.runtime.node"]
+
 setup(
-    packages=[*find_packages(include=["emulator", "emulator.*"]), *BUNDLED],
+    packages=[*find_packages(include=["emulator", "emulator.*"]), *DATA_PACKAGES, *BUNDLED],
     package_dir=BUNDLED,
     package_data={
         # The pinned CDK CLI lock (installed into the user's cache when needed), the CDK
@@ -27,7 +30,7 @@ setup(
         "emulator.inspector": ["*.html", "*.css", "*.js"],
         # The Node.js worker (run by node, loaded by path) and the lock of the AWS SDK v3
         # clients it gives handlers (installed into the user's cache when first needed).
-        "emulator.runtime": ["node/*.mjs", "node/package.json", "node/package-lock.json"],
+        "emulator.runtime.node": ["*.mjs", "package.json", "package-lock.json"],
     },
     exclude_package_data={"": ["__pycache__", "*.pyc"]},
 )

@@ -24,6 +24,7 @@ from conftest import DEADLINE_S, RunLocalProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SAM_CHAT = ROOT / "tests" / "templates" / "sam_chat"
+NODE_CHAT = ROOT / "tests" / "apps" / "node_chat"
 INSTALL_TIMEOUT_S = 900
 CDK_S = 300.0  # installing the CDK CLI, then a first synth
 
@@ -112,6 +113,21 @@ def test_a_sam_app_is_served_where_it_stands(installed: Installed) -> None:
             assert {ws.recv(timeout=DEADLINE_S), ws.recv(timeout=DEADLINE_S)} == {"hello", "sent: hello"}
     finally:
         assert server.close() == 0
+
+
+def test_a_node_app_runs_with_the_sdk_installed_from_the_shipped_lock(installed: Installed) -> None:
+    app = installed.home / "node-app"
+    shutil.copytree(NODE_CHAT, app, ignore=shutil.ignore_patterns("__pycache__", ".wsgw", "node_modules"))
+    server = installed.run_local("--no-reload", cwd=app)
+    try:
+        url = server.wait_for(r"WebSocket URL: (ws://\S+)", timeout=CDK_S).group(1)
+        server.wait_for("Ready", timeout=DEADLINE_S)
+        with connect(url, open_timeout=DEADLINE_S) as alice, connect(url, open_timeout=DEADLINE_S) as bob:
+            alice.send(json.dumps({"action": "sendmessage", "data": "from the wheel"}))
+            assert alice.recv(timeout=DEADLINE_S) == bob.recv(timeout=DEADLINE_S) == "from the wheel"
+    finally:
+        assert server.close() == 0
+    assert list((installed.home / "cache" / "node-sdk").glob("*/node_modules/@aws-sdk/client-apigatewaymanagementapi"))
 
 
 def test_the_pytest_plugin_works_in_the_users_virtualenv(installed: Installed) -> None:
