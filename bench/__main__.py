@@ -16,6 +16,8 @@ f. start-up of the real ``wsgw run-local`` until it accepts connections, and hot
    reload from saving a handler to the new code answering (:mod:`bench.startup`).
 g. the pytest plugin: ``pytest`` start to the first test body, and the overhead between
    tests (:mod:`bench.plugin_startup`).
+h. scenario a with a Node.js handler: wsgw's Node worker beside serverless-offline's
+   in-process Node (:mod:`bench.node_roundtrip`).
 
 Every server runs in its own process; the clients run in this one. Prints a table
 (medians of ``--runs`` runs, ratios, the issue's goals met or not) and writes every
@@ -37,7 +39,7 @@ from websockets.exceptions import WebSocketException
 from emulator.net import event_loop
 from emulator.net.event_loop import resolve as resolve_loop
 
-from . import broadcast, concurrent, cycles, idle, plugin_startup, roundtrip, startup
+from . import broadcast, concurrent, cycles, idle, node_roundtrip, plugin_startup, roundtrip, startup
 from .clients import OpenFilesLimit, ensure_open_files
 from .model import ScenarioResult
 from .peer import peer_problem, versions
@@ -56,6 +58,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "e": ("idle connections: memory", idle.scenario),
     "f": ("start-up and hot reload", startup.scenario),
     "g": ("the pytest plugin: start-up and per-test overhead", plugin_startup.scenario),
+    "h": ("sequential round trips with a Node.js handler", node_roundtrip.scenario),
 }
 
 

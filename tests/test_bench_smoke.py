@@ -21,12 +21,12 @@ TINY = [
 def test_every_scenario_runs_and_reports_wsgw_figures(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--scenario", "a,b,c,d,e,f,g", *TINY, "--json", str(out)],
+        [sys.executable, "-m", "bench", "--scenario", "a,b,c,d,e,f,g,h", *TINY, "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     scenarios = json.loads(out.read_text())["scenarios"]
-    assert sorted(scenarios) == ["a", "b", "c", "d", "e", "f", "g"]
+    assert sorted(scenarios) == ["a", "b", "c", "d", "e", "f", "g", "h"]
     for name, scenario in scenarios.items():
         assert scenario["error"] is None, (name, scenario["error"])
         figures = [metric["targets"]["wsgw"]["median"] for metric in scenario["metrics"] if "wsgw" in metric["targets"]]

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 from websockets.sync.client import connect
 
-from conftest import DEADLINE_S, RunLocalProcess
+from conftest import DEADLINE_S, RunLocalProcess, start_gateway
 from emulator.core.errors import ConfigError
 from emulator.template import cdk_app
 from emulator.template.cdk_app import WatchPatterns, synth_app
@@ -141,15 +141,27 @@ def test_an_app_without_its_cdk_library_says_to_use_its_virtualenv(tmp_path: Pat
         synth_app(app)
 
 
-def test_a_typescript_app_synthesizes_with_its_own_cli(tmp_path: Path) -> None:
+def test_a_typescript_app_synthesizes_with_its_own_cli(tmp_path: Path, tls_dir: Path) -> None:
     app = tmp_path / "ts-app"
     shutil.copytree(TYPESCRIPT_APP, app, ignore=shutil.ignore_patterns("node_modules", ".wsgw", "__pycache__"))
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=app, check=True,
                    capture_output=True, timeout=600)
     assert find_cli(app) == app / "node_modules" / ".bin" / "cdk"  # the app's devDependency first
     model = load_model(app)
-    assert set(model.routes) == {"$connect", "$default"} and model.stage == "local"
-    assert {spec.code_dir for spec in model.functions.values()} == {(app / "functions").resolve()}
+    assert set(model.routes) == {"$connect", "$default", "shout"} and model.stage == "local"
+    python_code = {spec.code_dir for spec in model.functions.values() if spec.runtime.startswith("python")}
+    assert python_code == {(app / "functions").resolve()}
+    # The NodejsFunction's TypeScript was bundled by esbuild at synth into wsgw's assembly:
+    # a plain .js folder, served by the Node.js worker.
+    shout = model.functions[model.routes["shout"].function]
+    assert shout.runtime == "nodejs20.x" and shout.code_dir.is_relative_to(cdk_app.assembly_dir(app))
+    running = start_gateway(app, tls_dir)
+    try:
+        with connect(running.ws_url, open_timeout=DEADLINE_S) as ws:
+            ws.send('{"action": "shout", "text": "hello typescript"}')
+            assert json.loads(ws.recv(timeout=DEADLINE_S)) == {"shouted": "HELLO TYPESCRIPT", "route": "shout"}
+    finally:
+        running.background.stop()
 
 
 # --- run-local on the app where it stands -----------------------------------------------------

@@ -1,0 +1,1 @@
+../apps/echo_node/echo_node.js
