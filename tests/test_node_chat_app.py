@@ -195,3 +195,29 @@ def test_hot_reload_restarts_a_node_function(tmp_path: Path, tls_dir: Path, runt
 
 
 pytest_plugins = ["pytester"]
+
+
+def test_ctrl_c_on_run_local_runs_every_node_disconnect(tmp_path: Path, tls_dir: Path, runtime_cache: Path) -> None:
+    # A real run-local process and a real SIGINT, as a terminal's Ctrl-C sends.
+    import os
+
+    from conftest import DEADLINE_S, RunLocalProcess
+
+    app = tmp_path / "node-chat"
+    shutil.copytree(APP.parent, app, ignore=shutil.ignore_patterns("__pycache__", ".wsgw"))
+    env = {**os.environ, "WSGW_CACHE_DIR": str(runtime_cache)}
+    server = RunLocalProcess("--port", "0", "--no-reload", "--tls-dir", str(tls_dir), cwd=app, env=env)
+    try:
+        url = server.wait_for(r"WebSocket URL: (ws://\S+)", timeout=120).group(1)
+        server.wait_for("Ready", timeout=DEADLINE_S)
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                stack.enter_context(connect(url, open_timeout=DEADLINE_S))
+            wait_until(lambda: sum("$connect" in line and " ok " in line for line in server.lines) == 3)
+            assert server.close() == 0  # SIGINT while the three are open
+    finally:
+        server.close()
+    disconnects = [line for line in server.lines if "$disconnect" in line and "OnDisconnectFunction" in line and " ok " in line]
+    assert len(disconnects) == 3, "\n".join(server.lines)
+    assert server.lines.index(next(line for line in server.lines if line.startswith("wsgw: stopped"))) > max(
+        server.lines.index(line) for line in disconnects)
