@@ -9,7 +9,8 @@ The fixtures are not re-exported: pytest registers them once, from the plugin.
 
 from .clients import AsyncWsgwClient, Closed, HandshakeRefused, WsgwClient
 from .faults import Fault, InvocationRecord, InvocationView
-from .plugin import WsgwAws, WsgwClock, WsgwFaults, WsgwGateway
+from .fixture_values import WsgwAws, WsgwClock, WsgwFaults
+from .plugin import WsgwGateway
 
 __all__ = [
     "AsyncWsgwClient", "Closed", "Fault", "HandshakeRefused", "InvocationRecord", "InvocationView", "WsgwAws",
