@@ -10,8 +10,8 @@ serverless-offline-Node side by side.
 
 from __future__ import annotations
 
-from .model import Figure, ScenarioResult
-from .roundtrip import MESSAGE, RunResult, measure_run
+from .model import ScenarioResult
+from .roundtrip import measure_scenario
 from .servers import PROJECT_ROOT
 from .targets import Context, start_targets
 
@@ -20,30 +20,6 @@ NODE_APP = PROJECT_ROOT / "bench" / "apps" / "echo_node" / "wsgw.json"
 
 async def scenario(ctx: Context) -> ScenarioResult:
     """Alternate timed runs between the targets; p50, p99 and msgs/s of each."""
-    messages, warmup = ctx.options["messages"], ctx.options["warmup"]
-    result = ScenarioResult(
-        "h", "sequential round trips, one connection, two-way route, trivial Node.js handler",
-        settings={"messages": messages, "warmup": warmup, "runs": ctx.runs, "message": MESSAGE},
-    )
-    timeout_s = 30.0 + (warmup + messages) * 0.02
-    runs: dict[str, list[RunResult]] = {}
     async with start_targets(ctx, app=NODE_APP, peer_config="serverless-node.yml") as targets:
-        for index in range(ctx.runs):
-            for target, endpoint in targets.items():
-                run = await targets.attempt(
-                    target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
-                )
-                if run is None:
-                    continue
-                runs.setdefault(target, []).append(run)
-                ctx.progress(f"h run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
-    p50 = result.metric("p50 latency", "ms", higher_is_better=False)
-    p99 = result.metric("p99 latency", "ms", higher_is_better=False)
-    rate = result.metric("throughput", "msgs/s", higher_is_better=True, decimals=0)
-    for target, target_runs in runs.items():
-        p50.figures[target] = Figure(tuple(r.p50_ms for r in target_runs))
-        p99.figures[target] = Figure(tuple(r.p99_ms for r in target_runs))
-        rate.figures[target] = Figure(tuple(r.msgs_per_s for r in target_runs))
-    for metric in (p50, p99, rate):
-        metric.missing.update(targets.missing)
-    return result
+        return await measure_scenario(
+            ctx, targets, "h", "sequential round trips, one connection, two-way route, trivial Node.js handler")

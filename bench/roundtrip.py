@@ -20,7 +20,7 @@ from typing import Sequence
 from websockets.asyncio.client import ClientConnection, connect
 
 from .model import Figure, Goal, ScenarioResult
-from .targets import Context, shared_targets
+from .targets import Context, Targets, shared_targets
 
 # Any message goes to $default; "action" keeps it realistic for route selection.
 MESSAGE = '{"action":"echo","payload":"xxxxxxxxxxxxxx"}'
@@ -88,24 +88,33 @@ async def _round_trips(connection: ClientConnection, count: int) -> tuple[list[i
 
 async def scenario(ctx: Context) -> ScenarioResult:
     """Alternate timed runs between the targets; p50, p99 and msgs/s of each."""
+    async with shared_targets(ctx) as targets:
+        return await measure_scenario(
+            ctx, targets, "a", "sequential round trips, one connection, two-way route, trivial Python handler",
+            p50_goal=Goal("p50 ≤ 2.5× bare", 2.5, relative=True),
+        )
+
+
+async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str, *,
+                           p50_goal: Goal | None = None) -> ScenarioResult:
+    """Scenario ``key``'s sequential round trips on ``targets`` (already running), the
+    runs alternating between them: p50, p99 and msgs/s of each. Scenario h (the Node.js
+    handler, bench/node_roundtrip.py) measures the same way on other targets."""
     messages, warmup = ctx.options["messages"], ctx.options["warmup"]
-    result = ScenarioResult(
-        "a", "sequential round trips, one connection, two-way route, trivial Python handler",
-        settings={"messages": messages, "warmup": warmup, "runs": ctx.runs, "message": MESSAGE},
-    )
+    result = ScenarioResult(key, title, settings={"messages": messages, "warmup": warmup, "runs": ctx.runs,
+                                                  "message": MESSAGE})
     timeout_s = 30.0 + (warmup + messages) * 0.02
     runs: dict[str, list[RunResult]] = {}
-    async with shared_targets(ctx) as targets:
-        for index in range(ctx.runs):
-            for target, endpoint in targets.items():
-                run = await targets.attempt(
-                    target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
-                )
-                if run is None:
-                    continue
-                runs.setdefault(target, []).append(run)
-                ctx.progress(f"a run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
-    p50 = result.metric("p50 latency", "ms", higher_is_better=False, goal=Goal("p50 ≤ 2.5× bare", 2.5, relative=True))
+    for index in range(ctx.runs):
+        for target, endpoint in targets.items():
+            run = await targets.attempt(
+                target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
+            )
+            if run is None:
+                continue
+            runs.setdefault(target, []).append(run)
+            ctx.progress(f"{key} run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
+    p50 = result.metric("p50 latency", "ms", higher_is_better=False, goal=p50_goal)
     p99 = result.metric("p99 latency", "ms", higher_is_better=False)
     rate = result.metric("throughput", "msgs/s", higher_is_better=True, decimals=0)
     for target, target_runs in runs.items():
