@@ -87,21 +87,29 @@ class ReloadSource:
         return [source] if source.is_dir() else [source.parent]
 
     def defines(self, path: Path) -> bool:
-        """Whether an edit of ``path`` changes the app's definition: the bundled stack's
+        """Whether an edit of ``path`` changes the app's definition (one path; for a
+        batch of edits build :meth:`definition_test` once)."""
+        return self.definition_test()(path)
+
+    def definition_test(self) -> Callable[[Path], bool]:
+        """Whether an edit of a path changes the app's definition: the bundled stack's
         ``deploy/*.py`` and ``cdk.json``; in a CDK app's folder, what ``cdk watch``
-        would act on outside the functions' code (cdk_app.defines_app); the template file; anything in the
-        ``cdk.out`` folder."""
+        would act on outside the functions' code (cdk_app.definition_test); the
+        template file; anything in the ``cdk.out`` folder."""
         if self.source is None:
-            return path.parent == self.deploy_dir and (path.suffix == ".py" or path.name == "cdk.json")
+            deploy = self.deploy_dir
+            return lambda path: path.parent == deploy and (path.suffix == ".py" or path.name == "cdk.json")
         if self.is_cdk_app:
-            from .template.cdk_app import defines_app
+            from .template.cdk_app import definition_test
 
             try:
-                return defines_app(self.source, path)
+                return definition_test(self.source)
             except WsgwError:
-                return path.name == "cdk.json"  # a broken cdk.json: its next edit reloads
+                return lambda path: path.name == "cdk.json"  # a broken cdk.json: its next edit reloads
         source = self.source.resolve()
-        return path.is_relative_to(source) if source.is_dir() else path == source
+        if source.is_dir():
+            return lambda path: path.is_relative_to(source)
+        return lambda path: path == source
 
 
 class ReloadTarget(Protocol):
@@ -277,7 +285,8 @@ class Reloader:
         one of them defines the app, then restart functions whose code changed."""
         started = time.perf_counter()
         paths = set(changed)
-        definition = {path for path in paths if self.source is not None and self.source.defines(path)}
+        defines = self.source.definition_test() if self.source is not None else None
+        definition = {path for path in paths if defines is not None and defines(path)}
         _forget_bytecode(path for path in paths if path.suffix == ".py")
         done: set[str] = set()
         if definition:

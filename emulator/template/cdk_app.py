@@ -19,20 +19,21 @@ and folders, ``node_modules`` and the output folders. The fingerprint and hot re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..core.errors import ConfigError
 from .cdk_cli import FINGERPRINT_FILE, is_fresh, mark_fresh
 from .cdk_toolkit import CdkError, Progress, cli_env, ensure_cli, run_cdk
 
 __all__ = [
-    "ASSEMBLY_FOLDER", "WatchPatterns", "assembly_dir", "code_folders", "defines_app", "fingerprint", "is_cdk_app",
+    "ASSEMBLY_FOLDER", "WatchPatterns", "assembly_dir", "code_folders", "definition_test", "fingerprint", "is_cdk_app",
     "synth_app",
 ]
 
@@ -56,6 +57,7 @@ def assembly_dir(app: Path) -> Path:
     return app.resolve() / ASSEMBLY_FOLDER
 
 
+@functools.lru_cache(maxsize=512)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A ``cdk watch`` glob (``**`` any folders, ``*`` and ``?`` within one name), matched
     against a path relative to the app folder, or against one of its parent folders."""
@@ -169,11 +171,12 @@ def code_folders(app: Path) -> frozenset[Path]:
     return frozenset(folders)
 
 
-def defines_app(app: Path, path: Path) -> bool:
-    """Whether an edit of ``path`` calls for a new synth of the CDK app in ``app``: what
-    :class:`WatchPatterns` matches outside the :func:`code_folders`."""
-    return WatchPatterns.of(app).matches(path) and not any(
-        path.resolve().is_relative_to(folder) for folder in code_folders(app))
+def definition_test(app: Path) -> Callable[[Path], bool]:
+    """Whether an edit of a path calls for a new synth of the CDK app in ``app``: what
+    :class:`WatchPatterns` matches outside the :func:`code_folders`. Build it once per
+    batch of edits (it reads ``cdk.json`` and the last assembly), then ask per path."""
+    patterns, code = WatchPatterns.of(app), code_folders(app)
+    return lambda path: patterns.matches(path) and not any(path.resolve().is_relative_to(folder) for folder in code)
 
 
 def fingerprint(app: Path, cli: Path) -> str:

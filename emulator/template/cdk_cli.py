@@ -147,14 +147,16 @@ def synth(out_dir: Path | None = None, *, staging: bool = False, project: Path |
     """
     root = _project(project)
     out = (out_dir or bundled_app.assembly_dir()).resolve()
-    fingerprint = _fingerprint(root, staging, find_cli(_deploy_dir(root)))
+    found = find_cli(_deploy_dir(root))
+    fingerprint = _fingerprint(root, staging, found)
     if is_fresh(out, fingerprint):
         return out
     problems = tool_problems(root)
     if problems:
         raise CdkError(problems[0])
     cli = ensure_cli(_deploy_dir(root), progress)
-    fingerprint = _fingerprint(root, staging, cli)
+    if cli != found:  # just installed: its version is part of the fingerprint
+        fingerprint = _fingerprint(root, staging, cli)
     out.mkdir(parents=True, exist_ok=True)
     (out / FINGERPRINT_FILE).unlink(missing_ok=True)  # a failed synth must not look fresh
     command = [str(cli), "synth", "--app", _app_command(), "--output", str(out),
