@@ -1,8 +1,9 @@
-"""The inspector in a real browser: headless Chromium (Debian's ``chromium`` and
-``chromium-driver``, installed here when missing and we are root, as in CI) driven
-with Selenium, next to real WebSocket clients from Python.
+"""The inspector in real browsers: headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, driven with Selenium) and headless Firefox ESR (Debian's
+``firefox-esr``, driven over Marionette), each installed here when missing and we are
+root, as in CI; next to real WebSocket clients from Python (see ``browsers.py``).
 
-Screenshots of the main views go to ``test-artifacts/inspector/`` (or
+Screenshots of the main views go to ``test-artifacts/inspector/<browser>/`` (or
 ``$WSGW_TEST_ARTIFACTS``): look at them after a change to the page.
 """
 
@@ -12,8 +13,6 @@ import asyncio
 import json
 import os
 import resource
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,99 +26,67 @@ from emulator.app import GatewayThread, GatewayOptions, LocalGateway
 from emulator.inspector import InspectorOptions
 from emulator.template.loader import load_model
 
+from browsers import BROWSERS, Browser, wait_for
 from conftest import ROOT, RunningGateway
 
-CHROMIUM = Path("/usr/bin/chromium")
-DRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("WSGW_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "inspector"
 PROBE_DIR = ROOT / "tests" / "apps" / "probe"
 WAIT_S = 30.0
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium and its WebDriver when missing (root only: CI)."""
-    if CHROMIUM.exists() and DRIVER.exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True,
-                   capture_output=True, timeout=900)
+@pytest.fixture(scope="module", params=sorted(BROWSERS))
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    (ARTIFACTS / request.param).mkdir(parents=True, exist_ok=True)
+    with BROWSERS[request.param]() as opened:
+        yield opened
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ensure_chromium()
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,900", "--hide-scrollbars"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+def wait(driver: Browser, condition: Callable[[], Any], what: str) -> Any:
+    return wait_for(driver, condition, what, WAIT_S, lambda: shot(driver, "failure"))
 
 
-def wait(driver: Any, condition: Callable[[], Any], what: str) -> Any:
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    try:
-        # The page redraws its tables as rows arrive: an element found a moment ago
-        # may be gone; the condition is simply asked again.
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.05,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda _: condition())
-    except Exception as exc:
-        shot(driver, "failure")
-        raise AssertionError(f"the page did not show {what}") from exc
+def shot(driver: Browser, name: str) -> None:
+    driver.screenshot(ARTIFACTS / driver.name / f"{name}.png")
 
 
-def shot(driver: Any, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+def css(driver: Browser, selector: str) -> list[Any]:
+    return driver.elements(selector)
 
 
-def css(driver: Any, selector: str) -> list[Any]:
-    return list(driver.find_elements("css selector", selector))
-
-
-def text_of(element: Any) -> str:
-    return str(element.get_attribute("textContent"))
-
-
-def texts(driver: Any, selector: str) -> list[str]:
+def texts(driver: Browser, selector: str) -> list[str]:
     """The text of every element matching ``selector``, read in one go (no stale elements)."""
-    return list(driver.execute_script(
+    return list(driver.script(
         "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent)", selector))
 
 
-def click(driver: Any, selector: str, containing: str = "", excluding: str = "\u0000") -> None:
+def text(driver: Browser, selector: str) -> str:
+    """The text of the first element matching ``selector`` ('' when there is none)."""
+    found = texts(driver, selector)
+    return found[0] if found else ""
+
+
+def click(driver: Browser, selector: str, containing: str = "", excluding: str = "\u0000") -> None:
     """Click the first element matching ``selector`` whose text has ``containing`` (and
     not ``excluding``), found and clicked in one go: the page may redraw in between."""
     def clicked() -> bool:
-        return bool(driver.execute_script(
+        return bool(driver.script(
             "const e = [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.includes(arguments[1])"
             " && !e.textContent.includes(arguments[2])); if (e) e.click(); return !!e;",
             selector, containing, excluding))
     wait(driver, clicked, f"something to click: {selector} {containing}")
 
 
-def tab(driver: Any, name: str) -> None:
+def tab(driver: Browser, name: str) -> None:
     css(driver, f"button[data-tab={name}]")[0].click()
 
 
-def open_page(driver: Any, url: str) -> None:
+def open_page(driver: Browser, url: str) -> None:
     driver.get(url)
-    wait(driver, lambda: text_of(css(driver, "#live")[0]) == "live", "the live stream")
+    wait(driver, lambda: text(driver, "#live") == "live", "the live stream")
 
 
 def test_a_conversation_its_invocations_a_replay_and_acting_from_the_page(
-    browser: Any, inspected_gateway: RunningGateway,
+    browser: Browser, inspected_gateway: RunningGateway,
 ) -> None:
     local = inspected_gateway.local
     assert local.inspector_url is not None
@@ -151,14 +118,14 @@ def test_a_conversation_its_invocations_a_replay_and_acting_from_the_page(
         # An invocation's detail: its exact event; then a replay.
         click(browser, '#timeline tr[data-kind="invoke"]', "WhoAmIFunction")
         wait(browser, lambda: css(browser, "#replay-event"), "the invocation's detail")
-        event = json.loads(str(css(browser, "#replay-event")[0].get_attribute("value")))
+        event = json.loads(browser.attribute(css(browser, "#replay-event")[0], "value"))
         assert event["requestContext"]["routeKey"] == "whoAmI" and event["body"] == '{"action": "whoAmI"}'
-        logs = text_of(css(browser, "#detail-logs")[0])
+        logs = text(browser, "#detail-logs")
         assert "START RequestId:" in logs and "REPORT RequestId:" in logs
         shot(browser, "invocation-detail")
         css(browser, "#replay")[0].click()
         wait(browser, lambda: css(browser, ".replay-output")
-             and event["requestContext"]["connectionId"] in text_of(css(browser, ".replay-output")[0]), "the replay")
+             and event["requestContext"]["connectionId"] in text(browser, ".replay-output"), "the replay")
         shot(browser, "replay")
         css(browser, "#drawer-close")[0].click()
 
@@ -169,7 +136,7 @@ def test_a_conversation_its_invocations_a_replay_and_acting_from_the_page(
         css(browser, "#post-text")[0].send_keys("posted from the inspector")
         css(browser, "#post-send")[0].click()
         assert alice.recv(timeout=10) == "posted from the inspector"
-        wait(browser, lambda: "Posted (200)" in text_of(css(browser, "#post-result")[0]), "the post's answer")
+        wait(browser, lambda: "Posted (200)" in text(browser, "#post-result"), "the post's answer")
         css(browser, "#drawer-close")[0].click()
         shot(browser, "connections")
         click(browser, f'#connections tr[data-cid="{bob_id}"] button[data-action="disconnect"]')
@@ -185,15 +152,15 @@ def test_a_conversation_its_invocations_a_replay_and_acting_from_the_page(
     tab(browser, "client")
     css(browser, "#client-query")[0].send_keys("room=42")
     css(browser, "#client-connect")[0].click()
-    wait(browser, lambda: text_of(css(browser, "#client-state")[0]) == "connected", "the page's client connected")
+    wait(browser, lambda: text(browser, "#client-state") == "connected", "the page's client connected")
     css(browser, "#client-text")[0].send_keys('{"action": "whoAmI"}')
     css(browser, "#client-send-button")[0].click()
     wait(browser, lambda: css(browser, "#client-log li.recv"), "a reply to the page's client")
-    page_id = text_of(css(browser, "#client-log li.recv")[0]).removeprefix("received")
+    page_id = text(browser, "#client-log li.recv").removeprefix("received")
     assert page_id in inspected_gateway.open_connection_ids()
     shot(browser, "client")
     css(browser, "#client-close")[0].click()
-    wait(browser, lambda: text_of(css(browser, "#client-state")[0]) == "not connected", "the page's client closed")
+    wait(browser, lambda: text(browser, "#client-state") == "not connected", "the page's client closed")
 
 
 # -- empty, long and many ----------------------------------------------------------------------
@@ -217,7 +184,7 @@ def echo_gateway(tmp_path: Path, tls_dir: Path) -> Iterator[LocalGateway]:
     background.stop()
 
 
-def test_empty_states_long_messages_and_a_thousand_connections(browser: Any, echo_gateway: LocalGateway) -> None:
+def test_empty_states_long_messages_and_a_thousand_connections(browser: Browser, echo_gateway: LocalGateway) -> None:
     assert echo_gateway.inspector_url is not None
     open_page(browser, echo_gateway.inspector_url)
     assert css(browser, "#timeline-empty")[0].is_displayed()
@@ -258,12 +225,12 @@ def test_empty_states_long_messages_and_a_thousand_connections(browser: Any, ech
     thread.start()
     try:
         assert opened.wait(120) and not errors, errors
-        wait(browser, lambda: text_of(css(browser, "#count-connections")[0]) == str(count), f"{count} connections")
+        wait(browser, lambda: text(browser, "#count-connections") == str(count), f"{count} connections")
         wait(browser, lambda: "…(+" in " ".join(texts(browser, '#timeline tr[data-kind="in"]')),
              "the long frame, cut")
         # The long frame stays within its row; the page still answers a filter at once.
-        width = browser.execute_script("return document.getElementById('timeline').scrollWidth")
-        assert width <= browser.execute_script("return document.querySelector('.table-wrap').clientWidth") + 1
+        width = browser.script("return document.getElementById('timeline').scrollWidth")
+        assert width <= browser.script("return document.querySelector('.table-wrap').clientWidth") + 1
         shot(browser, "long-message")
         tab(browser, "connections")
         assert len(texts(browser, "#connections tbody tr")) == count
