@@ -14,6 +14,7 @@ import asyncio
 import email.utils
 import http
 import logging
+import struct
 from urllib.parse import parse_qsl
 
 from websockets.exceptions import InvalidState
@@ -45,6 +46,7 @@ class WebSocketSession:
         self.host = host
         self.transport = transport
         self.secure = secure
+        self._loop = asyncio.get_running_loop()  # created by the listener, on its loop
         limits = host.lifecycle.model.limits
         # (message, frame) limits: beyond either the protocol fails the connection
         # with 1009 [doc] DOCS-limits ("32 KB frame, 128 KB message").
@@ -218,9 +220,7 @@ class WebSocketSession:
             timed_out = True
             self.send_text(lifecycle.integration_timed_out(invoke).text)
 
-        timer = asyncio.get_running_loop().call_later(
-            lifecycle.integration_timeout_ms(invoke) / 1000, integration_timeout,
-        )
+        timer = self._loop.call_later(lifecycle.integration_timeout_ms(invoke) / 1000, integration_timeout)
         try:
             outcome = await self.host.integrate(invoke)
         finally:
@@ -277,9 +277,19 @@ class WebSocketSession:
             # older lastActiveAt.
             self.host.lifecycle.activity(self.connection_id)
         size = limits.frame_bytes
+        protocol = self.protocol
+        if len(data) <= size and not protocol.extensions and not protocol.expect_continuation_frame:
+            # One unfragmented frame (every route reply): written here, as websockets
+            # would (RFC 6455 §5.2: FIN + opcode, unmasked from a server, the length),
+            # without its Frame object, checks and buffer per message. Its state is
+            # untouched by a data frame; its write buffer is always empty here (every
+            # call into it is followed by _flush). Nothing is negotiated that would
+            # change the bytes: the server offers no extensions (no compression).
+            self.transport.write(_frame_head(0x81 if text else 0x82, len(data)) + data)
+            return True
         try:
             if len(data) <= size:
-                (self.protocol.send_text if text else self.protocol.send_binary)(data)
+                (protocol.send_text if text else protocol.send_binary)(data)
             else:
                 first = self.protocol.send_text if text else self.protocol.send_binary
                 first(data[:size], fin=False)
@@ -336,6 +346,16 @@ class WebSocketSession:
         if received.code == CloseCode.NO_STATUS_RCVD:
             return int(received.code), NO_STATUS_REASON
         return int(received.code), received.reason
+
+
+def _frame_head(first_byte: int, length: int) -> bytes:
+    """A server frame's header (no mask): FIN/opcode byte, then the payload length
+    in 7 bits, or 126 and 16 bits, or 127 and 64 bits (RFC 6455 §5.2)."""
+    if length < 126:
+        return bytes((first_byte, length))
+    if length < 65536:
+        return struct.pack("!BBH", first_byte, 126, length)
+    return struct.pack("!BBQ", first_byte, 127, length)
 
 
 def _refusal_response(decision: Reject) -> Response:

@@ -115,7 +115,9 @@ def invocation_trace_id(event: Mapping[str, Any], request_id: str) -> str:
     header (``$connect`` events carry one), else a new ``Root=`` id, as Lambda gives every
     invocation one, tracing or not (reference lambda-runtime.md §4)."""
     headers = event.get("headers")
-    if isinstance(headers, Mapping):
+    # Message events have no headers: the `is not None` spares them an isinstance
+    # check against typing's Mapping, which is slow (every message's hot path).
+    if headers is not None and isinstance(headers, Mapping):
         value = headers.get("X-Amzn-Trace-Id")
         if isinstance(value, str):
             return value

@@ -48,7 +48,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
     """One worker process: the protocol of its subprocess transport, and its pipe."""
 
     def __init__(self, function: str, log: LogSink) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self.generation = 0  # of its pool; an older one retires when released
         self.spec: FunctionSpec  # what it was started with (set by the invoker's pool)
         self.init_error: dict[str, Any] | None = None  # from its ready message
@@ -113,10 +113,10 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         log lines for it (through REPORT) have gone to the sink. Raises
         ``TimeoutError`` when no result came within ``timeout_s`` (the function's
         Lambda timeout), ``IncompleteReadError`` when the worker's end closed."""
-        timer = asyncio.get_running_loop().call_later(timeout_s, self._frames.fail, TimeoutError())
+        timer = self._loop.call_later(timeout_s, self._time_out)
         try:
             self._frames.send(frame)
-            reply = await self._read_frame()
+            reply: dict[str, Any] = wire_json.loads(await self._frames.receive())
         finally:
             timer.cancel()
         log = reply.pop("log", None)
@@ -130,6 +130,9 @@ class WorkerProcess(asyncio.SubprocessProtocol):
             await within(self._report_seen, _DRAIN_S)
             self._report_seen = None
         return reply
+
+    def _time_out(self) -> None:
+        self._frames.fail(TimeoutError())
 
     async def _read_frame(self) -> dict[str, Any]:
         message: dict[str, Any] = wire_json.loads(await self._frames.receive())

@@ -117,3 +117,20 @@ def test_sequential_ids_keep_kinds_apart() -> None:
     assert len({connection[0], request[0], message[0]}) == 3
 
 
+
+
+def test_random_ids_are_encode_id_of_the_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The batch encoding must give, for each id, exactly encode_id of its 11 bytes.
+    drawn: list[bytes] = []
+
+    def urandom(size: int) -> bytes:
+        data = bytes((7 * i + 3 * len(drawn) + 255 * (i % 5 == 0)) % 256 for i in range(size))
+        drawn.append(data)
+        return data
+
+    monkeypatch.setattr("emulator.core.ids.os.urandom", urandom)
+    ids = RandomIds()
+    got = [ids.request_id() for _ in range(600)]  # more than two batches
+    expected = [encode_id(batch[i:i + 11]) for batch in drawn for i in range(0, len(batch), 12)]
+    assert got == expected[:600]
+    assert all(is_aws_id(value) for value in got)

@@ -13,6 +13,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.sync.client import connect
 
 from emulator.net import listener as listener_module
@@ -233,6 +235,29 @@ def test_fragmented_text_message_is_assembled(probe_gateway: RunningGateway) -> 
             received += sock.recv(65536)
     assert message in received          # the echo of the reassembled message
     assert b"\x8a\x04ping" in received  # and the pong for the ping in between
+
+
+@pytest.mark.parametrize("pad", [0, 100, 200, 32_000])  # replies of 7-bit and 16-bit lengths
+def test_a_reply_is_on_the_wire_as_websockets_would_frame_it(probe_gateway: RunningGateway, pad: int) -> None:
+    # The session writes unfragmented replies itself: the bytes must be exactly the
+    # frame websockets' own protocol makes of the same message.
+    message = json.dumps({"action": "echo", "pad": "é" * (pad // 2)}, ensure_ascii=False).encode()
+    reference = ServerProtocol()
+    reference.state = State.OPEN
+    reference.send_text(message)
+    expected = b"".join(reference.data_to_send())
+    with socket.create_connection(_address(probe_gateway), timeout=DEADLINE_S) as sock:
+        sock.sendall(_upgrade_head(probe_gateway))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        received = received.split(b"\r\n\r\n", 1)[1]
+        sock.sendall(_frame(0x1, message))
+        while len(received) < len(expected):
+            chunk = sock.recv(65536)
+            assert chunk, "closed before the whole reply arrived"
+            received += chunk
+    assert received == expected
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

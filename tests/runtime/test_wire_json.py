@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.runtime import wire_json
 
@@ -113,3 +115,44 @@ def test_a_run_of_19_digits_is_what_sends_a_reply_to_the_stdlib(data: bytes, lon
     assert wire_json._has_long_number(data) is long
     if data:
         assert wire_json.loads(data) == json.loads(data)
+
+
+# loads_text reads every message body for route selection (RouteSelector.parse's
+# ``decode``): it must answer exactly as json.loads(text) does, value or error.
+
+def _answer(decode: Any, text: str) -> tuple[str, str]:
+    try:
+        return "value", repr(decode(text))  # repr: 1 vs 1.0, nan, key order
+    except (ValueError, RecursionError):
+        return "error", ""
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_loads_text_answers_any_text_as_json_loads_does(text: str) -> None:
+    assert _answer(wire_json.loads_text, text) == _answer(json.loads, text)
+
+
+@settings(max_examples=500)
+@given(_JSON_VALUES, st.text(alphabet=" \t\r\n\x0b\ufeff\u00a0,]}x0-.eE\"\\", max_size=3), st.integers(0, 40))
+def test_loads_text_answers_json_and_near_json_as_json_loads_does(value: Any, junk: str, at: int) -> None:
+    text = json.dumps(value)
+    for candidate in (text, text[:at] + junk + text[at:]):
+        assert _answer(wire_json.loads_text, candidate) == _answer(json.loads, candidate)
+
+
+@pytest.mark.parametrize("text", [
+    "\ufeff{}",  # orjson skips a byte-order mark; json.loads refuses it in text
+    '"\\ud800"',  # an escaped lone surrogate: json gives it, orjson refuses it
+    '{"action": "\ud800"}',  # a raw lone surrogate cannot be encoded at all
+    "NaN", "[1e400]", "12345678901234567890123", "[" * 5000 + "]" * 5000,
+])
+def test_loads_text_edge_cases(text: str, stdlib_wire_json: ModuleType) -> None:
+    for module in (wire_json, stdlib_wire_json):
+        assert _answer(module.loads_text, text) == _answer(json.loads, text)
