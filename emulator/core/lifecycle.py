@@ -15,11 +15,13 @@ clock itself. The lifecycle of one connection::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 from .access import api_key_refusal, iam_check
+from .admission import Gate, Refusal
 from .authorizer import authorizer_event, method_arn, missing_identity, verdict
 from .clock import Clock
 from .credentials import DEFAULT_IAM_CREDENTIALS
@@ -37,6 +39,7 @@ from .model import CONNECT, DEFAULT, DISCONNECT, ApiModel
 from .proxy_result import MALFORMED, connect_status, route_response_text, subprotocol
 from .registry import ConnectionRecord, ConnectionRegistry, ConnectionStatus
 from .selection import RouteSelector
+from .validation import bad_request_frame
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ ConnectDecision = Union[Reject, Accept, Invoke]
 
 FORBIDDEN_BODY = '{"message":"Forbidden"}'
 UNAUTHORIZED_BODY = '{"message":"Unauthorized"}'
+# A throttled handshake's body: REST's throttling answer, unconfirmed for WebSocket [?].
+TOO_MANY_REQUESTS_BODY = '{"message":"Too Many Requests"}'
 _REFUSAL_BODIES = {
     401: UNAUTHORIZED_BODY,
     403: FORBIDDEN_BODY,
@@ -115,8 +120,10 @@ class ConnectionLifecycle:
         api_keys: frozenset[str] = frozenset(),
         iam_credentials: Mapping[str, str] = DEFAULT_IAM_CREDENTIALS,
         iam_identities: Mapping[str, Identity] = EMPTY_IDENTITIES,
+        json_decode: Callable[[str], Any] = json.loads,
     ) -> None:
         self.model = model
+        self._decode = json_decode  # reads message bodies for route selection (RouteSelector.parse)
         self.api_keys = api_keys
         self.iam_credentials = iam_credentials
         self.iam_identities = iam_identities  # access key -> identity fields (--iam-identities)
@@ -125,16 +132,17 @@ class ConnectionLifecycle:
         self.ids = ids
         self.registry = registry if registry is not None else ConnectionRegistry()
         self.endpoint = StageEndpoint(model.api_id, model.stage, domain_name)
-        self.selector = RouteSelector.parse(model.route_selection_expression)
+        self.selector = RouteSelector.parse(model.route_selection_expression, self._decode)
         self._stage_path = "/" + model.stage
         self._method_arn = method_arn(self.endpoint, model.region, model.account_id)
+        self.gate = Gate()  # the stage's token buckets (RouteSpec.admission)
 
     def swap_model(self, model: ApiModel) -> None:
         """Serve ``model``'s routes, authorizers and selection expression from the next
         message on, keeping every connection and pending handshake (hot reload; call
         on the event loop once the invoker serves the model's functions). Raises
         :class:`ConfigError` for a bad selection expression, with nothing changed."""
-        selector = RouteSelector.parse(model.route_selection_expression)
+        selector = RouteSelector.parse(model.route_selection_expression, self._decode)
         endpoint = StageEndpoint(model.api_id, model.stage, self.endpoint.domain_name)
         self.model, self.selector, self.endpoint = model, selector, endpoint
         self._stage_path = "/" + model.stage
@@ -166,6 +174,12 @@ class ConnectionLifecycle:
             self.registry.add(record)
             self.registry.mark_open(record.connection_id)
             return Accept(record.connection_id)
+        if route.admission is not None:
+            refused = self.gate.check(CONNECT, route.admission, None, now)
+            if refused is not None:
+                # A throttled $connect: the handshake is refused with 429 [obs]
+                # apigw-websocket.md §5; checked before any other $connect rule [?].
+                return Reject(refused.status, TOO_MANY_REQUESTS_BODY, refused.reason)
         if route.api_key_required and not self.model.api_key_from_authorizer:
             refusal = api_key_refusal(handshake.header("x-api-key"), self.api_keys)
             if refusal is not None:
@@ -263,12 +277,25 @@ class ConnectionLifecycle:
             # stays open [obs] reference §3, §5.
             return SendText(connection_id, error_frame("Forbidden", connection_id, request_id))
         route = self.model.routes[route_key]
+        if route.admission is not None:
+            refused = self.gate.check(route_key, route.admission, text, now)
+            if refused is not None:
+                return SendText(connection_id, self._refusal_frame(refused, connection_id, request_id))
         event = message_event(
             self.endpoint, record, route_key=route_key, body=text,
             request_id=request_id, message_id=self.ids.message_id(), now_ms=now,
         )
         return Invoke(route.function, event, request_id, connection_id, route_key, two_way=route.two_way,
                       integration=route.integration)
+
+    def _refusal_frame(self, refused: Refusal, connection_id: str, request_id: str) -> str:
+        # Neither integration runs; the connection stays open, as after the other
+        # error frames [?] (apigw-integrations.md §4, §6).
+        if refused.status == 429:
+            # AWS's throttled-message frame is unconfirmed [?]: the error-frame shape
+            # with "Too Many Requests" (apigw-integrations.md §6, apigw-websocket.md §5).
+            return error_frame(refused.message, connection_id, request_id)
+        return bad_request_frame(connection_id, self.ids.message_id())
 
     def _select(self, text: str) -> str | None:
         key = self.selector.evaluate(text)

@@ -9,13 +9,16 @@ frozen so they can cross module and thread boundaries safely.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from .access_log import AccessLogSettings
+from .admission import RouteAdmission
 from .errors import ConfigError
 from .integration import IntegrationSpec
+from .stage_targets import StageTarget
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
@@ -146,6 +149,12 @@ class RouteSpec:
     # None: the Lambda proxy above. Otherwise a MOCK, HTTP, HTTP_PROXY or AWS
     # integration (core/integration.py), and ``function`` is its label for logs.
     integration: IntegrationSpec | None = None
+    # Throttling and request validation before the integration runs
+    # (core/admission.py); None: neither, and the message path skips both.
+    admission: RouteAdmission | None = None
+    # A Lambda integration URI naming the function through ${stageVariables.x}:
+    # core/stage_targets.py binds ``function`` from the stage's variables.
+    stage_target: StageTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,8 @@ class ApiModel:
     limits: Limits = field(default_factory=Limits)
     # The stage's StageVariables (with --stage-variable overrides) [doc] CFN-STAGE.
     stage_variables: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    # The stage's AccessLogSettings (core/access_log.py); None: no access log.
+    access_log: AccessLogSettings | None = None
 
     @property
     def api_key_from_authorizer(self) -> bool:
@@ -227,4 +238,16 @@ class ApiModel:
     def route(self, key: str) -> RouteSpec | None:
         """The route with exactly this key, if the API has one."""
         return self.routes.get(key)
+
+    def without_throttling(self) -> ApiModel:
+        """This model with every route's throttle limits dropped (``--no-throttle``);
+        request validation stays."""
+        routes = {}
+        for key, route in self.routes.items():
+            admission = route.admission
+            if admission is not None and admission.throttle is not None:
+                admission = replace(admission, throttle=None) if admission.validation is not None else None
+                route = replace(route, admission=admission)
+            routes[key] = route
+        return replace(self, routes=MappingProxyType(routes))
 

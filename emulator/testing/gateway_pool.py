@@ -63,13 +63,15 @@ class GatewayConfig:
     iam_identities: tuple[tuple[str, tuple[tuple[str, Optional[str]], ...]], ...] = ()
     deps: DepsMode = "declared"  # --wsgw-deps: what handlers import (as run-local's --deps)
     pythons: tuple[tuple[str, Path], ...] = ()  # --wsgw-python VERSION=PATH
+    throttle: bool = True  # False: --wsgw-no-throttle (as run-local's --no-throttle)
 
     def options(self, tls_dir: Path) -> GatewayOptions:
         """How the gateway runs: a free port, the session's CA, this access setup, the
         functions' runtime (their Python, dependencies and layers, as run-local has them)."""
         options = GatewayOptions(port=0, tls_dir=tls_dir,
                                  iam_identities={key: dict(fields) for key, fields in self.iam_identities},
-                                 runtime=RuntimeOptions(deps=self.deps, pythons=dict(self.pythons)))
+                                 runtime=RuntimeOptions(deps=self.deps, pythons=dict(self.pythons)),
+                                 throttle=self.throttle)
         if self.iam_credentials:
             options = dataclasses.replace(options, iam_credentials=dict(self.iam_credentials))
         return options
@@ -113,14 +115,15 @@ class RunningGateway:
         self.log = InvocationLog()
         self.background = GatewayThread(LocalGateway(
             model, options or GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
-            function_log=self._function_line, faults=self.faults, observer=self.log,
+            function_log=self._function_line, faults=self.faults,
         ))
         self.local = self.background.local
+        # wsgw_invocations hears the gateway's records, as run-local's console does.
+        self.local.activity.subscribe(self.log.receive)
         self._boto: dict[tuple[str, str], Any] = {}
 
     def _function_line(self, function: str, line: str) -> None:
-        self.log.add_line(function, line)
-        _functions_log.info("[%s] %s", function, line)
+        _functions_log.info("[%s] %s", function, line)  # shown in pytest's captured logs
 
     def boto(self, kind: str, service: str) -> Any:
         """A cached boto3 client (``kind`` "client") or resource bound to this gateway."""
