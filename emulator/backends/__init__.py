@@ -1,5 +1,5 @@
-"""The integrations that are not a Lambda proxy: MOCK, HTTP, HTTP_PROXY and AWS
-services, with API Gateway's mapping templates (Velocity).
+"""The integrations that are not a Lambda proxy: MOCK, HTTP, HTTP_PROXY, AWS
+services and Lambda custom integrations, with API Gateway's mapping templates (Velocity).
 
 May import: the standard library, ``airspeed`` (airspeed-ext), ``botocore`` and
 ``emulator.core``. Entry point: :class:`BackendIntegrations` (the app hands it to
@@ -11,6 +11,7 @@ Modules, one concept each::
     vtl           mapping templates: $input, $context, $stageVariables, $util
     http_call     one blocking HTTP request to a backend (run in a thread)
     aws_service   the signed request an AWS integration sends to a service
+    lambda_call   an AWS integration's call to Lambda (custom, non-proxy)
 
 The rules (template choice, pass-through, parameter mapping, response selection) are
 pure and live in ``emulator/core/integration.py``.

@@ -22,11 +22,18 @@ USER_AGENT = "AmazonAPIGateway_{api_id}"
 
 @dataclass(frozen=True)
 class BackendResponse:
-    """What the backend answered: status, body text and headers."""
+    """What the backend answered: status, body text and headers; ``data`` the body's
+    bytes when they came from the wire (``ContentHandlingStrategy`` converts them)."""
 
     status: int
     body: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        """The body's bytes."""
+        return self.data if self.data is not None else self.body.encode()
 
 
 class BackendFailed(Exception):
@@ -52,11 +59,13 @@ def send(method: str, url: str, body: bytes | None, headers: Mapping[str, str], 
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     try:
         with _OPENER.open(request, timeout=timeout_s) as response:
-            return BackendResponse(response.status, response.read().decode("utf-8", "replace"),
-                                   dict(response.headers.items()))
+            data = response.read()
+            return BackendResponse(response.status, data.decode("utf-8", "replace"),
+                                   dict(response.headers.items()), data)
     except urllib.error.HTTPError as exc:  # a 4xx/5xx answer is an answer
         with exc:
-            return BackendResponse(exc.code, exc.read().decode("utf-8", "replace"), dict(exc.headers.items()))
+            data = exc.read()
+            return BackendResponse(exc.code, data.decode("utf-8", "replace"), dict(exc.headers.items()), data)
     except (TimeoutError, socket.timeout) as exc:
         raise BackendFailed(f"{method} {url}: no answer in {timeout_s:g} s", timed_out=True) from exc
     except urllib.error.URLError as exc:

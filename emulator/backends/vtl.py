@@ -146,9 +146,15 @@ def render(
     response template); ``context`` the request context; ``params`` the upgrade
     request's ``header``/``querystring`` maps on ``$connect``. Raises
     :class:`TemplateError`."""
+    values = dict(context)
+    # $context.error.message / messageString / validationErrorString are WebSocket
+    # template variables [doc] DG-VTLREF (reference §2.1); an integration's template
+    # runs only when API Gateway found no error, so they are empty here [?]
+    # (messageString is the quoted message: "").
+    values.setdefault("error", {"message": "", "messageString": '""', "validationErrorString": ""})
     namespace = {
         "input": _Input(body, params or {}),
-        "context": dict(context),
+        "context": values,
         "stageVariables": dict(stage_variables),
         "util": _Util(),
     }

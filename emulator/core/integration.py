@@ -2,7 +2,8 @@
 
 A route whose ``RouteSpec.integration`` is None is a Lambda proxy (``AWS_PROXY``), the
 fast path that never looks here. Any other route carries an :class:`IntegrationSpec`
-(``MOCK``, ``HTTP``, ``HTTP_PROXY`` or ``AWS``), built by the template loader; the
+(``MOCK``, ``HTTP``, ``HTTP_PROXY`` or ``AWS``: a service, or Lambda when ``function``
+is set, core/lambda_custom.py), built by the template loader; the
 backends (``emulator/backends``) call the pure rules below for each request:
 
 * :func:`choose_request_template` — which request template applies, and
@@ -64,6 +65,9 @@ class IntegrationResponseSpec:
     key: str
     templates: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     template_selection_expression: str | None = None
+    # ContentHandlingStrategy: CONVERT_TO_TEXT gives a binary answer as base64
+    # (core/content_handling.py) [doc] DG-BINARY.
+    content_handling: str | None = None
 
     def matches(self, value: str) -> bool:
         """Whether this response's ``/regex/`` key matches ``value`` (``$default`` never
@@ -81,6 +85,9 @@ class IntegrationSpec:
     ``uri`` may hold ``${stageVariables.x}``; ``request_parameters`` maps a destination
     (``integration.request.header.X``) to a source (``context.connectionId``,
     ``'static'``...); ``timeout_ms`` is ``TimeoutInMillis`` (None: 29 s).
+    ``function`` is set for an ``AWS`` integration with Lambda (a custom, non-proxy
+    Lambda integration, core/lambda_custom.py): the local function it invokes.
+    ``content_handling`` is ``ContentHandlingStrategy`` (core/content_handling.py).
     """
 
     type: str
@@ -93,10 +100,15 @@ class IntegrationSpec:
     responses: tuple[IntegrationResponseSpec, ...] = ()
     credentials_arn: str | None = None
     timeout_ms: int | None = None
+    function: str | None = None
+    content_handling: str | None = None
 
     @property
     def label(self) -> str:
-        """What the logs, the inspector and test records name as the target."""
+        """What the logs, the inspector and test records name as the target: the
+        function of a Lambda custom integration, as for a Lambda proxy."""
+        if self.function is not None:
+            return self.function
         return self.type if self.type == MOCK else f"{self.type} {self.method} {self.uri}"
 
 
@@ -227,15 +239,17 @@ def map_request_parameters(
     return out_headers, out_query
 
 
-def select_response(spec: IntegrationSpec, value: str) -> IntegrationResponseSpec | None:
+def select_response(spec: IntegrationSpec, value: str | None) -> IntegrationResponseSpec | None:
     """The integration response for ``value`` (the status code for MOCK, HTTP and AWS
-    services [doc] DG-XFORM): the first ``/regex/`` key that matches, else ``$default``
-    [doc] DG-INTRESP; None when neither exists (then the raw output is the reply [?])."""
+    services; a Lambda custom integration's ``errorMessage`` [doc] DG-XFORM): the first
+    ``/regex/`` key that matches, else ``$default`` [doc] DG-INTRESP; None when
+    neither exists (then the raw output is the reply [?]). A None ``value`` (a Lambda
+    that returned: no ``errorMessage``) matches no regex [?]."""
     fallback = None
     for response in spec.responses:
         if response.key == DEFAULT_KEY:
             fallback = response
-        elif response.matches(value):
+        elif value is not None and response.matches(value):
             return response
     return fallback
 

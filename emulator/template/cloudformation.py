@@ -25,13 +25,14 @@ from typing import Any, Mapping
 
 from ..core.errors import ConfigError
 from ..core.model import ApiModel, FunctionSpec
+from .admission import with_admissions
 from .document import read_document
 from .functions import build_function, functions_by_name, is_supported
 from .intrinsics import Resolver, Scope, pseudo_parameters
 from .parameters import parameter_values
 from .references import LocalReferences
 from .tables import build_tables
-from .websocket import build_routes, read_api, select_api, stage_name, stage_variables
+from .websocket import access_log_settings, build_routes, read_api, select_api, stage_name, stage_variables
 
 _log = logging.getLogger("wsgw.template")
 
@@ -68,6 +69,7 @@ def build_model(
     settings = read_api(resolver, chosen)
     by_name = functions_by_name(resolver, document)
     routes, authorizers = build_routes(resolver, document, chosen, by_name)
+    routes = with_admissions(resolver, document, chosen, routes)  # models, throttling
     stage = stage_name(resolver, document, chosen)
     variables = stage_variables(resolver, document, chosen)
 
@@ -97,4 +99,5 @@ def build_model(
         region=region,
         account_id=account_id,
         stage_variables=MappingProxyType(variables),
+        access_log=access_log_settings(resolver, document, chosen),
     )

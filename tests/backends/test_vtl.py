@@ -45,3 +45,11 @@ def test_jsonpath_subset() -> None:
 def test_a_broken_template_is_a_template_error() -> None:
     with pytest.raises(TemplateError):
         render("#if($x", body="", context={}, stage_variables={})
+
+
+def test_context_error_variables_are_empty_without_an_error() -> None:
+    # $context.error.* exist in WebSocket templates [doc] DG-VTLREF; an integration's
+    # template runs only without an error, so they are empty [?] (messageString: "").
+    text = render("[$context.error.message][$context.error.messageString][$context.error.validationErrorString]",
+                  body="", context={"connectionId": "C"}, stage_variables={})
+    assert text == '[][""][]'

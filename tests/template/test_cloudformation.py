@@ -270,7 +270,7 @@ def test_mock_integration(tmp_path: Path) -> None:
     assert [(r.key, dict(r.templates)) for r in route.integration.responses] == [("/2\\d\\d/", {"$default": "ok"})]
 
 
-def test_unknown_and_lambda_custom_integrations_are_refused(tmp_path: Path) -> None:
+def test_unknown_integrations_and_unknown_lambda_custom_functions_are_refused(tmp_path: Path) -> None:
     template = minimal()
     template["Resources"]["Odd"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
         "ApiId": {"Ref": "Api"}, "IntegrationType": "VPC_LINK"}}
@@ -280,9 +280,32 @@ def test_unknown_and_lambda_custom_integrations_are_refused(tmp_path: Path) -> N
     assert failure.problem == "VPC_LINK is not AWS_PROXY, AWS, HTTP, HTTP_PROXY or MOCK"
     props(template, "Odd").update(IntegrationType="AWS", IntegrationUri=(
         "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:f/invocations"))
-    assert "not supported yet" in config_error(tmp_path, template).problem
+    failure = config_error(tmp_path, template)
+    assert failure.where == "Resources.Odd.Properties.IntegrationUri"
+    assert failure.problem.startswith("function 'f' is not an AWS::Lambda::Function of this template")
     props(template, "Odd").update(IntegrationType="HTTP_PROXY", IntegrationUri="ftp://x")
     assert "is not an http(s) URL" in config_error(tmp_path, template).problem
+
+
+def test_lambda_custom_integration_with_content_handling(tmp_path: Path) -> None:
+    template = minimal()
+    template["Resources"]["Custom"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+        "ApiId": {"Ref": "Api"}, "IntegrationType": "AWS", "IntegrationMethod": "POST",
+        "ContentHandlingStrategy": "CONVERT_TO_BINARY", "IntegrationUri": {"Fn::Sub": (
+            "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ChatFunction.Arn}/invocations")}}}
+    template["Resources"]["CustomOk"] = {"Type": "AWS::ApiGatewayV2::IntegrationResponse", "Properties": {
+        "ApiId": {"Ref": "Api"}, "IntegrationId": {"Ref": "Custom"}, "IntegrationResponseKey": "$default",
+        "ContentHandlingStrategy": "CONVERT_TO_TEXT"}}
+    props(template, "DefaultRoute")["Target"] = "integrations/Custom"
+    route = load_template(write(tmp_path, template)).routes["$default"]
+    assert route.function == "ChatFunction" and route.integration is not None
+    assert route.integration.function == "ChatFunction" and route.integration.type == "AWS"
+    assert route.integration.content_handling == "CONVERT_TO_BINARY"
+    assert route.integration.responses[0].content_handling == "CONVERT_TO_TEXT"
+    props(template, "CustomOk")["ContentHandlingStrategy"] = "CONVERT_TO_JSON"
+    failure = config_error(tmp_path, template)
+    assert failure.where == "Resources.CustomOk.Properties.ContentHandlingStrategy"
+    assert failure.problem == "'CONVERT_TO_JSON' is not CONVERT_TO_BINARY or CONVERT_TO_TEXT"
 
 
 def test_route_without_target(tmp_path: Path) -> None:
