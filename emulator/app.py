@@ -20,6 +20,7 @@ from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
 from .backends import BackendIntegrations
+from .core.activity import Activity
 from .core.arns import execute_api_host
 from .core.clock import Clock, SystemClock
 from .core.credentials import DEFAULT_IAM_CREDENTIALS
@@ -30,12 +31,15 @@ from .core.lifecycle import ConnectionLifecycle
 from .core.loopback import LOOPBACK_NAMES, is_loopback_url
 from .core.management import ManagementApi
 from .core.model import ApiModel
+from .core.recording import RecordingLifecycle, RecordingManagement
+from .core.stage_targets import bind_stage_targets
 from .inspector import PREFIX as INSPECTOR_PREFIX
-from .inspector import Inspector, InspectorOptions, Recorder, RecordingLifecycle, RecordingManagement, Ring
+from .inspector import Inspector, InspectorOptions, Recorder, Ring
 from .net.listener import Listener, bind_listener
-from .net.session_host import RefusalObserver
+from .net.session_host import Refusal, RefusalObserver
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
 from .reload import Reloader, ReloadLog, ReloadSource
+from .runtime import wire_json
 from .runtime.environment import LocalServices, services_environment
 from .runtime.integrations import HookedIntegrations, InvokerIntegrations
 from .runtime.invoker import Invoker, LogSink
@@ -96,6 +100,8 @@ class GatewayOptions:
     inspector: InspectorOptions | None = None
     # --stage-variable KEY=VALUE: set or override the stage's StageVariables.
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    # False (--no-throttle): ignore the stage's route throttling (core/throttle.py).
+    throttle: bool = True
 
 
 def print_function_line(function: str, line: str) -> None:
@@ -120,7 +126,7 @@ class LocalGateway:
         *,
         clock: Clock | None = None,
         ids: IdFactory | None = None,
-        function_log: LogSink = print_function_line,
+        function_log: LogSink | None = print_function_line,
         faults: FaultSource | None = None,
         observer: InvocationObserver | None = None,
         reload_log: ReloadLog = print_reload_line,
@@ -142,6 +148,11 @@ class LocalGateway:
         self.provisioner: Provisioner | None = None
         self.lifecycle: ConnectionLifecycle | None = None
         self.listener: Listener | None = None
+        # What happened, as records (core/activity.py): subscribe consumers before
+        # start() (run-local's console, the pytest plugin); the inspector's recorder
+        # subscribes itself while a page is open. ``function_log``, ``observer`` and
+        # ``on_refusal`` above are the raw hooks, called as before, record or not.
+        self.activity = Activity(time.time)
         self.recorder: Recorder | None = None  # the inspector's records (options.inspector)
         self.inspector: Inspector | None = None
         self.port = options.port
@@ -208,14 +219,17 @@ class LocalGateway:
             # Start-up lines about the functions' runtime (missing Pythons, installs)
             # go where reload reports go: run-local's console.
             self.provisioner = Provisioner(self.options.runtime, self.reload_log)
+            activity = self.activity
             if self.options.inspector is not None:
-                # Wall-clock times: what a person watching the page lives by.
-                self.recorder = Recorder(Ring(self.options.inspector.ring_size), time.time,
+                self.recorder = Recorder(Ring(self.options.inspector.ring_size), activity,
                                          always=self.options.inspector.record_always)
             recorder = self.recorder
+            # Whether anyone may ever want a record: an inspector, a subscriber, an
+            # access log. If not, the stream is left out of the path altogether.
+            recordable = recorder is not None or activity.subscribed or self.model.access_log is not None
             self.invoker = Invoker(
                 self.model.functions, base_env=self._worker_env(),
-                log=self.function_log if recorder is None else _both(recorder.log_line, self.function_log),
+                log=_both(activity.log_line, self.function_log) if recordable else (self.function_log or _no_line),
                 region=self.model.region, account_id=self.model.account_id,
                 max_workers_per_function=self.options.max_workers_per_function,
                 provision=self.provisioner.plan,
@@ -239,29 +253,31 @@ class LocalGateway:
             lifecycle_args: dict[str, Any] = dict(
                 domain_name=self.domain_name, clock=self.clock, ids=self.ids,
                 api_keys=self.options.api_keys, iam_credentials=self.options.iam_credentials,
-                iam_identities=self.options.iam_identities,
+                iam_identities=self.options.iam_identities, json_decode=wire_json.loads_text,
             )
-            # With the inspector on, the core's lifecycle and @connections rules record
-            # what they decide (emulator/inspector/recorder.py); the path stays the same.
-            self.lifecycle = (ConnectionLifecycle(self.model, **lifecycle_args) if recorder is None
-                              else RecordingLifecycle(recorder, self.model, **lifecycle_args))
+            # When records may be wanted, the core's lifecycle and @connections rules
+            # publish what they decide (emulator/core/recording.py); the path stays the same.
+            self.lifecycle = (RecordingLifecycle(activity, self.model, **lifecycle_args) if recordable
+                              else ConnectionLifecycle(self.model, **lifecycle_args))
             management_args: dict[str, Any] = dict(
                 stage=self.model.stage, registry=self.lifecycle.registry,
                 clock=self.clock, limits=self.model.limits,
             )
-            management = (ManagementApi(**management_args) if recorder is None
-                          else RecordingManagement(recorder, **management_args))
+            management = (RecordingManagement(activity, **management_args) if recordable
+                          else ManagementApi(**management_args))
             observer, on_refusal = self.observer, self.on_refusal
+            if recordable:
+                observer = _both(activity.invocation, observer)
+                on_refusal = _both(_refusal_to(activity), on_refusal)
             if recorder is not None:
-                observer = _both(recorder.invocation, observer)
-                on_refusal = _both(recorder.refusal, on_refusal)
                 self.inspector = Inspector(recorder.ring, self.options.inspector or InspectorOptions(),
                                            watchers=recorder.watched_by)
-            # Routes that are not Lambda proxies (MOCK, HTTP, AWS services): emulator/backends.
+            # Routes that are not Lambda proxies (MOCK, HTTP, AWS services, Lambda custom
+            # integrations, which run in the invoker's workers): emulator/backends.
             backends = BackendIntegrations(
                 stage_variables=lambda: self.model.stage_variables,
                 aws_endpoint_url=lambda: self.aws_endpoint_url,
-                region=self.model.region, api_id=self.model.api_id,
+                region=self.model.region, api_id=self.model.api_id, invoker=self.invoker,
             )
             integrations: Integrations = InvokerIntegrations(self.invoker, backends)
             if self.faults is not None or observer is not None:
@@ -334,6 +350,9 @@ class LocalGateway:
             self.options.env_overrides.apply(model), stage=self.model.stage, limits=self.model.limits,
             stage_variables={**model.stage_variables, **self.options.stage_variables},
         )
+        model = bind_stage_targets(model)  # Lambda URIs naming the function by stage variable
+        if not self.options.throttle:
+            model = model.without_throttling()
         endpoint = self._tables_endpoint()
         new_tables = [table for table in model.tables if table not in self.model.tables]
         if endpoint is not None and new_tables:
@@ -389,11 +408,25 @@ def _both(first: Callable[..., None], second: Callable[..., None] | None) -> Cal
     return both
 
 
+def _no_line(function: str, line: str) -> None:
+    """The function log sink when nobody listens."""
+
+
+def _refusal_to(activity: Activity) -> RefusalObserver:
+    """The listener's refusal observer, publishing into ``activity``."""
+    def refusal(refused: Refusal) -> None:
+        activity.refusal(refused.path, refused.source_ip, refused.status, refused.reason)
+    return refusal
+
+
 def _with_limits(model: ApiModel, options: GatewayOptions) -> ApiModel:
     """``model`` with the options' environment overrides and limits applied."""
     model = options.env_overrides.apply(model)
+    if not options.throttle:
+        model = model.without_throttling()
     if options.stage_variables:
         model = dataclasses.replace(model, stage_variables={**model.stage_variables, **options.stage_variables})
+    model = bind_stage_targets(model)  # Lambda URIs naming the function by stage variable
     changes: dict[str, int] = {}
     if options.frame_bytes is not None:
         changes["frame_bytes"] = options.frame_bytes

@@ -157,16 +157,9 @@ def _start(app: Path, tls_dir: Path) -> Live:
     recorder, output = Recorder(), ConsoleOutput()
     console = Console(verbose=True, write=output.write)
 
-    def function_log(function: str, line: str) -> None:
-        console.function_line(function, line)
-        recorder.line(function, line)
-
-    def observer(invoke: Invoke, outcome: Outcome, injected: bool) -> None:
-        console.invocation(invoke, outcome, injected)
-        recorder.observe(invoke, outcome, injected)
-
     local = LocalGateway(load_model(app), GatewayOptions(port=0, tls_dir=tls_dir),
-                         function_log=function_log, observer=observer, reload_log=console.message)
+                         function_log=recorder.line, observer=recorder.observe, reload_log=console.message)
+    console.subscribe(local.activity)  # as run-local wires it: the console hears the records
     background = GatewayThread(local)
     background.start()
     return Live(background, recorder, output)

@@ -15,6 +15,8 @@ Two jobs, both at build time, so that the site cannot drift from the code:
 * ``<details>`` blocks in the included root files (BENCHMARKS.md) hold Markdown, which
   GitHub renders and Python-Markdown leaves as raw text unless the tag says
   ``markdown="1"``; a small preprocessor adds that after the snippets are included.
+  The same preprocessor makes the root files' links into docs/ (``](docs/images/...)``,
+  right from the repository root) relative to the page that includes them.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def on_config(config: Any) -> Any:
     return config
 
 
+_PAGE_DEPTH = [0]  # folders between docs/ and the page being rendered (set per page)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    _PAGE_DEPTH[0] = page.file.src_uri.count("/")
+
     def generate(match: re.Match[str]) -> str:
         name = match["name"]
         if name not in GENERATORS:
@@ -59,7 +66,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
 class _DetailsPreprocessor(Preprocessor):
     def run(self, lines: list[str]) -> list[str]:
-        return [re.sub(r"^<details>", '<details markdown="1">', line) for line in lines]
+        up = "../" * _PAGE_DEPTH[0]
+        return [re.sub(r"^<details>", '<details markdown="1">', line).replace("](docs/", f"]({up}") for line in lines]
 
 
 class _DetailsExtension(Extension):

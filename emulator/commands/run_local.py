@@ -88,6 +88,9 @@ from emulator.tools.console import Console, Format, use_colour
               help='Environment overrides, SAM style: {"Parameters": {...all...}, "FunctionName": {...}}.')
 @click.option("--stage-variable", "stage_variable_pairs", multiple=True, metavar="KEY=VALUE",
               help="Set or override one of the stage's StageVariables (repeatable).")
+@click.option("--no-throttle", is_flag=True, default=False,
+              help="Ignore the stage's route throttling (DefaultRouteSettings/RouteSettings ThrottlingBurstLimit "
+                   "and ThrottlingRateLimit), which is enforced by default.")
 @click.option("--no-reload", is_flag=True, default=False,
               help="Do not watch handlers and the template for edits (hot reload is on by default).")
 @click.option("--event-loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto", show_default=True,
@@ -124,7 +127,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
               max_connection_duration: float | None, frame_limit: int | None, message_limit: int | None,
               api_keys: tuple[str, ...], api_keys_file: Path | None,
               iam_credentials: tuple[str, ...], iam_identities_file: Path | None, cfn_stack_name: str | None,
-              env_vars: Path | None, stage_variable_pairs: tuple[str, ...], no_reload: bool,
+              env_vars: Path | None, stage_variable_pairs: tuple[str, ...], no_throttle: bool, no_reload: bool,
               event_loop: LoopChoice, log_format: Format, quiet: bool, verbose: bool,
               debug_function: str | None, debug_port: int, deps: DepsMode, pythons: tuple[str, ...],
               no_inspector: bool, inspector_records: int, inspector_record_always: bool,
@@ -217,7 +220,7 @@ def run_local(host: str, port: int, stage: str | None, template: Path | None, ap
             fail(str(exc))
         variables[name] = value
     options = GatewayOptions(
-        stage_variables=variables,
+        stage_variables=variables, throttle=not no_throttle,
         host=host, port=port, aws_endpoint_url=aws_endpoint_url,
         tls_dir=tls_dir or default_tls_dir(), max_workers_per_function=max_workers or default_max_workers(),
         idle_timeout_s=idle_timeout, max_connection_duration_s=max_connection_duration,
@@ -288,8 +291,9 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     (a second signal stops waiting for the ``$disconnect`` handlers)."""
     console = console or Console()
     say = console.message
-    gateway = LocalGateway(model, options, function_log=console.function_line, observer=console.invocation,
-                           reload_log=say, on_refusal=console.refusal)
+    gateway = LocalGateway(model, options, function_log=None, reload_log=say)
+    # The console hears the gateway's records (core/activity.py), as the inspector does.
+    console.subscribe(gateway.activity)
     # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -307,6 +311,9 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     say(f"  AWS services:  {gateway.aws_endpoint_url}  ({where})")
     if gateway.inspector_url is not None:
         say(f"  Inspector:     {gateway.inspector_url}")
+    if model.access_log is not None:
+        where = model.access_log.destination_arn or "no DestinationArn"
+        say(f"  Access log:    the stage's AccessLogSettings, one [access] line per request  ({where})")
     for warning in access_warnings(model, api_keys=options.api_keys, iam_credentials=options.iam_credentials):
         say(f"wsgw: warning: {warning}")
     state_file = _publish_state(gateway)

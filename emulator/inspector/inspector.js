@@ -163,7 +163,7 @@
                 el("span", { class: "tag", text: bytes(row.size) + (row.cause === "error" ? " · error frame" : " · reply") })];
       case "invoke":
         return [el("span", { class: "mono", text: row.requestId }),
-                el("span", { class: "tag", text: row.cold === true ? "cold start" : row.cold === false ? "warm" : "" })];
+                el("span", { class: "tag", text: integration(row) || (row.cold === true ? "cold start" : row.cold === false ? "warm" : "") })];
       case "open":
         return [el("span", { text: "upgrade " + row.path + " from " + row.sourceIp }),
                 el("span", { class: "tag", text: row.userAgent || "" })];
@@ -179,6 +179,14 @@
       default:
         return [el("span", { text: row.text || "" })];
     }
+  }
+
+  // A MOCK, HTTP, HTTP_PROXY or AWS integration: its type and the status it answered
+  // (a Lambda function's row says cold or warm instead).
+  function integration(row) {
+    if (!row.integrationType || row.integrationType === "AWS_PROXY") return "";
+    return row.integrationType + (row.integrationStatus !== null && row.integrationStatus !== undefined
+      ? " · status " + row.integrationStatus : "");
   }
 
   const KIND_LABEL = { in: "frame in", out: "frame out", invoke: "invocation", open: "upgrade", connected: "connected",
@@ -372,7 +380,9 @@
     });
     const facts = el("dl", { class: "facts" });
     const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", { text: v }));
-    fact("function", data.function); fact("route", data.route); fact("connection", data.cid);
+    fact(integration(data) ? "target" : "function", data.target || data.function);
+    fact("route", data.route); fact("connection", data.cid);
+    if (integration(data)) fact("integration", integration(data));
     fact("outcome", data.status + (data.error ? " " + data.error.errorType : ""));
     fact("duration", data.durationMs.toFixed(2) + " ms" + (data.cold === true ? " (cold start)" : data.cold === false ? " (warm)" : ""));
     const res = data.error ? pretty(data.error) : pretty(data.result);

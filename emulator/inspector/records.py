@@ -1,9 +1,9 @@
 """What the inspector remembers: one small immutable record per thing that happened,
 kept in a bounded :class:`Ring`.
 
-Records hold the values the gateway already made (the :class:`Invoke`, the
-:class:`Outcome`, the frame's text): making one is a tuple and a ``deque.append``,
-so the message path pays next to nothing for it. Turning records into what a page
+Records (``core/activity.py``, the gateway's one stream of what happened) hold the
+values the gateway already made (the :class:`Invoke`, the :class:`Outcome`, the
+frame's text): keeping one is a ``deque.append``. Turning records into what a page
 shows (JSON, masked secrets, attributed log lines) is :mod:`.views`' job and happens
 only when a page asks.
 
@@ -18,111 +18,32 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import islice
-from typing import Iterator, NamedTuple, Union
+from typing import Iterator
 
-from ..core.events import Handshake
-from ..core.invocation import Invoke, Outcome
-from ..core.management import ManagementRequest
-from ..net.session_host import Refusal
+# The records are the gateway's one stream of what happened (core/activity.py): the
+# ring keeps the newest of them, as the console and the pytest plugin hear the same.
+from ..core.activity import (
+    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused,
+)
 
 __all__ = [
-    "Closed", "Connected", "DEFAULT_RING_BYTES", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut", "Invocation", "LogLine", "Managed",
-    "Opened", "Record", "Refused", "Ring",
+    "AccessLine", "Closed", "Connected", "DEFAULT_RING_BYTES", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut",
+    "Invocation", "LogLine", "Managed", "Opened", "Record", "Refused", "Ring",
 ]
 
 DEFAULT_RING_SIZE = 10_000
 DEFAULT_RING_BYTES = 64 * 1024 * 1024
-RECORD_OVERHEAD_BYTES = 200  # a record's tuple and the values it holds, roughly, besides its text
-
-
-class Opened(NamedTuple):
-    """An upgrade request was accepted for its authorizer/``$connect`` (not refused yet)."""
-
-    at: float  # seconds since the epoch
-    connection_id: str
-    handshake: Handshake
-
-
-class Connected(NamedTuple):
-    """The 101 was decided: the connection is established."""
-
-    at: float
-    connection_id: str
-    subprotocol: str | None
-
-
-class FrameIn(NamedTuple):
-    """A complete text message from a client, and where it was routed (``invoke``
-    None: no route matched and the Forbidden frame went back)."""
-
-    at: float
-    connection_id: str
-    text: str
-    invoke: Invoke | None
-
-
-class FrameOut(NamedTuple):
-    """A message the gateway itself sent: ``cause`` is ``reply`` (a two-way route's
-    result) or ``error`` (Forbidden, Internal server error, Endpoint request timed out)."""
-
-    at: float
-    connection_id: str
-    text: str
-    cause: str
-    request_id: str | None
-
-
-class Invocation(NamedTuple):
-    """A finished invocation (route, authorizer, Lambda Invoke or a replay)."""
-
-    at: float
-    invoke: Invoke
-    outcome: Outcome
-    injected: bool
-
-
-class LogLine(NamedTuple):
-    """One line a function's worker printed (``START``/``END``/``REPORT`` included)."""
-
-    at: float
-    function: str
-    line: str
-
-
-class Managed(NamedTuple):
-    """One ``@connections`` request and the status it got."""
-
-    at: float
-    request: ManagementRequest
-    status: int
-    connection_id: str | None  # None when the target was not a connection path
-
-
-class Closed(NamedTuple):
-    """An established connection is gone, with the code and reason ``$disconnect`` sees."""
-
-    at: float
-    connection_id: str
-    code: int
-    reason: str
-
-
-class Refused(NamedTuple):
-    """An upgrade request answered without a 101."""
-
-    at: float
-    refusal: Refusal
-
-
-Record = Union[Opened, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Closed, Refused]
+RECORD_OVERHEAD_BYTES = 200  # a record and the values it holds, roughly, besides its text
 
 
 def weight(record: Record) -> int:
     """Roughly how many bytes ``record`` keeps alive: its text, plus a fixed overhead.
     An invocation's event shares its body with the frame it came from, so only its
     result is counted."""
-    if isinstance(record, (FrameIn, FrameOut, LogLine)):
-        return RECORD_OVERHEAD_BYTES + len(record[2])
+    if isinstance(record, (FrameIn, FrameOut)):
+        return RECORD_OVERHEAD_BYTES + len(record.text)
+    if isinstance(record, (LogLine, AccessLine)):
+        return RECORD_OVERHEAD_BYTES + len(record.line)
     if isinstance(record, Invocation):
         result = getattr(record.outcome, "result", None)
         body = result.get("body") if isinstance(result, dict) else None

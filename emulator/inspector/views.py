@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Mapping
 
 from ..core.arns import lambda_function_arn
-from ..core.invocation import Failed, Invoke, Outcome, Succeeded
+from ..core.activity import outcome_status
+from ..core.invocation import Failed, Invoke, Succeeded
 from ..core.model import FunctionSpec
 from ..core.registry import ConnectionRecord
 from .masking import mask_pairs, masked
 from .records import (
-    Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused, Ring,
+    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused, Ring,
 )
 
 __all__ = ["INSPECTOR_AUTHORIZATION", "TEXT_LIMIT", "Views", "outcome_status"]
@@ -33,15 +34,6 @@ INSPECTOR_AUTHORIZATION = (
 )
 """The Authorization the page's own ``@connections`` calls carry (the management API
 wants SigV4's shape; locally the signature is not checked)."""
-
-
-def outcome_status(outcome: Outcome, injected: bool) -> str:
-    """``ok``, ``error``, ``timeout`` or ``injected``: as run-local's console says it."""
-    if injected:
-        return "injected"
-    if isinstance(outcome, Succeeded):
-        return "ok"
-    return "error" if isinstance(outcome, Failed) else "timeout"
 
 
 def _cut(text: str) -> dict[str, Any]:
@@ -129,9 +121,11 @@ class Views:
                 base.update(_cut(request.body.decode("utf-8", "replace")))
             return base
         if isinstance(record, Refused):
-            refusal = record.refusal
-            base.update(kind="refused", path=refusal.path, sourceIp=refusal.source_ip, status=refusal.status,
-                        reason=refusal.reason)
+            base.update(kind="refused", path=record.path, sourceIp=record.source_ip, status=record.status,
+                        reason=record.reason)
+            return base
+        if isinstance(record, AccessLine):  # not recorded by the inspector; shown if given
+            base.update(kind="access", cid=record.connection_id, requestId=record.request_id, **_cut(record.line))
             return base
         base.update(kind="log", function=record.function, **_cut(record.line))
         return base
@@ -142,6 +136,9 @@ class Views:
             "kind": "invoke", "cid": invoke.connection_id, "route": invoke.route_key, "function": invoke.function,
             "requestId": invoke.request_id, "status": outcome_status(outcome, record.injected),
             "durationMs": round(outcome.duration_ms, 3),
+            # A MOCK, HTTP or AWS-service integration is shown like a Lambda one.
+            "integrationType": record.integration_type, "target": record.target,
+            "integrationStatus": record.integration_status,
         }
         if isinstance(outcome, Failed):
             row["errorType"] = outcome.error_type
@@ -188,6 +185,8 @@ class Views:
             "seq": seq, "t": _ms(record.at), "requestId": request_id, "function": invoke.function,
             "route": invoke.route_key, "cid": invoke.connection_id, "twoWay": invoke.two_way,
             "status": outcome_status(outcome, record.injected), "durationMs": round(outcome.duration_ms, 3),
+            "integrationType": record.integration_type, "target": record.target,
+            "integrationStatus": record.integration_status,
             "cold": None if report is None else "Init Duration" in report,
             "event": masked(dict(invoke.event)), "context": self._context(invoke), "logs": lines,
         }
@@ -203,8 +202,9 @@ class Views:
     def _context(self, invoke: Invoke) -> dict[str, Any] | None:
         """The ``context`` attributes the handler saw (the worker builds them from the
         function's environment: emulator/runtime/worker.py ``LambdaContext``); None for
-        a MOCK, HTTP or AWS-service integration, which has no Lambda context."""
-        if invoke.integration is not None:
+        a MOCK, HTTP or AWS-service integration, which has no Lambda context (a Lambda
+        custom integration's function has one)."""
+        if invoke.integration is not None and invoke.integration.function is None:
             return None
         spec = self.functions().get(invoke.function)
         memory = spec.memory_mb if spec is not None else 128

@@ -3,8 +3,10 @@
 Call :func:`select_api` to pick the API, then :func:`read_api`, :func:`build_routes`
 and :func:`stage_name`. This is the parsing recipe of reference §9: every
 ``AWS::ApiGatewayV2::Route`` whose ``ApiId`` is the API; ``Target``
-(``integrations/<id>``) -> ``AWS::ApiGatewayV2::Integration`` (``AWS_PROXY`` only) ->
-``IntegrationUri`` -> the Lambda function; two-way iff the route has a
+(``integrations/<id>``) -> ``AWS::ApiGatewayV2::Integration`` -> ``IntegrationUri`` ->
+the Lambda function (``AWS_PROXY``, or ``AWS`` with a Lambda URI; a URI naming it by
+stage variable is bound later, core/stage_targets.py) or an ``IntegrationSpec`` for the
+other types (MOCK, HTTP, HTTP_PROXY, AWS services); two-way iff the route has a
 ``RouteResponseSelectionExpression`` or an ``AWS::ApiGatewayV2::RouteResponse``;
 ``AuthorizerId`` -> ``AWS::ApiGatewayV2::Authorizer`` (reference §8).
 
@@ -20,7 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..core.access_log import AccessLogSettings, check_access_log_format
 from ..core.errors import ConfigError
+from ..core.content_handling import CONTENT_HANDLING_STRATEGIES
 from ..core.integration import (
     AWS, HTTP, HTTP_PROXY, MOCK, PASSTHROUGH_BEHAVIORS, IntegrationResponseSpec, IntegrationSpec,
     check_selection_expression, check_stage_variable,
@@ -30,8 +34,10 @@ from ..core.model import (
     check_integration_timeout, check_stage_name,
 )
 from ..core.selection import RouteSelector
+from ..core.stage_targets import StageTarget
 from .document import Document, Resource
 from .intrinsics import NO_VALUE, Resolver
+from .lambda_uris import function_of, is_invocation_uri, lambda_target
 from .references import WEBSOCKET_API
 
 _ROUTE = "AWS::ApiGatewayV2::Route"
@@ -41,11 +47,9 @@ _ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
 _STAGE = "AWS::ApiGatewayV2::Stage"
 _INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
 # `arn:aws:apigateway:{region}:{service}:action/{Action}` or `...:path/{path}` [doc]
-# DG-INTREQ; the Lambda form above is a Lambda custom integration (not emulated yet).
+# DG-INTREQ; the Lambda form below is a Lambda custom integration (core/lambda_custom.py).
 _SERVICE_URI = re.compile(r"arn:[^:]+:apigateway:[^:]*:([a-z0-9.-]+):(action|path)/(.+)")
 _NON_PROXY = (MOCK, HTTP, HTTP_PROXY, AWS)
-# `arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{fnArn}/invocations`
-_INVOCATION = re.compile(r"arn:[^:]+:apigateway:[^:]*:lambda:path/2015-03-31/functions/(.+)/invocations")
 # Identity sources of WebSocket REQUEST authorizers (reference §8).
 _IDENTITY_PREFIXES = ("route.request.header.", "route.request.querystring.", "stageVariables.", "context.")
 
@@ -172,7 +176,8 @@ def _route(
             resource.where("Target"),
             "is required: wsgw serves routes through an AWS_PROXY Lambda integration",
         )
-    function, timeout, integration = _integration(resolver, document, target, resource.where("Target"), functions)
+    function, timeout, integration, stage_target = _integration(
+        resolver, document, target, resource.where("Target"), functions)
     authorization = _optional_string(resolver, resource, "AuthorizationType") or "NONE"
     if authorization not in ("NONE", "AWS_IAM", "CUSTOM"):
         # JWT authorizers exist only for HTTP APIs (reference §8).
@@ -198,14 +203,14 @@ def _route(
     route = RouteSpec(
         key=key, function=function, two_way=two_way, integration_timeout_ms=timeout,
         authorization_type=authorization, authorizer=authorizer_key,
-        api_key_required=api_key in (True, "true"), integration=integration,
+        api_key_required=api_key in (True, "true"), integration=integration, stage_target=stage_target,
     )
     return route, authorizer
 
 
 def _integration(
     resolver: Resolver, document: Document, target: str, where: str, functions: Mapping[str, Resource]
-) -> tuple[str, int | None, IntegrationSpec | None]:
+) -> tuple[str, int | None, IntegrationSpec | None, StageTarget | None]:
     prefix, _, integration_id = target.partition("/")
     integration = document.get(integration_id)
     if prefix != "integrations" or not integration_id:
@@ -219,8 +224,8 @@ def _integration(
             timeout = int(timeout)
         timeout = check_integration_timeout(timeout, integration.where("TimeoutInMillis"))
     if kind in _NON_PROXY:
-        spec = _non_proxy(resolver, document, integration, kind, timeout)
-        return spec.label, timeout, spec
+        spec, stage_target = _non_proxy(resolver, document, integration, kind, timeout, functions)
+        return spec.label, timeout, spec, stage_target
     if kind != "AWS_PROXY":
         raise ConfigError(
             integration.where("IntegrationType"),
@@ -229,7 +234,9 @@ def _integration(
     uri = _optional_string(resolver, integration, "IntegrationUri")
     if uri is None:
         raise ConfigError(integration.where("IntegrationUri"), "is required for AWS_PROXY integrations")
-    return _function_of(uri, integration.where("IntegrationUri"), functions), timeout, None
+    function, stage_target = lambda_target(uri, integration.where("IntegrationUri"), functions)
+    return function, timeout, None, stage_target
+
 
 
 def _string_map(resolver: Resolver, resource: Resource, prop: str) -> dict[str, str]:
@@ -246,19 +253,34 @@ def _selection(resolver: Resolver, resource: Resource, prop: str) -> str | None:
     return expression
 
 
+def _content_handling(resolver: Resolver, resource: Resource) -> str | None:
+    strategy = _optional_string(resolver, resource, "ContentHandlingStrategy")
+    if strategy is not None and strategy not in CONTENT_HANDLING_STRATEGIES:
+        # CONVERT_TO_BINARY | CONVERT_TO_TEXT [code] BOTO-V2 (reference §1.2).
+        raise ConfigError(resource.where("ContentHandlingStrategy"),
+                          f"{strategy!r} is not {' or '.join(CONTENT_HANDLING_STRATEGIES)}")
+    return strategy
+
+
 def _non_proxy(
     resolver: Resolver, document: Document, integration: Resource, kind: str, timeout: int | None,
-) -> IntegrationSpec:
-    """A MOCK, HTTP, HTTP_PROXY or AWS integration with its integration responses."""
+    functions: Mapping[str, Resource],
+) -> tuple[IntegrationSpec, StageTarget | None]:
+    """A MOCK, HTTP, HTTP_PROXY or AWS integration with its integration responses; an
+    AWS integration whose URI is a Lambda invocation ARN is a Lambda custom
+    integration (its function, and its :class:`StageTarget` if a stage variable
+    names it)."""
     uri = _optional_string(resolver, integration, "IntegrationUri") or ""
     where = integration.where("IntegrationUri")
+    function: str | None = None
+    stage_target: StageTarget | None = None
     if kind in (HTTP, HTTP_PROXY) and not uri.startswith(("http://", "https://", "${stageVariables.")):
         raise ConfigError(where, f"{uri!r} is not an http(s) URL, which {kind} integrations need")
     if kind == AWS:
-        if _INVOCATION.fullmatch(uri):
-            # A Lambda custom (non-proxy) integration: not emulated yet.
-            raise ConfigError(where, "AWS integrations with Lambda (non-proxy) are not supported yet; use AWS_PROXY")
-        if not _SERVICE_URI.fullmatch(uri):
+        if is_invocation_uri(uri):
+            # A Lambda custom (non-proxy) integration [code] BOTO-V2 (reference §1.1).
+            function, stage_target = lambda_target(uri, where, functions)
+        elif not _SERVICE_URI.fullmatch(uri):
             raise ConfigError(where, f"{uri!r} is not arn:aws:apigateway:{{region}}:{{service}}:action/... or path/...")
     passthrough = _optional_string(resolver, integration, "PassthroughBehavior") or "WHEN_NO_MATCH"
     if passthrough not in PASSTHROUGH_BEHAVIORS:
@@ -266,7 +288,7 @@ def _non_proxy(
     method = _optional_string(resolver, integration, "IntegrationMethod") or "POST"
     if method == "ANY":
         method = "POST"  # the verb AWS uses for ANY is unconfirmed [?] (reference §1.7)
-    return IntegrationSpec(
+    spec = IntegrationSpec(
         type=kind, uri=uri, method=method.upper(),
         request_parameters=_string_map(resolver, integration, "RequestParameters"),
         request_templates=_string_map(resolver, integration, "RequestTemplates"),
@@ -274,8 +296,9 @@ def _non_proxy(
         passthrough_behavior=passthrough,
         responses=_responses(resolver, document, integration),
         credentials_arn=_optional_string(resolver, integration, "CredentialsArn"),
-        timeout_ms=timeout,
+        timeout_ms=timeout, function=function, content_handling=_content_handling(resolver, integration),
     )
+    return spec, stage_target
 
 
 def _responses(resolver: Resolver, document: Document, integration: Resource) -> tuple[IntegrationResponseSpec, ...]:
@@ -298,26 +321,10 @@ def _responses(resolver: Resolver, document: Document, integration: Resource) ->
         found.append(IntegrationResponseSpec(
             key=key, templates=_string_map(resolver, resource, "ResponseTemplates"),
             template_selection_expression=_selection(resolver, resource, "TemplateSelectionExpression"),
+            content_handling=_content_handling(resolver, resource),
         ))
     return tuple(found)
 
-
-def _function_of(uri: str, where: str, functions: Mapping[str, Resource]) -> str:
-    """The local function name in an integration/authorizer URI: an API Gateway
-    invocation ARN around a function ARN, or (accepted by AWS for AWS_PROXY, reference
-    §9) a plain function ARN, possibly qualified with a version or alias."""
-    match = _INVOCATION.fullmatch(uri)
-    arn = match.group(1) if match else uri
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda" or parts[5] != "function":
-        raise ConfigError(where, f"{uri!r} is not a Lambda function ARN or invocation ARN")
-    name = parts[6]
-    if name not in functions:
-        known = ", ".join(sorted(functions)) or "none"
-        raise ConfigError(
-            where, f"function {name!r} is not an AWS::Lambda::Function of this template (functions: {known})"
-        )
-    return name
 
 
 def _authorizer(
@@ -353,7 +360,7 @@ def _authorizer(
             )
     spec = AuthorizerSpec(
         name=_optional_string(resolver, resource, "Name") or resource.logical_id,
-        function=_function_of(uri, resource.where("AuthorizerUri"), functions),
+        function=function_of(uri, resource.where("AuthorizerUri"), functions),
         identity_source=tuple(sources),
         authorizer_type=kind,
     )
@@ -370,6 +377,32 @@ def stage_variables(resolver: Resolver, document: Document, api: Resource) -> di
                 check_stage_variable(name, value, stage.where("StageVariables"))
             return variables
     return {}
+
+
+def access_log_settings(resolver: Resolver, document: Document, api: Resource) -> AccessLogSettings | None:
+    """The ``AccessLogSettings`` of the stage :func:`stage_name` serves (None: none)
+    [doc] CFN-STAGE; its ``Format`` checked as AWS checks it (core/access_log.py)."""
+    api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
+    for stage in document.of_type(_STAGE):
+        if not (_created(resolver, stage) and _belongs(resolver, stage, api_ref)):
+            continue
+        raw = stage.properties.get("AccessLogSettings")
+        if raw is None:
+            return None
+        where = stage.where("AccessLogSettings")
+        if not isinstance(raw, dict):
+            raise ConfigError(where, "must be an object with Format and DestinationArn")
+        text = resolver.resolve(raw["Format"], f"{where}.Format") if "Format" in raw else None
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}.Format", "is required and must be a string")
+        try:  # only named in run-local's output: a log group ARN wsgw cannot resolve is left out
+            destination = resolver.resolve(raw["DestinationArn"], f"{where}.DestinationArn") \
+                if "DestinationArn" in raw else None
+        except ConfigError:
+            destination = None
+        return AccessLogSettings(check_access_log_format(text, f"{where}.Format"),
+                                 destination if isinstance(destination, str) else None)
+    return None
 
 
 def stage_name(resolver: Resolver, document: Document, api: Resource) -> str:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
+from ..core.activity import AccessLine, Invocation, LogLine, Record
 from ..core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
 
 DISCONNECT_ROUTE = "$disconnect"
@@ -133,6 +134,12 @@ class InvocationRecord:
     outcome: Outcome
     injected: bool
     index: int
+    # What ran, named alike for a Lambda function and a MOCK/HTTP/AWS integration
+    # (core/activity.Invocation): AWS_PROXY and the function, or the integration's
+    # type, what it called and the status it answered.
+    integration_type: str = "AWS_PROXY"
+    target: str = ""
+    integration_status: int | None = None
 
     @property
     def status(self) -> str:
@@ -157,24 +164,47 @@ class InvocationRecord:
 
 
 class InvocationLog:
-    """Every invocation of one gateway, and every line its functions printed.
+    """Every invocation of one gateway, every line its functions printed, and every
+    other record of what happened (frames, connects, closes, ``@connections`` calls,
+    access log lines: ``core/activity.py``).
 
-    Pass it as the server's observer and as (part of) the invoker's log sink; read it
-    through :meth:`view`, which only shows what happened after the view was made.
+    Subscribe it to the gateway's stream (:meth:`receive`; the pool does), or pass it
+    as the server's observer and log sink; read it through :meth:`view`, which only
+    shows what happened after the view was made.
     """
 
     def __init__(self) -> None:
         self._records: list[InvocationRecord] = []
         self._lines: list[tuple[str, str]] = []
-        self._base = self._line_base = 0  # how many were forgotten by forget()
+        self._activity: list[Record] = []
+        self._base = self._line_base = self._activity_base = 0  # how many were forgotten by forget()
         self._changed = threading.Condition()
+
+    def receive(self, record: Record) -> None:
+        """The stream's subscriber: called on the gateway's loop for each record."""
+        if isinstance(record, Invocation):
+            self._invocation(record.invoke, record.outcome, record.injected, record)
+            with self._changed:
+                self._activity.append(record)
+        elif isinstance(record, LogLine):
+            self.add_line(record.function, record.line)
+            with self._changed:
+                self._activity.append(record)
+        else:
+            with self._changed:
+                self._activity.append(record)
+                self._changed.notify_all()
 
     def __call__(self, invoke: Invoke, outcome: Outcome, injected: bool) -> None:
         """The observer hook: called on the gateway's loop after each invocation."""
+        self._invocation(invoke, outcome, injected, Invocation(0.0, invoke, outcome, injected))
+
+    def _invocation(self, invoke: Invoke, outcome: Outcome, injected: bool, record: Invocation) -> None:
         with self._changed:
             self._records.append(InvocationRecord(
                 invoke.function, invoke.route_key, invoke.connection_id, invoke.request_id,
                 invoke.event, outcome, injected, self._base + len(self._records),
+                record.integration_type, record.target, record.integration_status,
             ))
             self._changed.notify_all()
 
@@ -186,7 +216,8 @@ class InvocationLog:
     def view(self) -> InvocationView:
         """A view of what happens from now on."""
         with self._changed:
-            return InvocationView(self, self._base + len(self._records), self._line_base + len(self._lines))
+            return InvocationView(self, self._base + len(self._records), self._line_base + len(self._lines),
+                                  self._activity_base + len(self._activity))
 
     def forget(self) -> None:
         """Drop everything so far (views made earlier see nothing more of it): a
@@ -194,12 +225,18 @@ class InvocationLog:
         with self._changed:
             self._base += len(self._records)
             self._line_base += len(self._lines)
+            self._activity_base += len(self._activity)
             self._records.clear()
             self._lines.clear()
+            self._activity.clear()
 
     def _since(self, start: int) -> list[InvocationRecord]:
         with self._changed:
             return self._records[max(0, start - self._base):]
+
+    def _activity_since(self, start: int) -> list[Record]:
+        with self._changed:
+            return self._activity[max(0, start - self._activity_base):]
 
     def _lines_since(self, start: int) -> list[tuple[str, str]]:
         with self._changed:
@@ -224,10 +261,11 @@ class InvocationView:
     :class:`InvocationRecord`), and ``where``, any predicate on a record.
     """
 
-    def __init__(self, log: InvocationLog, start: int, line_start: int) -> None:
+    def __init__(self, log: InvocationLog, start: int, line_start: int, activity_start: int = 0) -> None:
         self._log = log
         self._start = start
         self._line_start = line_start
+        self._activity_start = activity_start
 
     def __iter__(self) -> Iterator[InvocationRecord]:
         return iter(self._log._since(self._start))
@@ -277,10 +315,25 @@ class InvocationView:
         return [line for name, line in self._log._lines_since(self._line_start)
                 if function is None or name == function]
 
+    def records(self, *kinds: type) -> list[Record]:
+        """Everything that happened since the view was made, oldest first, as the
+        gateway's records (``emulator.core.activity``: ``FrameIn``, ``FrameOut``,
+        ``Invocation``, ``LogLine``, ``Managed``, ``Opened``, ``Connected``, ``Closed``,
+        ``Refused``, ``AccessLine``): the same ones run-local's json log and the
+        inspector show. ``kinds``: only records of these classes."""
+        found = self._log._activity_since(self._activity_start)
+        return [r for r in found if isinstance(r, kinds)] if kinds else found
+
+    def access_log(self) -> list[str]:
+        """The stage's access log lines since the view was made (a stage with
+        ``AccessLogSettings``), one per ``$connect``, message and ``$disconnect``."""
+        return [r.line for r in self.records(AccessLine) if isinstance(r, AccessLine)]
+
     def clear(self) -> None:
         """Forget everything so far: later calls see only what happens next."""
         fresh = self._log.view()
         self._start, self._line_start = fresh._start, fresh._line_start
+        self._activity_start = fresh._activity_start
 
 
 def _matches(record: InvocationRecord, function: str | None, route_key: str | None,

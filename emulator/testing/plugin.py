@@ -91,9 +91,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "them) or inherit (also everything installed beside wsgw)")
     group.addoption("--wsgw-python", metavar="VERSION=PATH", action="append", default=[],
                     help="the interpreter for functions of Runtime pythonVERSION (repeatable), as run-local's --python")
+    group.addoption("--wsgw-no-throttle", action="store_true", default=False,
+                    help="ignore the stage's route throttling, as run-local's --no-throttle")
     parser.addini("wsgw_template", "app to serve, relative to the rootdir (default: the app in the rootdir, "
                   "else the bundled app)", default="")
     parser.addini("wsgw_stage", "stage name to serve instead of the app's", default="")
+    parser.addini("wsgw_no_throttle", "ignore the stage's route throttling (as run-local's --no-throttle)",
+                  type="bool", default=False)
     parser.addini("wsgw_deps", "what handlers import: declared (default) or inherit", default="")
     parser.addini("wsgw_python", "VERSION=PATH lines: the interpreter for functions of Runtime pythonVERSION",
                   type="linelist", default=[])
@@ -158,7 +162,8 @@ def _config_for(request: pytest.FixtureRequest, env: Mapping[str, str]) -> tuple
     deps: DepsMode = "inherit" if chosen == "inherit" else "declared"
     pythons = _pythons([*config.getini("wsgw_python"), *config.getoption("wsgw_python")])
     return (GatewayConfig(template, stage, tuple(sorted(merged.items())), credentials, identities,
-                          deps=deps, pythons=pythons),
+                          deps=deps, pythons=pythons,
+                          throttle=not (config.getoption("wsgw_no_throttle") or config.getini("wsgw_no_throttle"))),
             bool(options.get("isolated")))
 
 
@@ -355,8 +360,11 @@ def wsgw_aws(wsgw_gateway: WsgwGateway) -> WsgwAws:
 @pytest.fixture
 def wsgw_invocations(wsgw_gateway: WsgwGateway) -> InvocationView:
     """Every invocation since the test started (function, route_key, connection_id,
-    request_id, event, outcome, status, result, duration_ms), with ``filter`` and
-    ``wait_for``; ``logs()`` has what the functions printed."""
+    request_id, event, outcome, status, result, duration_ms, integration_type, target,
+    integration_status), with ``filter`` and ``wait_for``; ``logs()`` has what the
+    functions printed, ``records()`` everything that happened (frames, connects, closes,
+    ``@connections`` calls: the records run-local's json log and the inspector show),
+    ``access_log()`` the stage's access log lines."""
     return wsgw_gateway.invocations
 
 

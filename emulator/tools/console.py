@@ -1,10 +1,9 @@
 """What ``wsgw run-local`` prints: one line per invocation, its handler's lines under it.
 
-:class:`Console` is both the gateway's ``function_log`` sink (``(function, line)``,
-every line a worker prints) and its ``observer`` (``(invoke, outcome, injected)``,
-called once an invocation's lines have all reached the sink). It holds back the lines
-a handler prints between its ``START`` and ``REPORT`` and prints them, indented, under
-the invocation's own line::
+:class:`Console` hears the gateway's records (:meth:`Console.subscribe`): each
+``LogLine`` a worker printed and each ``Invocation``, which comes once its lines have
+all come. It holds back the lines a handler prints between its ``START`` and
+``REPORT`` and prints them, indented, under the invocation's own line::
 
     14:02:11.357  Yx3kQc0BIAMF1hQ=  sendmessage  SendMessageFunction  ok  4.2 ms
         [SendMessageFunction] START RequestId: Yx3k... Version: $LATEST
@@ -24,9 +23,19 @@ A WebSocket handshake answered without a 101 gets one line with the status and w
 
     14:02:13.020  127.0.0.1  GET /dev  refused 403  AWS_IAM: SigV4 check failed: the signature does not match
 
-``fmt="json"`` prints one JSON object per line instead (``type``: ``invocation``,
-``log``, ``refusal`` or ``message``), for machines. ``quiet`` drops handler lines, ``verbose`` adds
-each invocation's event.
+A stage with ``AccessLogSettings`` gets its access log line for each request
+(``$connect``, message, ``$disconnect``), exactly as CloudWatch Logs would receive it,
+after an ``[access]`` marker::
+
+    [access] 127.0.0.1 - - [11/Nov/2024:11:35:24 +0000] "MESSAGE sendmessage Yx3kQc0BIAMCJxw=" 200 Yx3k...
+
+The console is a subscriber of the gateway's stream of records
+(``core/activity.py``, :meth:`Console.subscribe`): what it prints is what the
+inspector and the pytest plugin see. ``fmt="json"`` prints one JSON object per record
+instead, for machines (``type``: ``invocation``, ``log``, ``refusal``, ``access``,
+``message`` (wsgw's own lines) and, unless ``quiet``, the traffic: ``opened``,
+``connected``, ``received``, ``sent``, ``closed``, ``managed``). ``quiet`` drops handler
+lines, ``verbose`` adds each invocation's event.
 """
 
 from __future__ import annotations
@@ -41,8 +50,11 @@ from datetime import datetime
 from typing import Any, Callable, Literal, TextIO
 
 from ..core.clock import iso8601_ms
-from ..core.invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
-from ..net.session_host import Refusal
+from ..core.activity import (
+    ACCESS, INVOCATIONS, LOGS, REFUSALS, TRAFFIC, AccessLine, Activity, Closed, Connected, FrameIn, FrameOut,
+    Invocation, LogLine, Managed, Opened, Refused, Subscription,
+)
+from ..core.invocation import Failed, Outcome, Succeeded, TimedOut
 
 Format = Literal["text", "json"]
 
@@ -52,6 +64,7 @@ _MAX_HELD = 1000  # requests whose lines are held; beyond, the oldest are printe
 # them printed as they come instead, so run-local's memory stays bounded.
 _MAX_HELD_CHARS = 1024 * 1024
 _INDENT = "    "
+ACCESS_MARKER = "[access]"  # before each access log line in the text output
 
 _RESET = "\033[0m"
 _DIM, _RED, _GREEN, _YELLOW, _MAGENTA, _CYAN = (f"\033[{n}m" for n in (2, 31, 32, 33, 35, 36))
@@ -72,7 +85,7 @@ class _Held:
     """The lines of one request of one function, until its outcome is known."""
 
     function: str
-    lines: list[tuple[float, str]] = field(default_factory=list)
+    lines: list[LogLine] = field(default_factory=list)
     open: bool = True  # between START and REPORT
     size: int = 0  # characters in ``lines``
     spilled: int = 0  # lines printed as they came, once over _MAX_HELD_CHARS
@@ -104,6 +117,34 @@ class Console:
         self._clock = clock
         self._held: OrderedDict[str, _Held] = OrderedDict()  # request id -> its lines
 
+    # -- the stream -------------------------------------------------------------
+
+    def subscribe(self, activity: Activity) -> Subscription:
+        """Hear ``activity``'s records: invocations, function lines, refusals and access
+        log lines; in json, unless ``quiet``, the traffic too (frames, connects, closes,
+        ``@connections`` calls)."""
+        kinds = INVOCATIONS | REFUSALS | ACCESS
+        if not self.quiet:
+            kinds |= LOGS
+            if self.fmt == "json":
+                kinds |= TRAFFIC
+        return activity.subscribe(self.receive, kinds)
+
+    def receive(self, record: object) -> None:
+        """The subscriber: print ``record`` (its kind decides how)."""
+        if isinstance(record, LogLine):
+            self.log_line(record)
+        elif isinstance(record, Invocation):
+            self.invocation(record)
+        elif isinstance(record, Refused):
+            self.refusal(record)
+        elif isinstance(record, AccessLine):
+            self.access(record)
+        elif self.fmt == "json":
+            traffic = _traffic_json(record)
+            if traffic is not None:
+                self._json({"time": self._iso(getattr(record, "at", self._clock())), **traffic})
+
     # -- sinks ------------------------------------------------------------------
 
     def message(self, text: str) -> None:
@@ -113,9 +154,9 @@ class Console:
         else:
             self._write(text)
 
-    def function_line(self, function: str, line: str) -> None:
-        """The ``function_log`` sink: one line a worker of ``function`` printed."""
-        now = self._clock()
+    def log_line(self, record: LogLine) -> None:
+        """One line a worker of ``record.function`` printed."""
+        line, function = record.line, record.function
         for marker in (_START, _END, _REPORT):
             if line.startswith(marker):
                 request_id = line[len(marker):].split("\t", 1)[0].split(" ", 1)[0]
@@ -126,34 +167,42 @@ class Console:
                     if marker == _REPORT:
                         held.open = False
                 # Kept and shown like CloudWatch's (request id, duration, memory).
-                self._keep(request_id, held, now, line)
+                self._keep(request_id, held, record)
                 return
         owner = self._attribute(function, line)
         if owner is not None:
-            self._keep(owner, self._held[owner], now, line)
+            self._keep(owner, self._held[owner], record)
         else:
-            self._log_line(now, function, line, None)
+            self._log_line(record, None)
 
-    def invocation(self, invoke: Invoke, outcome: Outcome, injected: bool) -> None:
-        """The ``observer``: the invocation's line, then the lines it printed."""
-        now = self._clock()
+    def function_line(self, function: str, line: str) -> None:
+        """A ``function_log`` sink (for callers without a stream): as :meth:`log_line`."""
+        self.log_line(LogLine(self._clock(), function, line))
+
+    def invocation(self, record: Invocation) -> None:
+        """The invocation's line, then the lines it printed."""
+        invoke, outcome = record.invoke, record.outcome
         held = self._held.pop(invoke.request_id, None)
-        status, error_type = _status(outcome, injected)
+        status, error_type = _status(outcome, record.injected)
         if self.fmt == "json":
-            record: dict[str, Any] = {
-                "time": self._iso(now), "type": "invocation", "connectionId": invoke.connection_id,
+            fields: dict[str, Any] = {
+                "time": self._iso(record.at), "type": "invocation", "connectionId": invoke.connection_id,
                 "route": invoke.route_key, "function": invoke.function, "requestId": invoke.request_id,
                 "status": status, "durationMs": round(outcome.duration_ms, 3),
+                "integrationType": record.integration_type, "target": record.target,
+                "integrationStatus": record.integration_status,
             }
             if error_type is not None:
-                record["errorType"] = error_type
+                fields["errorType"] = error_type
             if self.verbose:
-                record["event"] = invoke.event
-            self._json(record)
+                fields["event"] = invoke.event
+            self._json(fields)
         else:
             label = status if error_type is None else f"{status} {error_type}"
+            if invoke.integration is not None and record.integration_status is not None:
+                label += f" {record.integration_status}"  # a MOCK/HTTP/AWS integration's status
             self._write("  ".join((
-                self._paint(_DIM, self._clock_time(now)), invoke.connection_id, invoke.route_key,
+                self._paint(_DIM, self._clock_time(record.at)), invoke.connection_id, invoke.route_key,
                 self._paint(_CYAN, invoke.function), self._paint(_STATUS_COLOUR[status], label),
                 f"{outcome.duration_ms:.1f} ms",
             )))
@@ -162,35 +211,43 @@ class Console:
             if held is not None and held.spilled:
                 self._write(_INDENT + self._paint(
                     _DIM, f"(its output was printed above as it came: {held.spilled} lines, over 1 MB)"))
-        for at, line in held.lines if held is not None else ():
-            self._log_line(at, invoke.function, line, invoke)
+        for line in held.lines if held is not None else ():
+            self._log_line(line, record)
 
-    def refusal(self, refusal: Refusal) -> None:
-        """The listener's ``on_refusal``: one line per handshake refused, with why."""
-        now = self._clock()
+    def refusal(self, record: Refused) -> None:
+        """One line per handshake refused, with why."""
         if self.fmt == "json":
-            self._json({"time": self._iso(now), "type": "refusal", "sourceIp": refusal.source_ip,
-                        "path": refusal.path, "status": refusal.status, "reason": refusal.reason})
+            self._json({"time": self._iso(record.at), "type": "refusal", "sourceIp": record.source_ip,
+                        "path": record.path, "status": record.status, "reason": record.reason})
             return
         self._write("  ".join((
-            self._paint(_DIM, self._clock_time(now)), refusal.source_ip, f"GET {refusal.path}",
-            self._paint(_RED, f"refused {refusal.status}"), refusal.reason,
+            self._paint(_DIM, self._clock_time(record.at)), record.source_ip, f"GET {record.path}",
+            self._paint(_RED, f"refused {record.status}"), record.reason,
         )))
 
-    def _keep(self, request_id: str, held: _Held, at: float, line: str) -> None:
-        """Hold ``line`` for its request; past _MAX_HELD_CHARS, print what is held
+    def access(self, record: AccessLine) -> None:
+        """One access log line of the stage, as CloudWatch would receive it."""
+        if self.fmt == "json":
+            self._json({"time": self._iso(record.at), "type": "access", "connectionId": record.connection_id,
+                        "requestId": record.request_id, "route": record.route_key, "line": record.line,
+                        "destination": record.destination})
+            return
+        self._write(f"{self._paint(_DIM, ACCESS_MARKER)} {record.line}")
+
+    def _keep(self, request_id: str, held: _Held, record: LogLine) -> None:
+        """Hold ``record`` for its request; past _MAX_HELD_CHARS, print what is held
         and every later line of it at once (unindented, the outcome is not known)."""
         if not held.spilled:
-            held.lines.append((at, line))
-            held.size += len(line)
+            held.lines.append(record)
+            held.size += len(record.line)
             if held.size <= _MAX_HELD_CHARS:
                 return
             backlog, held.lines, held.size = held.lines, [], 0
         else:
-            backlog = [(at, line)]
+            backlog = [record]
         held.spilled += len(backlog)
-        for when, text in backlog:
-            self._log_line(when, held.function, text, None, request_id)
+        for line in backlog:
+            self._log_line(line, None, request_id)
 
     # -- attribution ------------------------------------------------------------
 
@@ -198,8 +255,8 @@ class Console:
         held = self._held[request_id] = _Held(function)
         while len(self._held) > _MAX_HELD:  # an outcome that never came: let its lines go
             _, old = self._held.popitem(last=False)
-            for at, line in old.lines:
-                self._log_line(at, old.function, line, None)
+            for line in old.lines:
+                self._log_line(line, None)
         return held
 
     def _attribute(self, function: str, line: str) -> str | None:
@@ -216,24 +273,24 @@ class Console:
 
     # -- output -----------------------------------------------------------------
 
-    def _log_line(
-        self, at: float, function: str, line: str, invoke: Invoke | None, request_id: str | None = None,
-    ) -> None:
+    def _log_line(self, line: LogLine, owner: Invocation | None, request_id: str | None = None) -> None:
         if self.quiet:
             return
+        function = line.function
         if self.fmt == "json":
-            record: dict[str, Any] = {"time": self._iso(at), "type": "log", "function": function}
-            if invoke is not None:
-                record.update(connectionId=invoke.connection_id, route=invoke.route_key,
+            fields: dict[str, Any] = {"time": self._iso(line.at), "type": "log", "function": function}
+            if owner is not None:
+                invoke = owner.invoke
+                fields.update(connectionId=invoke.connection_id, route=invoke.route_key,
                               requestId=invoke.request_id)
             else:
-                record["requestId"] = request_id
-            record["line"] = line
-            self._json(record)
-        elif invoke is not None:
-            self._write(f"{_INDENT}{self._paint(_CYAN, f'[{function}]')} {line}")
+                fields["requestId"] = request_id
+            fields["line"] = line.line
+            self._json(fields)
+        elif owner is not None:
+            self._write(f"{_INDENT}{self._paint(_CYAN, f'[{function}]')} {line.line}")
         else:
-            self._write(f"{self._paint(_CYAN, f'[{function}]')} {line}")
+            self._write(f"{self._paint(_CYAN, f'[{function}]')} {line.line}")
 
     def _json(self, record: dict[str, Any]) -> None:
         self._write(json.dumps(record, default=str, ensure_ascii=False))
@@ -260,3 +317,32 @@ def _status(outcome: Outcome, injected: bool) -> tuple[str, str | None]:
     if isinstance(outcome, TimedOut):
         return "timeout", None
     return "error", outcome.error_type
+
+
+def _traffic_json(record: object) -> dict[str, Any] | None:
+    """The json log's fields of one traffic record (frames, connects, closes,
+    ``@connections`` calls), named like the other records' (``connectionId``...)."""
+    if isinstance(record, FrameIn):
+        fields: dict[str, Any] = {"type": "received", "connectionId": record.connection_id, "text": record.text}
+        invoke = record.invoke
+        if invoke is not None:
+            fields.update(route=invoke.route_key, function=invoke.function, requestId=invoke.request_id)
+        else:
+            fields["route"] = None  # no route matched: the Forbidden frame went back
+        return fields
+    if isinstance(record, FrameOut):
+        return {"type": "sent", "connectionId": record.connection_id, "cause": record.cause,
+                "requestId": record.request_id, "text": record.text}
+    if isinstance(record, Opened):
+        handshake = record.handshake
+        return {"type": "opened", "connectionId": record.connection_id, "sourceIp": handshake.source_ip,
+                "path": handshake.path, "userAgent": handshake.header("User-Agent")}
+    if isinstance(record, Connected):
+        return {"type": "connected", "connectionId": record.connection_id, "subprotocol": record.subprotocol}
+    if isinstance(record, Closed):
+        return {"type": "closed", "connectionId": record.connection_id, "code": record.code, "reason": record.reason}
+    if isinstance(record, Managed):
+        request = record.request
+        return {"type": "managed", "method": request.method, "target": request.target.split("?", 1)[0],
+                "connectionId": record.connection_id, "status": record.status, "size": len(request.body)}
+    return None

@@ -20,7 +20,7 @@ from emulator.inspector.records import (
     Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Refused, Ring,
 )
 from emulator.inspector.recorder import Recorder, RecordingLifecycle, RecordingManagement
-from emulator.net.session_host import Refusal
+from emulator.core.activity import Activity
 
 START = 1_731_324_924_553
 SIGNED = ("AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/execute-api/aws4_request, "
@@ -43,8 +43,8 @@ ROUTES = [RouteSpec("$connect", "Connect"), RouteSpec("$disconnect", "Disconnect
 def recording(routes: list[RouteSpec] = ROUTES) -> tuple[RecordingLifecycle, Ring, ManualClock]:
     clock = ManualClock(START)
     ring = Ring(100)
-    recorder = Recorder(ring, lambda: clock.now_ms() / 1000, always=True)
-    lifecycle = RecordingLifecycle(recorder, make_model(routes), domain_name="localhost:3001", clock=clock,
+    recorder = Recorder(ring, Activity(lambda: clock.now_ms() / 1000), always=True)
+    lifecycle = RecordingLifecycle(recorder.activity, make_model(routes), domain_name="localhost:3001", clock=clock,
                                    ids=SequentialIds())
     return lifecycle, ring, clock
 
@@ -116,22 +116,22 @@ def test_refusals_are_left_to_the_listener_and_no_connect_route_connects_at_once
 
 def test_the_recorder_hooks_record_invocations_log_lines_and_refusals() -> None:
     ring = Ring(10)
-    recorder = Recorder(ring, lambda: 1.5, always=True)
+    recorder = Recorder(ring, Activity(lambda: 1.5), always=True)
     invoke = Invoke("F", {}, "r1", "c1", "$default")
-    recorder.log_line("F", "START RequestId: r1 Version: $LATEST")
-    recorder.invocation(invoke, Succeeded(None, 1.0), False)
-    recorder.refusal(Refusal("/x", "10.0.0.1", 403, "no such stage"))
+    recorder.activity.log_line("F", "START RequestId: r1 Version: $LATEST")
+    recorder.activity.invocation(invoke, Succeeded(None, 1.0), False)
+    recorder.activity.refusal("/x", "10.0.0.1", 403, "no such stage")
     assert [record for _, record in ring] == [
         LogLine(1.5, "F", "START RequestId: r1 Version: $LATEST"),
         Invocation(1.5, invoke, Succeeded(None, 1.0), False),
-        Refused(1.5, Refusal("/x", "10.0.0.1", 403, "no such stage")),
+        Refused(1.5, "/x", "10.0.0.1", 403, "no such stage"),
     ]
 
 
 def test_management_calls_are_recorded_with_their_status_and_target() -> None:
     lifecycle, ring, clock = recording()
     cid = connect(lifecycle)
-    api = RecordingManagement(Recorder(ring, lambda: 2.0, always=True), stage="dev", registry=lifecycle.registry, clock=clock,
+    api = RecordingManagement(Recorder(ring, Activity(lambda: 2.0), always=True).activity, stage="dev", registry=lifecycle.registry, clock=clock,
                               limits=lifecycle.model.limits)
     response, action = api.handle(ManagementRequest("POST", f"/dev/@connections/{cid}", b"hi", SIGNED), "rid")
     assert response.status == 200 and action == Deliver(cid, b"hi")
@@ -145,37 +145,37 @@ def test_management_calls_are_recorded_with_their_status_and_target() -> None:
 def test_by_default_nothing_is_recorded_until_a_page_watches() -> None:
     ring = Ring(100)
     clock = ManualClock(START)
-    recorder = Recorder(ring, lambda: clock.now_ms() / 1000)
-    lifecycle = RecordingLifecycle(recorder, make_model(ROUTES), domain_name="localhost:3001", clock=clock,
+    recorder = Recorder(ring, Activity(lambda: clock.now_ms() / 1000))
+    lifecycle = RecordingLifecycle(recorder.activity, make_model(ROUTES), domain_name="localhost:3001", clock=clock,
                                    ids=SequentialIds())
     cid = connect(lifecycle)
     invoke = lifecycle.message(cid, '{"action": "whoAmI"}')
     assert isinstance(invoke, Invoke)  # the core decides as always...
-    recorder.invocation(invoke, Succeeded({"statusCode": 200}, 1.0), False)
-    recorder.log_line("WhoAmI", "START RequestId: x")
+    recorder.activity.invocation(invoke, Succeeded({"statusCode": 200}, 1.0), False)
+    recorder.activity.log_line("WhoAmI", "START RequestId: x")
     assert len(ring) == 0  # ...and no page open: nothing kept, nothing paid for it
 
 
 @pytest.mark.asyncio
 async def test_recording_follows_the_pages_and_lingers_after_the_last() -> None:
     ring = Ring(100)
-    recorder = Recorder(ring, lambda: 1.0, linger_s=0.05)
+    recorder = Recorder(ring, Activity(lambda: 1.0), linger_s=0.05)
     recorder.watched_by(1)
-    recorder.log_line("F", "one")
+    recorder.activity.log_line("F", "one")
     recorder.watched_by(0)  # the last page closed: still recording for linger_s
-    recorder.log_line("F", "two")
+    recorder.activity.log_line("F", "two")
     recorder.watched_by(1)  # back within the linger: the stop is called off
     await asyncio.sleep(0.1)
-    recorder.log_line("F", "three")
+    recorder.activity.log_line("F", "three")
     recorder.watched_by(0)
     await asyncio.sleep(0.1)
-    recorder.log_line("F", "gone")
+    recorder.activity.log_line("F", "gone")
     assert [record.line for _, record in ring if isinstance(record, LogLine)] == ["one", "two", "three"]
 
 
 def test_always_records_with_no_page() -> None:
     ring = Ring(10)
-    recorder = Recorder(ring, lambda: 1.0, always=True)
+    recorder = Recorder(ring, Activity(lambda: 1.0), always=True)
     recorder.watched_by(0)
-    recorder.log_line("F", "kept")
+    recorder.activity.log_line("F", "kept")
     assert len(ring) == 1

@@ -16,7 +16,6 @@ from emulator.inspector.records import (
     Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused, Ring,
 )
 from emulator.inspector.views import INSPECTOR_AUTHORIZATION, TEXT_LIMIT, Views
-from emulator.net.session_host import Refusal
 
 FUNCTIONS = MappingProxyType({"Echo": FunctionSpec("Echo", "echo.handler", Path("."), memory_mb=256, timeout_s=6)})
 SECRET = "AWS4-HMAC-SHA256 Credential=AKID/x, SignedHeaders=host, Signature=deadbeef"
@@ -76,7 +75,7 @@ def test_connection_rows_and_management_rows() -> None:
         Opened(1.0, "c1", hello), Connected(1.1, "c1", "chat"),
         Managed(1.2, ManagementRequest("POST", "/dev/@connections/c1%3D?x=1", b"hi", INSPECTOR_AUTHORIZATION), 200, "c1="),
         Managed(1.3, ManagementRequest("DELETE", "/dev/@connections/c1", b"", SECRET), 410, "c1"),
-        Closed(1.4, "c1", 1001, "Going away"), Refused(1.5, Refusal("/prod", "10.0.0.8", 403, "no such stage")),
+        Closed(1.4, "c1", 1001, "Going away"), Refused(1.5, "/prod", "10.0.0.8", 403, "no such stage"),
     )
     opened, connected, post, delete, closed, refused = views.rows(views.ring)
     assert opened["sourceIp"] == "10.0.0.7" and opened["userAgent"] == "ua" and opened["query"] == [["X-Amz-Signature", "****"]]
@@ -141,3 +140,17 @@ def test_connections_are_the_table_plus_recently_closed_ones_from_the_ring() -> 
     assert table[0]["state"] == "OPEN" and table[0]["subprotocol"] == "json" and table[0]["lastActiveAt"] == 6000
     assert table[0]["authorizer"] == {"principalId": "alice", "token": "****"}
     assert table[1]["state"] == "CLOSED" and (table[1]["code"], table[1]["subprotocol"]) == (1006, "chat")
+
+
+def test_detail_of_a_lambda_custom_integration_has_the_lambda_context_and_a_mock_none() -> None:
+    from dataclasses import replace
+
+    from emulator.core.integration import IntegrationSpec
+
+    custom = replace(invoke("r1"), integration=IntegrationSpec(type="AWS", function="Echo"))
+    mock = replace(invoke("r2"), function="MOCK", integration=IntegrationSpec(type="MOCK"))
+    views = views_of(Invocation(1.0, custom, Succeeded({"statusCode": 200, "body": "{}"}, 1.0), False),
+                     Invocation(2.0, mock, Succeeded({"statusCode": 200, "body": ""}, 1.0), False))
+    detail, mocked = views.detail("r1"), views.detail("r2")
+    assert detail is not None and detail["context"]["function_name"] == "Echo"
+    assert mocked is not None and mocked["context"] is None

@@ -24,9 +24,9 @@ from websockets.sync.client import connect
 
 import cli
 from emulator.commands.run_local import debug_overrides
+from emulator.core.activity import Invocation, Refused
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import FunctionSpec
-from emulator.net.session_host import Refusal
 from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
 from emulator.template.env_overrides import EnvOverrides
 from emulator.template.loader import load_model
@@ -60,7 +60,7 @@ def test_text_line_per_invocation_with_handler_lines_indented_under_it() -> None
     console, out = make_console()
     run(console, "r1", "Echo", "hello from the handler")
     assert out == []  # held until the outcome
-    console.invocation(invoke(), Succeeded({"statusCode": 200}, 4.21), False)
+    console.invocation(Invocation(NOW, invoke(), Succeeded({"statusCode": 200}, 4.21), False))
     assert out == [
         "14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  4.2 ms",
         "    [Echo] START RequestId: r1 Version: $LATEST",
@@ -77,16 +77,16 @@ def test_text_line_per_invocation_with_handler_lines_indented_under_it() -> None
 ])
 def test_statuses(outcome: Any, injected: bool, status: str) -> None:
     console, out = make_console()
-    console.invocation(invoke(), outcome, injected)
+    console.invocation(Invocation(NOW, invoke(), outcome, injected))
     assert out[0].split("  ")[4] == status
 
 
 def test_colour_only_when_asked_and_no_color_wins() -> None:
     console, out = make_console(colour=True)
-    console.invocation(invoke(), Failed("ValueError", "x", 1.0), False)
+    console.invocation(Invocation(NOW, invoke(), Failed("ValueError", "x", 1.0), False))
     assert "\033[31merror ValueError\033[0m" in out[0]
     plain, out = make_console(colour=False)
-    plain.invocation(invoke(), Succeeded(None, 1.0), False)
+    plain.invocation(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
     assert "\033[" not in out[0]
 
     class Tty(io.StringIO):
@@ -102,13 +102,14 @@ def test_json_lines() -> None:
     console, out = make_console(fmt="json")
     console.message("wsgw: starting")
     run(console, "r1", "Echo", "a line")
-    console.invocation(invoke(), Failed("KeyError", "'x'", 2.5), False)
+    console.invocation(Invocation(NOW, invoke(), Failed("KeyError", "'x'", 2.5), False))
     records = [json.loads(line) for line in out]
     assert [r["type"] for r in records] == ["message", "invocation", "log", "log", "log", "log"]
     event = records[1]
     assert event == {"time": event["time"], "type": "invocation", "connectionId": "Yx3kQc0BIAMF1hQ=",
                      "route": "echo", "function": "Echo", "requestId": "r1", "status": "error",
-                     "durationMs": 2.5, "errorType": "KeyError"}
+                     "durationMs": 2.5, "errorType": "KeyError",
+                     "integrationType": "AWS_PROXY", "target": "Echo", "integrationStatus": None}
     assert event["time"].endswith("Z")
     assert [r["line"] for r in records[2:]] == [
         "START RequestId: r1 Version: $LATEST", "a line", "END RequestId: r1", "REPORT RequestId: r1\tDuration: 4.20 ms"]
@@ -116,7 +117,7 @@ def test_json_lines() -> None:
 
 
 def test_a_refused_handshake_is_one_line_with_its_reason() -> None:
-    refusal = Refusal("/dev", "127.0.0.1", 403, "API key required: no x-api-key header")
+    refusal = Refused(NOW, "/dev", "127.0.0.1", 403, "API key required: no x-api-key header")
     console, out = make_console(quiet=True)  # refusals are not handler lines: quiet keeps them
     console.refusal(refusal)
     assert out == ["14:02:11.357  127.0.0.1  GET /dev  refused 403  API key required: no x-api-key header"]
@@ -131,13 +132,13 @@ def test_quiet_drops_handler_lines_verbose_adds_the_event() -> None:
     quiet, out = make_console(quiet=True)
     run(quiet, "r1", "Echo", "chatter")
     quiet.function_line("Echo", "init output")
-    quiet.invocation(invoke(), Succeeded(None, 1.0), False)
+    quiet.invocation(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
     assert len(out) == 1 and "chatter" not in out[0]
     verbose, out = make_console(verbose=True)
-    verbose.invocation(invoke(), Succeeded(None, 1.0), False)
+    verbose.invocation(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
     assert out[1] == '    event: {"body": "hi"}'
     verbose_json, out = make_console(fmt="json", verbose=True)
-    verbose_json.invocation(invoke(), Succeeded(None, 1.0), False)
+    verbose_json.invocation(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
     assert json.loads(out[0])["event"] == {"body": "hi"}
 
 
@@ -153,7 +154,7 @@ def test_a_request_printing_over_1_mb_is_printed_as_it_comes() -> None:
     assert len(out) == 1026 and out[0] == "[Echo] START RequestId: r1 Version: $LATEST"
     console.function_line("Echo", "END RequestId: r1")
     assert out[-1] == "[Echo] END RequestId: r1"  # from now on, as it comes
-    console.invocation(invoke(), Succeeded(None, 1.0), False)
+    console.invocation(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
     assert out[-2:] == ["14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  1.0 ms",
                         "    (its output was printed above as it came: 1027 lines, over 1 MB)"]
     as_json, records = make_console(fmt="json")
@@ -169,7 +170,7 @@ def test_a_killed_quiet_handler_s_timeout_line_is_attributed() -> None:
     console.function_line("Sleep", "REPORT RequestId: r9\tDuration: 1000.00 ms")
     console.function_line("Sleep", "2024-05-01T12:02:12Z r9 Task timed out after 1.00 seconds")
     assert out == []
-    console.invocation(invoke("r9", "Sleep", "sleep"), TimedOut(1.0, 1000.0), False)
+    console.invocation(Invocation(NOW, invoke("r9", "Sleep", "sleep"), TimedOut(1.0, 1000.0), False))
     assert out[1:] == [
         "    [Sleep] END RequestId: r9", "    [Sleep] REPORT RequestId: r9\tDuration: 1000.00 ms",
         "    [Sleep] 2024-05-01T12:02:12Z r9 Task timed out after 1.00 seconds",
@@ -191,9 +192,9 @@ def test_attribution_by_request_id_and_unattributable_lines() -> None:
     for request_id in ("r1", "r2"):
         console.function_line("Echo", f"REPORT RequestId: {request_id}\tDuration: 1 ms")
     console.function_line("Echo", "2024-05-01T12:02:12Z r2 Task timed out after 1.00 seconds")
-    console.invocation(invoke("r2"), TimedOut(1.0, 1000.0), False)
-    console.invocation(invoke("r1"), Succeeded(None, 1.0), False)
-    console.invocation(invoke("r3", "Other", "other"), Succeeded(None, 1.0), False)
+    console.invocation(Invocation(NOW, invoke("r2"), TimedOut(1.0, 1000.0), False))
+    console.invocation(Invocation(NOW, invoke("r1"), Succeeded(None, 1.0), False))
+    console.invocation(Invocation(NOW, invoke("r3", "Other", "other"), Succeeded(None, 1.0), False))
     texts = [line.split("  ")[4] if not line.startswith(("    ", "[")) else line for line in out[2:]]
     assert texts == [
         "timeout", "    [Echo] START RequestId: r2 Version: $LATEST",
