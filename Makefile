@@ -13,7 +13,7 @@ NODE_STAMP := deploy/node_modules/.installed
 $(STAMP): pyproject.toml $(NODE_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,cdk,docs]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,cdk,docs,bench]'
 	touch $(STAMP)
 
 # The AWS CDK CLI (npm aws-cdk, pinned in deploy/package-lock.json) for synth/deploy.

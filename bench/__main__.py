@@ -8,10 +8,12 @@ a. sequential round trips on one connection (two-way ``$default``, trivial Pytho
 b. 50 concurrent connections × 200 round trips: msgs/s and p99 (:mod:`bench.concurrent`);
 c. connect → whoAmI → disconnect cycles of the bundled chat app with 10 concurrent
    clients (DynamoDB writes in moto included): cycles/s and where the time goes
-   (:mod:`bench.cycles`);
+   (:mod:`bench.cycles`); and connects/s to the bench app, which has no ``$connect``
+   route (:mod:`bench.connects`);
 d. fan-out: one PostToConnection per connection to 1,000 open connections from a
    broadcast handler: time until all have received (:mod:`bench.broadcast`);
-e. 5,000 idle connections: server RSS per connection (:mod:`bench.idle`);
+e. 5,000 idle connections (``--idle``, held by client processes): server RSS per
+   connection (:mod:`bench.idle`);
 f. start-up of the real ``wsgw run-local`` until it accepts connections, and hot
    reload from saving a handler to the new code answering (:mod:`bench.startup`).
 g. the pytest plugin: ``pytest`` start to the first test body, and the overhead between
@@ -41,6 +43,7 @@ from emulator.net.event_loop import resolve as resolve_loop
 
 from . import broadcast, concurrent, cycles, idle, node_roundtrip, plugin_startup, roundtrip, startup
 from .clients import OpenFilesLimit, ensure_open_files
+from .lifecycle import raise_open_files_limit
 from .model import ScenarioResult
 from .peer import peer_problem, versions
 from .report import build_document, format_markdown, format_report, load_average, machine_info, table_rows, write_document
@@ -108,7 +111,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sizes.add_argument("--fanout", type=_at_least(1), default=1000, metavar="N", help="d: receiving connections")
     sizes.add_argument("--fanout-threads", type=_at_least(1), default=1, metavar="N",
                        help="d: threads the broadcast handler posts from (1: a plain loop)")
-    sizes.add_argument("--idle", type=_at_least(1), default=5000, metavar="N", help="e: idle connections")
+    sizes.add_argument("--idle", type=_at_least(1), default=5000, metavar="N",
+                       help="e: idle connections (fewer if a server's open-files limit has no room: the result says so)")
+    sizes.add_argument("--idle-per-client", type=_at_least(1), default=5000, metavar="N",
+                       help="e: idle connections per client process")
     sizes.add_argument("--plugin-tests", type=_at_least(2), default=20, metavar="N", help="g: tests in the pytest run")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="where to write the JSON results (default: bench/results/bench-<timestamp>.json)")
@@ -148,10 +154,12 @@ def main(argv: list[str]) -> int:
     problem = "skipped (--no-peer)" if args.no_peer else peer_problem()
     options = {key: getattr(args, key) for key in ("messages", "warmup", "connections", "concurrent_messages",
                                                     "clients", "cycles", "fanout", "fanout_threads", "idle",
-                                                    "plugin_tests")}  # fmt: skip
+                                                    "idle_per_client", "plugin_tests")}  # fmt: skip
     ctx = Context(loop=loop, runs=args.runs, peer_problem=problem, options=options)
+    raise_open_files_limit()  # serverless-offline inherits it (scenario e's idle connections)
     try:
-        ensure_open_files(2 * max(args.idle, args.fanout) + 512 if {"d", "e"} & set(args.scenario) else 1024)
+        # d's connections are this process's; e's idle ones are held by client processes.
+        ensure_open_files(2 * args.fanout + 512 if "d" in args.scenario else 1024)
     except OpenFilesLimit as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2

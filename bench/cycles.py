@@ -16,6 +16,9 @@ the gateway observes it (pipe to the worker and back) and as the worker's ``REPO
 line has it (the handler alone, i.e. boto3 + the HTTP round trip to moto + moto).
 serverless-offline serves the very same handler files (``bench/peers/serverless-chat.yml``)
 against its own moto server, started here the way wsgw starts its embedded one.
+The figures: cycles/s, the cycle's p50, the gateway's (serverless-offline: node's) plus
+moto's CPU per cycle and the handler workers' apart; then :mod:`bench.connects` adds
+connects/s against the bench app, which has no ``$connect`` route.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from emulator.aws.embedded import EmbeddedAws, create_tables
 from emulator.core.credentials import DUMMY_CREDENTIALS
 from emulator.template.loader import load_model
 
+from . import connects
 from .bundled import HANDLERS_DIR, ensure_synth
 from .model import BARE, PEER, WSGW, Figure, Goal, ScenarioResult
 from .procstats import cpu_by_group, cpu_seconds
@@ -225,14 +229,25 @@ async def scenario(ctx: Context) -> ScenarioResult:
     rate = result.metric("cycles/s", "cycles/s", higher_is_better=True, decimals=0,
                          goal=Goal("≥ 200 cycles/s", 200))  # fmt: skip
     p50 = result.metric("cycle latency p50", "ms", higher_is_better=False, decimals=2)
+    # Issue 18's figure: what the gateway (serverless-offline: its node process) and moto
+    # cost per cycle, with the handlers' own share (boto3 in the workers) beside it.
+    ours = result.metric("gateway + moto CPU per cycle", "ms", higher_is_better=False, decimals=2,
+                         goal=Goal("≤ 3.5 ms", 3.5))  # fmt: skip
+    handlers = result.metric("handler workers CPU per cycle", "ms", higher_is_better=False, decimals=2)
     for target, target_runs in runs.items():
         rate.figures[target] = Figure(tuple(r["cycles_per_s"] for r in target_runs))
         p50.figures[target] = Figure(tuple(r["p50_ms"] for r in target_runs))
         if target != BARE:
+            cpu = [r["cpu_ms_per_cycle"] for r in target_runs]
+            ours.figures[target] = Figure(tuple(c.get(_SERVER_GROUP[target], 0.0) + c.get("moto", 0.0) for c in cpu))
+            handlers.figures[target] = Figure(tuple(c.get("handler workers", 0.0) for c in cpu))
             breakdown = _breakdown(target_runs)
             result.details[f"breakdown_{target}"] = breakdown
             result.notes += _describe(target, breakdown, rate.figures[target].median)
     result.details["runs"] = runs
     for metric in (rate, p50):
         metric.missing.update(missing)
+    for metric in (ours, handlers):
+        metric.missing.update({BARE: "no gateway, moto or handlers", **missing})
+    await connects.measure(ctx, result)
     return result

@@ -88,3 +88,17 @@ def cpu_by_group(root: int, classify: dict[str, str], own: bool = True) -> CpuSa
     if own:
         seconds["bench client"] = cpu_seconds(os.getpid()) or 0.0
     return CpuSample(seconds)
+
+
+def open_files(pid: int) -> tuple[int, int] | None:
+    """How many descriptors ``pid`` has open and its soft ``RLIMIT_NOFILE`` (None if
+    it is gone or not on Linux): the room a server has for more connections."""
+    try:
+        count = len(os.listdir(f"/proc/{pid}/fd"))
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                soft = line.split()[3]
+                return count, (1 << 30) if soft == "unlimited" else int(soft)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

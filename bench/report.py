@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,6 +52,25 @@ def machine_info(load_at_start: list[float] | None) -> dict[str, Any]:
         "load_average_at_start": load_at_start,
         "load_average_at_end": load_average(),
     }
+
+
+def source_revision() -> dict[str, Any]:
+    """The commit measured and whether the working tree had uncommitted changes to
+    tracked files (``bench.history`` marks such an entry ``<sha>+``); empty outside git."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=7", "HEAD")
+    if commit is None:
+        return {}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status)}
 
 
 def _number(value: float | None, decimals: int) -> str:
@@ -164,6 +184,7 @@ def build_document(
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
+        "revision": source_revision(),
         "settings": settings,
         "machine": machine,
         "scenarios": {result.key: result.to_json() for result in results},
