@@ -241,6 +241,9 @@ def test_run_local_refuses_a_throttled_connect_with_429(strict_app: Path, tls_di
             client.send(ping)
             frames = sorted(_frames(client, 2))
             assert frames[0] == "echo " + ping and json.loads(frames[1])["message"] == "Too Many Requests"
+            # run-local says which route refused it and why
+            server.wait_for(r"\s+limited\s+refused 429\s+route limited throttled \(burst 1, rate 0/s\)",
+                            timeout=DEADLINE_S)
             with pytest.raises(InvalidStatus) as refused:
                 connect(url, open_timeout=DEADLINE_S)
             assert refused.value.response.status_code == 429
@@ -260,6 +263,7 @@ def test_no_throttle_switches_route_settings_off(strict_app: Path, tls_dir: Path
                 assert _frames(client, 3) == ["echo " + ping] * 3
                 client.send(json.dumps({"action": "create", "kind": "user"}))  # validation stays on
                 assert json.loads(client.recv(timeout=DEADLINE_S))["message"] == "Bad request body"
+        server.wait_for(r"\s+create\s+refused 400\s+\S", timeout=DEADLINE_S)
     finally:
         assert server.close() == 0
 

@@ -13,7 +13,8 @@ places it already reports what it did:
   stage's access log lines (:class:`AccessLine`, ``core/access_log.py``);
 * the integrations' observer (:meth:`Activity.invocation`): :class:`Invocation`;
 * the function log sink (:meth:`Activity.log_line`): :class:`LogLine`;
-* the listener's refusal observer (:meth:`Activity.refusal`): :class:`Refused`.
+* the listener's refusal observer (:meth:`Activity.refusal`): :class:`Refused`; a
+  route's throttling or model (``core/recording.py``): :class:`MessageRefused`.
 
 **Free when unused.** A producer checks one boolean (:attr:`Activity.traffic`,
 :attr:`~Activity.invocations`, :attr:`~Activity.logs`, ...) before it builds a record:
@@ -37,8 +38,8 @@ from .management import ManagementRequest
 
 __all__ = [
     "ACCESS", "ALL_KINDS", "AccessLine", "Activity", "Closed", "Connected", "FrameIn", "FrameOut", "INVOCATIONS",
-    "Invocation", "LOGS", "LogLine", "Managed", "Opened", "REFUSALS", "Record", "Refused", "Subscriber",
-    "Subscription", "TRAFFIC", "outcome_status",
+    "Invocation", "LOGS", "LogLine", "Managed", "MessageRefused", "Opened", "REFUSALS", "Record", "Refused",
+    "Subscriber", "Subscription", "TRAFFIC", "outcome_status",
 ]
 
 LAMBDA_PROXY = "AWS_PROXY"
@@ -65,12 +66,14 @@ class Connected:
 @dataclass(frozen=True, slots=True)
 class FrameIn:
     """A complete text message from a client, and where it was routed (``invoke``
-    None: no route matched and the Forbidden frame went back)."""
+    None: no route matched and the Forbidden frame went back, or ``refused_route``
+    refused it: throttled or invalid, see :class:`MessageRefused`)."""
 
     at: float
     connection_id: str
     text: str
     invoke: Invoke | None
+    refused_route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,19 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRefused:
+    """A message that ran no integration because its route refused it: throttled
+    (429) or invalid for the route's model (400). The client got the error frame;
+    ``reason`` says why, for the operator."""
+
+    at: float
+    connection_id: str
+    route_key: str
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccessLine:
     """One line of the stage's access log (``AccessLogSettings.Format`` rendered for
     one request: a ``$connect``, a message or a ``$disconnect``), as CloudWatch Logs
@@ -200,7 +216,9 @@ class AccessLine:
     destination: str | None
 
 
-Record = Union[Opened, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Closed, Refused, AccessLine]
+Record = Union[
+    Opened, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Closed, Refused, MessageRefused, AccessLine,
+]
 Subscriber = Callable[[Any], None]
 """Hears each record of the kinds it subscribed to, on the gateway's event loop, as it
 happens: it must not block (the plugin's takes a lock; the inspector's appends to a
@@ -210,7 +228,7 @@ TRAFFIC: frozenset[type] = frozenset({Opened, Connected, FrameIn, FrameOut, Mana
 """The records the core's decisions produce (``core/recording.py``)."""
 INVOCATIONS: frozenset[type] = frozenset({Invocation})
 LOGS: frozenset[type] = frozenset({LogLine})
-REFUSALS: frozenset[type] = frozenset({Refused})
+REFUSALS: frozenset[type] = frozenset({Refused, MessageRefused})
 ACCESS: frozenset[type] = frozenset({AccessLine})
 ALL_KINDS: frozenset[type] = TRAFFIC | INVOCATIONS | LOGS | REFUSALS | ACCESS
 
@@ -266,7 +284,7 @@ class Activity:
         self.traffic = any(self._routes[kind] for kind in TRAFFIC)
         self.invocations = bool(self._routes[Invocation])
         self.logs = bool(self._routes[LogLine])
-        self.refusals = bool(self._routes[Refused])
+        self.refusals = any(self._routes[kind] for kind in REFUSALS)
         self.access = bool(self._routes[AccessLine])
 
     # -- producers ---------------------------------------------------------------------

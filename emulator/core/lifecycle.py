@@ -66,6 +66,10 @@ class SendText:
 
     connection_id: str
     text: str
+    # Set when the text is a route's refusal of a message (throttled, invalid body):
+    # the route and why, for the records (core/recording.py).
+    route_key: str | None = None
+    refusal: Refusal | None = None
 
 
 @dataclass(frozen=True)
@@ -280,7 +284,8 @@ class ConnectionLifecycle:
         if route.admission is not None:
             refused = self.gate.check(route_key, route.admission, text, now)
             if refused is not None:
-                return SendText(connection_id, self._refusal_frame(refused, connection_id, request_id))
+                return SendText(connection_id, self._refusal_frame(refused, connection_id, request_id),
+                                route_key, refused)
         event = message_event(
             self.endpoint, record, route_key=route_key, body=text,
             request_id=request_id, message_id=self.ids.message_id(), now_ms=now,

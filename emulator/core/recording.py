@@ -25,7 +25,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .access_log import AccessLogSettings, render, request_values
-from .activity import AccessLine, Activity, Closed, Connected, FrameIn, FrameOut, Invocation, Managed, Opened
+from .activity import (
+    AccessLine, Activity, Closed, Connected, FrameIn, FrameOut, Invocation, Managed, MessageRefused, Opened,
+)
 from .errors import ManagementError
 from .events import Handshake, clf_time, request_context
 from .invocation import Failed, Invoke, Outcome, Succeeded, TimedOut
@@ -112,17 +114,29 @@ class RecordingLifecycle(ConnectionLifecycle):
         if activity.traffic:
             now = self._now()
             if isinstance(decision, SendText):
-                activity.publish(FrameIn(now, connection_id, text, None))
+                activity.publish(FrameIn(now, connection_id, text, None, decision.route_key))
                 activity.publish(FrameOut(now, connection_id, decision.text, "error", _frame_request_id(decision.text)))
             else:
                 activity.publish(FrameIn(now, connection_id, text, decision))
-        if isinstance(decision, SendText) and self._access is not None:
-            # No route matched and no $default: the Forbidden frame [?] status 403.
+        if not isinstance(decision, SendText):
+            return decision
+        refusal = decision.refusal
+        if refusal is not None and activity.refusals:
+            activity.publish(MessageRefused(self._now(), connection_id, decision.route_key or DEFAULT,
+                                            refusal.status, refusal.reason))
+        if self._access is not None:
             record = self.registry.peek(connection_id)
             if record is not None:
-                context = self._context(record, DEFAULT, "MESSAGE", request_id=_frame_request_id(decision.text))
-                context["routeKey"] = "-"  # no route was selected [?]
-                self._line(context, status=403, error_message="Forbidden")
+                context = self._context(record, decision.route_key or DEFAULT, "MESSAGE",
+                                        request_id=_frame_request_id(decision.text))
+                if refusal is not None:
+                    # Throttled (429) or invalid (400): the route was selected, its
+                    # integration never ran; $context.error.message is the frame's [?].
+                    self._line(context, status=refusal.status, error_message=refusal.message)
+                else:
+                    # No route matched and no $default: the Forbidden frame [?] status 403.
+                    context["routeKey"] = "-"  # no route was selected [?]
+                    self._line(context, status=403, error_message="Forbidden")
         return decision
 
     def message_finished(self, invoke: Invoke, outcome: Outcome) -> SendText | None:

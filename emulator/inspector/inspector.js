@@ -153,7 +153,8 @@
   function describe(row) {
     switch (row.kind) {
       case "in": {
-        const why = row.route === null ? "no route matched → Forbidden"
+        const why = row.refusedRoute ? "route " + row.refusedRoute + " refused it"
+          : row.route === null ? "no route matched → Forbidden"
           : "selection " + (row.selection === null ? "(none)" : JSON.stringify(row.selection)) + " → " + row.route;
         return [el("span", { class: "mono", text: row.text + (row.cut ? " …(+" + row.cut + " chars)" : "") }),
                 el("span", { class: "tag", text: bytes(row.size) + " · " + why })];
@@ -175,6 +176,9 @@
         return [el("span", { class: "mono", text: row.method + " " + row.target + (row.text ? "  " + row.text : "") }),
                 el("span", { class: "tag", text: row.viaInspector ? "from this page" : "" })];
       case "refused":
+        if (row.path === undefined) {  // a message its route refused (throttled, invalid body)
+          return [el("span", { text: "refused " + row.status + " on route " + row.route + ": " + row.reason })];
+        }
         return [el("span", { text: "refused " + row.status + " " + row.path + " from " + row.sourceIp + ": " + row.reason })];
       default:
         return [el("span", { text: row.text || "" })];

@@ -23,12 +23,13 @@ from typing import Iterator
 # The records are the gateway's one stream of what happened (core/activity.py): the
 # ring keeps the newest of them, as the console and the pytest plugin hear the same.
 from ..core.activity import (
-    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused,
+    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, MessageRefused, Opened, Record,
+    Refused,
 )
 
 __all__ = [
     "AccessLine", "Closed", "Connected", "DEFAULT_RING_BYTES", "DEFAULT_RING_SIZE", "FrameIn", "FrameOut",
-    "Invocation", "LogLine", "Managed", "Opened", "Record", "Refused", "Ring",
+    "Invocation", "LogLine", "Managed", "MessageRefused", "Opened", "Record", "Refused", "Ring",
 ]
 
 DEFAULT_RING_SIZE = 10_000

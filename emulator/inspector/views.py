@@ -18,7 +18,8 @@ from ..core.model import FunctionSpec
 from ..core.registry import ConnectionRecord
 from .masking import mask_pairs, masked
 from .records import (
-    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, Opened, Record, Refused, Ring,
+    AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, MessageRefused, Opened, Record,
+    Refused, Ring,
 )
 
 __all__ = ["INSPECTOR_AUTHORIZATION", "TEXT_LIMIT", "Views", "outcome_status"]
@@ -93,6 +94,7 @@ class Views:
                             requestId=record.invoke.request_id)
             else:
                 base["route"] = None
+                base["refusedRoute"] = record.refused_route
             return base
         if isinstance(record, FrameOut):
             base.update(kind="out", cid=record.connection_id, cause=record.cause, requestId=record.request_id,
@@ -119,6 +121,10 @@ class Views:
                         size=len(request.body), viaInspector=request.authorization == INSPECTOR_AUTHORIZATION)
             if request.body:
                 base.update(_cut(request.body.decode("utf-8", "replace")))
+            return base
+        if isinstance(record, MessageRefused):
+            base.update(kind="refused", cid=record.connection_id, route=record.route_key, status=record.status,
+                        reason=record.reason)
             return base
         if isinstance(record, Refused):
             base.update(kind="refused", path=record.path, sourceIp=record.source_ip, status=record.status,

@@ -52,7 +52,7 @@ from typing import Any, Callable, Literal, TextIO
 from ..core.clock import iso8601_ms
 from ..core.activity import (
     ACCESS, INVOCATIONS, LOGS, REFUSALS, TRAFFIC, AccessLine, Activity, Closed, Connected, FrameIn, FrameOut,
-    Invocation, LogLine, Managed, Opened, Refused, Subscription,
+    Invocation, LogLine, Managed, MessageRefused, Opened, Refused, Subscription,
 )
 from ..core.invocation import Failed, Outcome, Succeeded, TimedOut
 
@@ -138,6 +138,8 @@ class Console:
             self.invocation(record)
         elif isinstance(record, Refused):
             self.refusal(record)
+        elif isinstance(record, MessageRefused):
+            self.message_refusal(record)
         elif isinstance(record, AccessLine):
             self.access(record)
         elif self.fmt == "json":
@@ -222,6 +224,17 @@ class Console:
             return
         self._write("  ".join((
             self._paint(_DIM, self._clock_time(record.at)), record.source_ip, f"GET {record.path}",
+            self._paint(_RED, f"refused {record.status}"), record.reason,
+        )))
+
+    def message_refusal(self, record: MessageRefused) -> None:
+        """One line per message a route refused (throttled, invalid body), with why."""
+        if self.fmt == "json":
+            self._json({"time": self._iso(record.at), "type": "refusal", "connectionId": record.connection_id,
+                        "route": record.route_key, "status": record.status, "reason": record.reason})
+            return
+        self._write("  ".join((
+            self._paint(_DIM, self._clock_time(record.at)), record.connection_id, record.route_key,
             self._paint(_RED, f"refused {record.status}"), record.reason,
         )))
 

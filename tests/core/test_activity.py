@@ -13,9 +13,11 @@ import pytest
 
 from emulator.core.access_log import AccessLogSettings
 from emulator.core.activity import (
-    ACCESS, INVOCATIONS, LOGS, TRAFFIC, AccessLine, Activity, Closed, FrameIn, FrameOut, Invocation, LogLine,
-    Opened, Refused,
+    ACCESS, INVOCATIONS, LOGS, REFUSALS, TRAFFIC, AccessLine, Activity, Closed, FrameIn, FrameOut, Invocation,
+    LogLine, MessageRefused, Opened, Refused,
 )
+from emulator.core.admission import RouteAdmission
+from emulator.core.throttle import ThrottleLimits
 from emulator.core.clock import ManualClock
 from emulator.core.events import Handshake
 from emulator.core.ids import SequentialIds
@@ -199,6 +201,24 @@ def test_refused_connects_and_routeless_connects_and_closes_have_lines_too() -> 
     assert len(set(ids)) == 2  # each request its own id, minted when no integration ran
     assert lines(heard) == [f"{ids[0]} {accepted.connection_id} CONNECT $connect 200 - - -",
                             f"{ids[1]} {accepted.connection_id} DISCONNECT $disconnect 200 - - -"]
+
+
+def test_a_throttled_message_is_a_refusal_of_its_route_not_a_forbidden_one() -> None:
+    limited = RouteSpec("echo", "Echo", two_way=True, admission=RouteAdmission(throttle=ThrottleLimits(1, 0)))
+    lifecycle, activity, heard, clock = stream([RouteSpec("$connect", "Connect"), limited],
+                                               kinds=ACCESS | REFUSALS | TRAFFIC)
+    cid = connect(lifecycle, clock)
+    assert isinstance(lifecycle.message(cid, '{"action": "echo"}'), Invoke)  # the burst's one token
+    throttled = lifecycle.message(cid, '{"action": "echo"}')
+    assert isinstance(throttled, SendText) and throttled.route_key == "echo"
+    request_id = json.loads(throttled.text)["requestId"]
+    refused = [r for r in heard if isinstance(r, MessageRefused)]
+    assert refused == [MessageRefused(refused[0].at, cid, "echo", 429, "route echo throttled (burst 1, rate 0/s)")]
+    frame_in = [r for r in heard if isinstance(r, FrameIn)][-1]
+    assert frame_in.invoke is None and frame_in.refused_route == "echo"
+    # The access line names the route and AWS's status, not the no-route Forbidden.
+    assert lines(heard)[-1] == f"{request_id} {cid} MESSAGE echo 429 - \"Too Many Requests\" -"
+    assert activity.refusals
 
 
 def test_no_subscriber_of_access_lines_no_lines_and_no_ids_spent() -> None:

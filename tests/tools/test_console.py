@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 
 import cli
 from emulator.commands.run_local import debug_overrides
-from emulator.core.activity import Invocation, Refused
+from emulator.core.activity import Invocation, MessageRefused, Refused
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import FunctionSpec
 from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
@@ -126,6 +126,18 @@ def test_a_refused_handshake_is_one_line_with_its_reason() -> None:
     record = json.loads(out[0])
     assert record == {"time": record["time"], "type": "refusal", "sourceIp": "127.0.0.1", "path": "/dev",
                       "status": 403, "reason": "API key required: no x-api-key header"}
+
+
+def test_a_message_refused_by_its_route_is_one_line_with_its_reason() -> None:
+    refusal = MessageRefused(NOW, "Yx3kQc0BIAMF1hQ=", "sendMessage", 429, "route sendMessage throttled (burst 5, rate 2/s)")
+    console, out = make_console(quiet=True)
+    console.receive(refusal)
+    assert out == ["14:02:11.357  Yx3kQc0BIAMF1hQ=  sendMessage  refused 429  route sendMessage throttled (burst 5, rate 2/s)"]
+    console, out = make_console(fmt="json")
+    console.receive(refusal)
+    record = json.loads(out[0])
+    assert record == {"time": record["time"], "type": "refusal", "connectionId": "Yx3kQc0BIAMF1hQ=",
+                      "route": "sendMessage", "status": 429, "reason": "route sendMessage throttled (burst 5, rate 2/s)"}
 
 
 def test_quiet_drops_handler_lines_verbose_adds_the_event() -> None:
