@@ -117,9 +117,10 @@ class ConsoleOutput:
 
     def write(self, text: str) -> None:
         with self._lock:
-            self.count += 1
-            if "FLOOD " not in text:
-                self.lines.append(text if len(text) <= KEPT_LINE else text[:100] + "<<long>>")
+            for line in text.split("\n"):  # an invocation's lines come in one write
+                self.count += 1
+                if "FLOOD " not in line:
+                    self.lines.append(line if len(line) <= KEPT_LINE else line[:100] + "<<long>>")
 
     def snapshot(self) -> list[str]:
         with self._lock:

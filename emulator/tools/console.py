@@ -92,12 +92,14 @@ class _Held:
 
 
 def _write_stdout(text: str) -> None:
+    """The console's sink: ``text`` is one line or several joined by newlines."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
 class Console:
-    """Formats run-local's output; see the module docstring."""
+    """Formats run-local's output; see the module docstring. ``write`` is handed one
+    line, or several joined by newlines (an invocation's), and ends each with one."""
 
     def __init__(
         self,
@@ -182,7 +184,19 @@ class Console:
         self.log_line(LogLine(self._clock(), function, line))
 
     def invocation(self, record: Invocation) -> None:
-        """The invocation's line, then the lines it printed."""
+        """The invocation's line, then the lines it printed: one write for all of
+        them (a write and a flush per line cost the gateway ~20 µs of CPU per message,
+        BENCHMARKS.md), so another request's lines never land in between."""
+        lines: list[str] = []
+        write, self._write = self._write, lines.append
+        try:
+            self._invocation(record)
+        finally:
+            self._write = write
+        if lines:
+            write("\n".join(lines))
+
+    def _invocation(self, record: Invocation) -> None:
         invoke, outcome = record.invoke, record.outcome
         held = self._held.pop(invoke.request_id, None)
         status, error_type = _status(outcome, record.injected)

@@ -40,7 +40,7 @@ NOW = datetime(2024, 5, 1, 14, 2, 11, 357000).timestamp()
 
 def make_console(**kwargs: Any) -> tuple[Console, list[str]]:
     out: list[str] = []
-    return Console(write=out.append, clock=lambda: NOW, **kwargs), out
+    return Console(write=lambda text: out.extend(text.split("\n")), clock=lambda: NOW, **kwargs), out
 
 
 def invoke(request_id: str = "r1", function: str = "Echo", route: str = "echo") -> Invoke:
@@ -68,6 +68,16 @@ def test_text_line_per_invocation_with_handler_lines_indented_under_it() -> None
         "    [Echo] END RequestId: r1",
         "    [Echo] REPORT RequestId: r1\tDuration: 4.20 ms",
     ]
+
+
+def test_an_invocation_and_its_lines_are_one_write() -> None:
+    writes: list[str] = []
+    console = Console(write=writes.append, clock=lambda: NOW)
+    run(console, "r1", "Echo", "hello from the handler")
+    console.invocation(Invocation(NOW, invoke(), Succeeded({"statusCode": 200}, 4.21), False))
+    assert len(writes) == 1 and writes[0].count("\n") == 4  # the invocation line and its four lines
+    console.invocation(Invocation(NOW, invoke("r2"), Succeeded(None, 1.0), False))  # printed nothing
+    assert len(writes) == 2 and "\n" not in writes[1]
 
 
 @pytest.mark.parametrize(("outcome", "injected", "status"), [
