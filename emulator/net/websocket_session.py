@@ -42,6 +42,12 @@ NO_STATUS_REASON = "Client-side close frame status not set"
 class WebSocketSession:
     """The server side of one WebSocket connection, from upgrade request to close."""
 
+    # One per open connection: slots keep an idle one small (bench scenario e).
+    __slots__ = (
+        "host", "transport", "secure", "_loop", "protocol", "connection_id", "established", "_handshake",
+        "_fragments", "_fragmented_binary", "_server_close", "_reported_closed", "_close_timer", "_warned_full",
+    )
+
     def __init__(self, host: SessionHost, transport: asyncio.Transport, *, secure: bool) -> None:
         self.host = host
         self.transport = transport
@@ -53,8 +59,7 @@ class WebSocketSession:
         self.protocol = ServerProtocol(max_size=(limits.message_bytes, limits.frame_bytes))
         self.connection_id: str | None = None
         self.established = False
-        self._request: Request | None = None
-        self._handshake: Handshake | None = None
+        self._handshake: Handshake | None = None  # until the handshake is answered
         self._fragments: list[bytes] = []
         self._fragmented_binary = False
         self._server_close: tuple[int, str] | None = None
@@ -106,7 +111,6 @@ class WebSocketSession:
                                       f"not a valid WebSocket upgrade request: {exc}"))
             self.protocol.send_response(response)
             return
-        self._request = request
         local = self.transport.get_extra_info("sockname") or ("", 0)
         handshake = self._handshake = Handshake(
             path=path,
@@ -168,6 +172,9 @@ class WebSocketSession:
             response.headers["Sec-WebSocket-Protocol"] = decision.subprotocol
         self.connection_id = decision.connection_id
         self.established = True
+        # The registry keeps what events need; an idle connection keeps no copy here
+        # (memory per idle connection, bench scenario e).
+        self._handshake = None
         self.host.established(self)
         self.protocol.send_response(response)
         self._flush()
