@@ -32,7 +32,7 @@ TRANSITIONS: Mapping[ConnectionStatus, frozenset[ConnectionStatus]] = {
 """Which status a connection may move to from each status (removal aside)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per connection: slots keep it small (bench e)
 class ConnectionRecord:
     """What the gateway knows about one connection; replaced, never mutated."""
 

@@ -120,6 +120,10 @@ class WebSocketSession:
             secure=self.secure,
             port=int(local[1]),
         )
+        # websockets' parser keeps the Request alive for the connection's whole life
+        # (a local of its parse generator); the Handshake has what we need, so the
+        # header table is emptied rather than held per idle connection (bench e).
+        request.headers.clear()
         decision = self.host.lifecycle.open(handshake)
         if isinstance(decision, Invoke):
             self.connection_id = decision.connection_id
