@@ -76,10 +76,12 @@ async def scenario(ctx: Context) -> ScenarioResult:
     )
     times: dict[str, list[float]] = {}
     floors: list[float] = []  # wsgw: the Broadcast handler's own CPU per timed run, ms
+    gateway_cpu: list[float] = []  # wsgw: the gateway process's own CPU per timed run, ms
     async with shared_targets(ctx) as targets:
         for target, endpoint in targets.items():
             outcome = await targets.attempt(target, _measure_target(ctx, target, endpoint, count, threads,
-                                                                    floors if target == WSGW else None))
+                                                                    floors if target == WSGW else None,
+                                                                    gateway_cpu if target == WSGW else None))
             if outcome is not None:
                 times[target] = outcome
     metric = result.metric("time until all received", "ms", higher_is_better=False, decimals=0,
@@ -97,6 +99,10 @@ async def scenario(ctx: Context) -> ScenarioResult:
         ratio.figures[WSGW] = Figure(tuple(t / f for t, f in zip(times[WSGW], floors)))
         ratio.missing.update({BARE: "no handler", PEER: "its handler runs in a process per invocation"})
         result.details["handler_cpu_ms"] = floors
+        if gateway_cpu:
+            # The gateway's own process (no workers, no moto): what answering the
+            # posts (TLS, HTTP, the lookup) and sending their frames costs it.
+            result.details["gateway_cpu_ms"] = gateway_cpu
     if PEER in times:
         result.notes.append(f"{PEER}: the handler posts to its http://127.0.0.1:<port>/@connections endpoint "
                             "(its events carry domainName 'localhost' without the port)")  # fmt: skip
@@ -115,7 +121,8 @@ def _cpu_ms(pids: list[int]) -> float:
 
 
 async def _measure_target(ctx: Context, target: str, endpoint: Endpoint, count: int, threads: int,
-                          floors: list[float] | None = None) -> list[float]:  # fmt: skip
+                          floors: list[float] | None = None,
+                          gateway_cpu: list[float] | None = None) -> list[float]:  # fmt: skip
     hello = None if target == BARE else '{"action":"hello"}'
     receivers, ids = await open_connections(endpoint.url, count, concurrency=10 if target == PEER else 50, hello=hello)
     senders: list[ClientConnection] = []
@@ -134,6 +141,8 @@ async def _measure_target(ctx: Context, target: str, endpoint: Endpoint, count: 
                 for index in range(ctx.runs + 1):  # the first one is the warm-up
                     pids = await _handler_pids(endpoint) if floors is not None and index > 0 else []
                     cpu_before = _cpu_ms(pids)
+                    gateway_pids = [endpoint.server.pid] if endpoint.server is not None else []
+                    gateway_before = _cpu_ms(gateway_pids)
                     elapsed, _ = await _broadcast(senders[0], receivers, request, f"fanout-{index}")
                     if index == 0:
                         ctx.progress(f"d warm-up {target}: {elapsed * 1000:.0f} ms")
@@ -142,7 +151,11 @@ async def _measure_target(ctx: Context, target: str, endpoint: Endpoint, count: 
                     handler = ""
                     if floors is not None:
                         floors.append(_cpu_ms(pids) - cpu_before)
-                        handler = f" (the handler's own CPU: {floors[-1]:.0f} ms)"
+                        handler = f" (the handler's own CPU: {floors[-1]:.0f} ms"
+                        if gateway_cpu is not None and gateway_pids:
+                            gateway_cpu.append(_cpu_ms(gateway_pids) - gateway_before)
+                            handler += f", the gateway's: {gateway_cpu[-1]:.0f} ms"
+                        handler += ")"
                     ctx.progress(f"d run {index}/{ctx.runs} {target}: all {count} received after "
                                  f"{elapsed * 1000:.0f} ms{handler}")
     finally:

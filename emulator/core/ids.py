@@ -100,3 +100,30 @@ class SequentialIds:
     def message_id(self) -> str:
         return self._next(b"M")
 
+
+
+class RandomUuids:
+    """Random (version 4) UUIDs as text, ``str(uuid.uuid4())``'s shape: the
+    ``x-amzn-RequestId`` of every ``@connections`` answer and Lambda Invoke request
+    ids. Random bytes are read a few hundred UUIDs at a time (a broadcast makes one
+    per post, and ``uuid4()`` makes a ``getrandom`` call and a ``UUID`` object each)."""
+
+    _BATCH = 256
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._offset = 0
+
+    def next(self) -> str:
+        start = self._offset
+        if start >= len(self._hex):
+            self._hex, start = os.urandom(16 * self._BATCH).hex(), 0
+        self._offset = start + 32
+        h = self._hex
+        # RFC 9562 §5.4: version nibble 4; variant bits 10 (the nibble is 8, 9, a or b).
+        return (f"{h[start:start + 8]}-{h[start + 8:start + 12]}-4{h[start + 13:start + 16]}-"
+                f"{_VARIANT[h[start + 16]]}{h[start + 17:start + 20]}-{h[start + 20:start + 32]}")
+
+
+# A random hex digit's two low bits under the RFC 9562 variant bits (binary 10xx).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}

@@ -366,15 +366,11 @@ class ConnectionLifecycle:
         AWS's close frame on these limits is unconfirmed [?]; the $disconnect capture
         after an idle timeout shows 1001 "Going away" [obs] reference §1.3.
         """
-        now = self.clock.now_ms()
         limits = self.model.limits
         return [
-            CloseConnection(record.connection_id, 1001, "Going away")
-            for record in self.registry
-            if record.status is ConnectionStatus.OPEN and (
-                now - record.last_active_at_ms >= limits.idle_timeout_ms
-                or now - record.connected_at_ms >= limits.max_connection_ms
-            )
+            CloseConnection(connection_id, 1001, "Going away")
+            for connection_id in self.registry.open_past(
+                self.clock.now_ms(), limits.idle_timeout_ms, limits.max_connection_ms)
         ]
 
     # -- disconnect -------------------------------------------------------------

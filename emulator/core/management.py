@@ -151,9 +151,10 @@ class ManagementApi:
             raise PayloadTooLargeException(
                 f"Request body exceeded the maximum of {self.limits.post_data_bytes} bytes"
             )
-        record = self.registry.get_open(connection_id)
-        if record is None:
-            # Unknown, closed, or still inside $connect (not yet established) [doc] KC-410.
+        # Unknown, closed, or still inside $connect (not yet established) [doc] KC-410.
+        # Only GET needs the record itself (with its lastActiveAt brought up to date).
+        record = self.registry.get_open(connection_id) if method == "GET" else None
+        if record is None and not self.registry.is_open(connection_id):
             raise GoneException()
         plain = (("x-amzn-RequestId", request_id),)
         if method == "POST":
@@ -165,7 +166,7 @@ class ManagementApi:
             # [obs] hotsock.io keep-alive notes, reference §6.
             self.registry.touch(connection_id, self.clock.now_ms())
             return HttpResponse(200, plain, b""), Deliver(connection_id, request.body)
-        if method == "GET":
+        if record is not None:  # GET
             body = json.dumps(_connection_view(record)).encode()
             headers = plain + (("Content-Type", "application/json"),)
             return HttpResponse(200, headers, body), None

@@ -112,6 +112,12 @@ class ConnectionRegistry:
             return None
         return self._current(record)
 
+    def is_open(self, connection_id: str) -> bool:
+        """Whether :meth:`get_open` would find the connection (without bringing its
+        record's activity up to date: a post's check, once per post)."""
+        record = self._records.get(connection_id)
+        return record is not None and record.status is ConnectionStatus.OPEN and not record.reported_gone
+
     def mark_gone(self, connection_id: str) -> bool:
         """Make the management API treat an open connection as gone (410) while its
         socket stays open: what a stale id looks like on AWS. For fault injection."""
@@ -150,6 +156,21 @@ class ConnectionRegistry:
         """Record activity (an inbound message or an outbound post) for ``lastActiveAt``."""
         if connection_id in self._records:
             self._active[connection_id] = now_ms
+
+    def open_past(self, now_ms: int, idle_ms: int, max_age_ms: int) -> list[str]:
+        """Ids of the OPEN connections without activity for ``idle_ms`` or connected
+        for ``max_age_ms``, at ``now_ms``. For the timeout sweep, which looks at every
+        connection every second: it reads activity without folding it into records
+        (folding would replace the record of every connection that was active)."""
+        active = self._active
+        open_ = ConnectionStatus.OPEN
+        return [
+            connection_id for connection_id, record in self._records.items()
+            if record.status is open_ and (
+                now_ms - active.get(connection_id, record.last_active_at_ms) >= idle_ms
+                or now_ms - record.connected_at_ms >= max_age_ms
+            )
+        ]
 
     def remove(self, connection_id: str) -> ConnectionRecord | None:
         """Forget a connection; returns its last record, or None if it was unknown."""

@@ -1,7 +1,9 @@
 """Plain HTTP on the gateway's port: the ``@connections`` management API.
 
 Any request that is not a WebSocket upgrade lands here (the listener decides from
-the first request head). HTTP/1.1 framing and keep-alive are h11's; what to answer is
+the first request head). HTTP/1.1 framing and keep-alive are h11's, except for the
+everyday ``@connections`` request that arrives whole in one read, which
+``http_fast_path.py`` reads and answers byte for byte as h11 would; what to answer is
 :class:`~emulator.core.management.ManagementApi`'s; this module only moves bytes.
 Requests a mount claims (the inspector, ``http_mount.py``) go to it instead.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from email.utils import formatdate
 from typing import Awaitable
 
@@ -19,7 +20,9 @@ import h11
 
 from ..core.invocation import Invoke
 from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
+from ..core.ids import RandomUuids
 from ..core.management import HttpResponse, ManagementRequest
+from .http_fast_path import Incomplete, format_response, parse_simple_request
 from .http_mount import HttpMount, MountedRequest
 from .session_host import SessionHost
 
@@ -31,6 +34,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # A request head (request line and headers) over 64 KB gets 431, on the first request
 # of a connection (the listener checks it) and on every later one (checked here).
 MAX_HEAD_BYTES = 64 * 1024
+# x-amzn-RequestId values (UUIDs, as AWS's): one getrandom call per few hundred.
+_request_ids = RandomUuids()
 
 
 class HttpSession:
@@ -46,13 +51,48 @@ class HttpSession:
         self._request: h11.Request | None = None
         self._body: list[bytes] = []
         self._size = 0
+        # A simple request's bytes while its body arrives, and its whole size.
+        self._pending = bytearray()
+        self._pending_size = 0
 
     def receive(self, data: bytes) -> None:
         """Call with every chunk of bytes read from the socket."""
-        self.conn.receive_data(data)
+        if self._pending_size:
+            self._pending += data
+            if len(self._pending) < self._pending_size:
+                return
+            data = bytes(self._pending)
+            self._pending, self._pending_size = bytearray(), 0
+        conn = self.conn
+        if conn.our_state is h11.IDLE and conn.their_state is h11.IDLE and not conn.trailing_data[0]:
+            # Between requests with nothing buffered: a whole simple request in
+            # ``data`` is answered here, and h11 stays IDLE for whatever comes next.
+            request = parse_simple_request(data, max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
+            if isinstance(request, Incomplete):
+                self._pending, self._pending_size = bytearray(data), request.size
+                return
+            if request is not None and self._answer_simple(request):
+                return
+        conn.receive_data(data)
         self._process()
 
+    def _answer_simple(self, request: ManagementRequest) -> bool:
+        """Answer a ``@connections`` request read by the fast path; False (nothing
+        done) for the requests h11's path answers (the mount's, Lambda Invoke's)."""
+        target = request.target
+        if is_lambda_path(target) or (self.mount is not None and self.mount.claims(target)):
+            return False
+        if not self.transport.is_closing():
+            self.host.manage(request, _request_ids.next(), self._send_simple)
+        return True
+
+    def _send_simple(self, response: HttpResponse) -> None:
+        self.transport.write(format_response(response, _http_date()))
+
     def receive_eof(self) -> None:
+        if self._pending_size:  # a body cut short: h11 says what that is
+            self.conn.receive_data(bytes(self._pending))
+            self._pending, self._pending_size = bytearray(), 0
         self.conn.receive_data(b"")
         self._process()
 
@@ -111,10 +151,10 @@ class HttpSession:
             (value.decode("latin-1") for name, value in request.headers if name == b"authorization"), None,
         )
         management = ManagementRequest(method=method, target=target, body=body, authorization=authorization)
-        self.host.manage(management, str(uuid.uuid4()), self._send)
+        self.host.manage(management, _request_ids.next(), self._send)
 
     def _answer_lambda(self, method: str, target: str, request: h11.Request, body: bytes) -> None:
-        request_id = str(uuid.uuid4())  # Lambda request ids are UUIDs
+        request_id = _request_ids.next()  # Lambda request ids are UUIDs
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
         model = self.host.lifecycle.model
         parsed = parse_invoke(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.core.ids import AWS_ID_PATTERN, RandomIds, SequentialIds, encode_id, is_aws_id
+from emulator.core.ids import AWS_ID_PATTERN, RandomIds, RandomUuids, SequentialIds, encode_id, is_aws_id
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 
@@ -134,3 +135,15 @@ def test_random_ids_are_encode_id_of_the_random_bytes(monkeypatch: pytest.Monkey
     expected = [encode_id(batch[i:i + 11]) for batch in drawn for i in range(0, len(batch), 12)]
     assert got == expected[:600]
     assert all(is_aws_id(value) for value in got)
+
+
+def test_random_uuids_are_version_4_in_uuid4s_text_form_across_batches() -> None:
+    uuids = RandomUuids()
+    values = [uuids.next() for _ in range(3 * RandomUuids._BATCH + 5)]  # several batches
+    assert len(set(values)) == len(values)
+    for value in values:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value  # lowercase, 8-4-4-4-12
+    # Every variant nibble shows up (the two random bits under it are kept).
+    assert {value[19] for value in values} == set("89ab")

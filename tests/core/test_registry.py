@@ -47,12 +47,17 @@ def test_get_open_only_after_mark_open() -> None:
     registry = ConnectionRegistry()
     registry.add(rec())
     assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert not registry.is_open("AAAAAAAAAAAAAAA=")
     assert registry.get("AAAAAAAAAAAAAAA=") is not None
     opened = registry.mark_open("AAAAAAAAAAAAAAA=")
     assert opened.status is ConnectionStatus.OPEN
     assert registry.get_open("AAAAAAAAAAAAAAA=") == opened
+    assert registry.is_open("AAAAAAAAAAAAAAA=")
     assert registry.get("AAAAAAAAAAAAAAA=") == opened
     assert registry.get_open("unknown") is None
+    assert not registry.is_open("unknown")
+    registry.mark_closing("AAAAAAAAAAAAAAA=")
+    assert registry.get_open("AAAAAAAAAAAAAAA=") is None and not registry.is_open("AAAAAAAAAAAAAAA=")
 
 
 def test_mark_open_keeps_other_fields_and_unknown_raises() -> None:
@@ -122,6 +127,7 @@ def test_mark_gone_hides_an_open_connection_from_get_open() -> None:
     assert registry.get_open("AAAAAAAAAAAAAAA=") is not None
     assert registry.mark_gone("AAAAAAAAAAAAAAA=") is True
     assert registry.get_open("AAAAAAAAAAAAAAA=") is None
+    assert not registry.is_open("AAAAAAAAAAAAAAA=")
     assert registry.get("AAAAAAAAAAAAAAA=") is not None  # still connected
     assert registry.mark_gone("BBBBBBBBBBBBBBB=") is False
 
@@ -182,3 +188,22 @@ def test_activity_is_folded_in_when_read_and_peek_may_lag() -> None:
     removed = registry.remove("AAAAAAAAAAAAAAA=")
     assert removed is not None and removed.last_active_at_ms == 7_000
     assert registry.get("AAAAAAAAAAAAAAA=") is None and len(registry) == 0
+
+
+def test_open_past_finds_idle_and_old_open_connections_from_unfolded_activity() -> None:
+    registry = ConnectionRegistry()
+    for connection_id, at in (("AAAAAAAAAAAAAAA=", 1_000), ("BBBBBBBBBBBBBBB=", 1_000),
+                              ("CCCCCCCCCCCCCCC=", 1_000), ("DDDDDDDDDDDDDDD=", 55_000)):
+        registry.add(rec(connection_id, at=at))
+    for connection_id in ("AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB=", "DDDDDDDDDDDDDDD="):
+        registry.mark_open(connection_id)  # C stays CONNECTING: never swept
+    registry.touch("BBBBBBBBBBBBBBB=", 9_000)  # active lately: not idle
+    # idle 10 s, at most 60 s old: A idle since 1 s; B active at 9 s; D connected at 55 s.
+    assert registry.open_past(15_000, 10_000, 60_000) == ["AAAAAAAAAAAAAAA="]
+    assert registry.open_past(19_000, 10_000, 60_000) == ["AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB="]
+    # A busy connection still has a maximum age.
+    registry.touch("BBBBBBBBBBBBBBB=", 61_000)
+    assert registry.open_past(61_000, 10_000, 60_000) == ["AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB="]
+    # Reading left the activity unfolded, and nothing changed.
+    assert registry.peek("BBBBBBBBBBBBBBB=").last_active_at_ms == 1_000  # type: ignore[union-attr]
+    assert registry.get("BBBBBBBBBBBBBBB=").last_active_at_ms == 61_000  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import struct
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
@@ -19,6 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from conftest import DEADLINE_S, RunningGateway, wait_until
+from emulator.core.management import ManagementRequest
+from emulator.net import http_fast_path
 
 
 def _connection_id(ws: object) -> str:
@@ -252,3 +255,102 @@ def test_post_to_a_connection_that_is_closing_is_gone(probe_gateway: RunningGate
         assert connection_id in probe_gateway.open_connection_ids()  # still closing
         with pytest.raises(client.exceptions.GoneException):
             client.post_to_connection(ConnectionId=connection_id, Data=b"too late")
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["https", "http"])
+def test_boto3s_posts_are_read_by_the_fast_path_not_h11(
+    probe_gateway: RunningGateway, secure: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from emulator.net import http_session
+
+    fast: list[str] = []
+    slow: list[object] = []
+
+    def counting_parse(data: bytes, **limits: int) -> object:
+        request = http_fast_path.parse_simple_request(data, **limits)
+        if isinstance(request, http_fast_path.ManagementRequest):
+            fast.append(request.method)
+        return request
+
+    def counting_answer(self: http_session.HttpSession) -> None:
+        slow.append(self)
+        original_answer(self)
+
+    original_answer = http_session.HttpSession._answer
+    monkeypatch.setattr(http_session, "parse_simple_request", counting_parse)
+    monkeypatch.setattr(http_session.HttpSession, "_answer", counting_answer)
+    client = probe_gateway.management(secure=secure)
+    with connect(probe_gateway.ws_url) as ws:
+        connection_id = _connection_id(ws)
+        for index in range(3):
+            client.post_to_connection(ConnectionId=connection_id, Data=f"post {index}".encode())
+            assert ws.recv(timeout=10) == f"post {index}"
+        assert client.get_connection(ConnectionId=connection_id)["Identity"]["SourceIp"] == "127.0.0.1"
+        with pytest.raises(client.exceptions.GoneException):
+            client.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+        client.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    assert fast == ["POST"] * 3 + ["GET", "POST", "DELETE"]
+    assert slow == []
+
+
+def _read_answers(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` whole HTTP answers (status line and body) from ``sock``."""
+    data = b""
+    answers: list[bytes] = []
+    while len(answers) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[:end]
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            if len(data) >= end + 4 + length:
+                answers.append(head.split(b"\r\n")[0] + b" " + data[end + 4:end + 4 + length])
+                data = data[end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {answers}"
+        data += chunk
+    return answers
+
+
+def test_split_and_pipelined_requests_and_the_fast_path_share_a_connection(probe_gateway: RunningGateway) -> None:
+    # Unsigned GETs get AWS's 403 (Missing Authentication Token): enough to see
+    # the framing. h11 reads the split and pipelined ones, the fast path the whole
+    # one in between; every answer arrives, in order, on one keep-alive connection.
+    request = f"GET /{probe_gateway.local.model.stage}/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\nHost: h\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", probe_gateway.local.port), timeout=DEADLINE_S) as sock:
+        sock.sendall(request.encode())  # whole: the fast path
+        assert _read_answers(sock, 1) == [b"HTTP/1.1 403  " + _FORBIDDEN_BODY]
+        sock.sendall(request[:20].encode())  # split: h11
+        time.sleep(0.2)
+        sock.sendall(request[20:].encode())
+        assert _read_answers(sock, 1) == [b"HTTP/1.1 403  " + _FORBIDDEN_BODY]
+        sock.sendall((request * 2).encode())  # pipelined: h11
+        assert _read_answers(sock, 2) == [b"HTTP/1.1 403  " + _FORBIDDEN_BODY] * 2
+        sock.sendall(request.encode())  # whole again, after h11's cycles
+        assert _read_answers(sock, 1) == [b"HTTP/1.1 403  " + _FORBIDDEN_BODY]
+        post = request.replace("GET", "POST").replace("\r\n\r\n", "\r\nContent-Length: 5\r\n\r\n")
+        sock.sendall(post.encode())  # the head, then its body: kept by the fast path
+        time.sleep(0.2)
+        sock.sendall(b"hel")
+        time.sleep(0.2)
+        sock.sendall(b"lo" + request.encode())  # the body's end and a pipelined request: h11
+        assert _read_answers(sock, 2) == [b"HTTP/1.1 403  " + _FORBIDDEN_BODY] * 2
+
+
+def test_a_body_cut_short_by_the_client_is_a_bad_request_not_an_answer(probe_gateway: RunningGateway) -> None:
+    post = (f"POST /{probe_gateway.local.model.stage}/@connections/AAAAAAAAAAAAAAA%3D HTTP/1.1\r\n"
+            "Host: h\r\nContent-Length: 10\r\n\r\nhello")
+    with socket.create_connection(("127.0.0.1", probe_gateway.local.port), timeout=DEADLINE_S) as sock:
+        sock.sendall(post.encode())
+        time.sleep(0.2)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+_FORBIDDEN_BODY = b'{"message": "Missing Authentication Token"}'
