@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
+from .aws.messaging import create_queues_and_topics
 from .backends import BackendIntegrations
 from .core.activity import Activity
 from .core.arns import execute_api_host
@@ -249,6 +250,13 @@ class LocalGateway:
                     create_tables, self.model.tables,
                     endpoint_url=tables_endpoint, region=self.model.region,
                 )
+            # Queues and topics over HTTP wherever tables go (the embedded moto too).
+            messaging_endpoint = self._tables_endpoint()
+            if messaging_endpoint is not None and (self.model.queues or self.model.topics):
+                await asyncio.to_thread(
+                    create_queues_and_topics, self.model.queues, self.model.topics,
+                    endpoint_url=messaging_endpoint, region=self.model.region,
+                )
             await warm
             lifecycle_args: dict[str, Any] = dict(
                 domain_name=self.domain_name, clock=self.clock, ids=self.ids,
@@ -357,6 +365,11 @@ class LocalGateway:
         new_tables = [table for table in model.tables if table not in self.model.tables]
         if endpoint is not None and new_tables:
             await asyncio.to_thread(create_tables, new_tables, endpoint_url=endpoint, region=model.region)
+        new_queues = [queue for queue in model.queues if queue not in self.model.queues]
+        new_topics = [topic for topic in model.topics if topic not in self.model.topics]
+        if endpoint is not None and (new_queues or new_topics):
+            await asyncio.to_thread(create_queues_and_topics, new_queues, new_topics,
+                                    endpoint_url=endpoint, region=model.region)
 
         def swap() -> None:
             lifecycle.swap_model(model)

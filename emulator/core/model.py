@@ -209,6 +209,27 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue of the template that run-local creates in the embedded AWS
+    services, so that a route's ``AWS`` integration (or a handler) can send to it.
+    ``attributes`` are ``CreateQueue`` attributes, as strings."""
+
+    logical_id: str
+    queue_name: str
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """An SNS topic of the template that run-local creates in the embedded AWS
+    services. ``attributes`` are ``CreateTopic`` attributes, as strings."""
+
+    logical_id: str
+    topic_name: str
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ApiModel:
     """One WebSocket API as run-local serves it."""
 
@@ -218,6 +239,8 @@ class ApiModel:
     routes: Mapping[str, RouteSpec]
     functions: Mapping[str, FunctionSpec]
     tables: tuple[TableSpec, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    topics: tuple[TopicSpec, ...] = ()
     authorizers: Mapping[str, AuthorizerSpec] = field(default_factory=lambda: MappingProxyType({}))
     api_key_selection_expression: str | None = None
     api_id: str = "wsgwlocal1"

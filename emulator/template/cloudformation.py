@@ -31,6 +31,7 @@ from .functions import build_function, functions_by_name, is_supported
 from .intrinsics import Resolver, Scope, pseudo_parameters
 from .parameters import parameter_values
 from .references import LocalReferences
+from .messaging import build_queues, build_topics
 from .tables import build_tables
 from .websocket import access_log_settings, build_routes, read_api, select_api, stage_name, stage_variables
 
@@ -93,6 +94,8 @@ def build_model(
         routes=MappingProxyType(routes),
         functions=MappingProxyType(functions),
         tables=build_tables(resolver, document),
+        queues=build_queues(resolver, document),
+        topics=build_topics(resolver, document),
         authorizers=MappingProxyType(authorizers),
         api_key_selection_expression=settings.api_key_selection_expression,
         api_id=API_ID,

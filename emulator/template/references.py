@@ -41,6 +41,28 @@ def table_name(resolver: Resolver, resource: Resource) -> str:
     return _name_property(resolver, resource, "TableName")
 
 
+def queue_name(resolver: Resolver, resource: Resource) -> str:
+    """The local name of an SQS queue: ``QueueName`` if set, else the logical id, with
+    ``.fifo`` for a FIFO queue (SQS requires the suffix [doc] CFN-SQS; CloudFormation
+    generates a name ending in it). Deliberate difference: CloudFormation's generated
+    names carry the stack name and a random suffix; the logical id is stable locally."""
+    raw = resource.properties.get("QueueName")
+    if raw is not None:
+        return resolver.string(raw, resource.where("QueueName"))
+    fifo = resolver.resolve(resource.properties.get("FifoQueue"), resource.where("FifoQueue"))
+    return resource.logical_id + (".fifo" if fifo in (True, "true", "True") else "")
+
+
+def topic_name(resolver: Resolver, resource: Resource) -> str:
+    """The local name of an SNS topic: ``TopicName`` if set, else the logical id, with
+    ``.fifo`` for a FIFO topic (SNS requires the suffix [doc] CFN-SNS)."""
+    raw = resource.properties.get("TopicName")
+    if raw is not None:
+        return resolver.string(raw, resource.where("TopicName"))
+    fifo = resolver.resolve(resource.properties.get("FifoTopic"), resource.where("FifoTopic"))
+    return resource.logical_id + (".fifo" if fifo in (True, "true", "True") else "")
+
+
 def _name_property(resolver: Resolver, resource: Resource, prop: str) -> str:
     raw = resource.properties.get(prop)
     if raw is None:
@@ -120,7 +142,7 @@ class LocalReferences:
             )
             return f"{lambda_function_arn(self.region, self.account_id, name)}:{qualifier}"
         if kind == "AWS::SQS::Queue":
-            name = _name_property(resolver, resource, "QueueName")
+            name = queue_name(resolver, resource)
             return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
         if kind == "AWS::SNS::Topic":
             return self._topic_arn(resolver, resource)
@@ -149,7 +171,7 @@ class LocalReferences:
         if kind.startswith(_APIGW_V2) and attribute == kind[len(_APIGW_V2):] + "Id":
             return resource.logical_id  # AuthorizerId, IntegrationId, DeploymentId ...
         if kind == "AWS::SQS::Queue":
-            name = _name_property(resolver, resource, "QueueName")
+            name = queue_name(resolver, resource)
             values = {
                 "Arn": f"arn:aws:sqs:{region}:{account}:{name}",
                 "QueueName": name,
@@ -164,8 +186,7 @@ class LocalReferences:
         return None
 
     def _topic_arn(self, resolver: Resolver, resource: Resource) -> str:
-        name = _name_property(resolver, resource, "TopicName")
-        return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{topic_name(resolver, resource)}"
 
 
 class _Guard:

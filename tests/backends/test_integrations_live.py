@@ -90,6 +90,10 @@ def template(backend_port: int, down_port: int) -> dict[str, Any]:
             "TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+        # Created by wsgw in the embedded moto, as the tables are (emulator/aws/messaging.py).
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": QUEUE}},
+        "Orders": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True, "ContentBasedDeduplication": True}},
+        "Alerts": {"Type": "AWS::SNS::Topic"},
         # MOCK $connect: refuses with 403 when ?deny=yes, else 200 (reference §3.5).
         "ConnectRoute": _route("$connect", "ConnectMock"),
         "ConnectMock": _integration("MOCK", TemplateSelectionExpression="\\$default", RequestTemplates={
@@ -224,7 +228,7 @@ def test_aws_integrations_write_to_sqs_and_dynamodb(gateway: RunningGateway) -> 
     endpoint = gateway.local.aws_endpoint_url
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
-    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]  # the template's queue, created by wsgw
     with connect(gateway.ws_url) as client:
         client.send("not json & 100%")  # no route matches and there is no $default...
         assert json.loads(client.recv(timeout=10))["message"] == "Forbidden"
@@ -244,3 +248,17 @@ def test_aws_integrations_write_to_sqs_and_dynamodb(gateway: RunningGateway) -> 
     wait_until(lambda: received(f"bye-{stored['stored']}"))
     item = gateway.dynamodb().get_item(TableName=TABLE, Key={"id": {"S": stored["stored"]}})["Item"]
     assert item["text"] == {"S": "it's \"stored\""}
+
+
+def test_the_templates_queues_and_topics_exist_with_their_attributes(gateway: RunningGateway) -> None:
+    import boto3
+
+    where = dict(endpoint_url=gateway.local.aws_endpoint_url, region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test")
+    sqs = boto3.client("sqs", **where)  # type: ignore[call-overload]
+    # No QueueName: the logical id, with the .fifo SQS requires of a FIFO queue.
+    orders = sqs.get_queue_url(QueueName="Orders.fifo")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=orders, AttributeNames=["All"])["Attributes"]
+    assert attributes["FifoQueue"] == "true" and attributes["ContentBasedDeduplication"] == "true"
+    topics = boto3.client("sns", **where).list_topics()["Topics"]  # type: ignore[call-overload]
+    assert {"TopicArn": "arn:aws:sns:us-east-1:123456789012:Alerts"} in topics
