@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
-from .aws.messaging import create_queues_and_topics
+from .aws.messaging_setup import create_queues_and_topics
 from .backends import BackendIntegrations
 from .core.activity import Activity
 from .core.arns import execute_api_host

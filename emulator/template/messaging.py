@@ -2,7 +2,7 @@
 :class:`TopicSpec`.
 
 Call :func:`build_queues` and :func:`build_topics` once per load; run-local creates
-these in the embedded AWS services (``emulator/aws/messaging.py``), as it creates
+these in the embedded AWS services (``emulator/aws/messaging_setup.py``), as it creates
 the template's DynamoDB tables, so that an ``AWS`` integration writing to a queue or a
 topic works without a set-up step.
 

@@ -90,7 +90,7 @@ def template(backend_port: int, down_port: int) -> dict[str, Any]:
             "TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
-        # Created by wsgw in the embedded moto, as the tables are (emulator/aws/messaging.py).
+        # Created by wsgw in the embedded moto, as the tables are (emulator/aws/messaging_setup.py).
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": QUEUE}},
         "Orders": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True, "ContentBasedDeduplication": True}},
         "Alerts": {"Type": "AWS::SNS::Topic"},

@@ -1,4 +1,4 @@
-"""Tests for emulator.aws.messaging: the template's queues and topics in a real
+"""Tests for emulator.aws.messaging_setup: the template's queues and topics in a real
 (embedded) moto, through boto3 over HTTP."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from emulator.aws.embedded import EmbeddedAws
-from emulator.aws.messaging import create_queues_and_topics
+from emulator.aws.messaging_setup import create_queues_and_topics
 from emulator.core.errors import StartupError
 from emulator.core.model import QueueSpec, TopicSpec
 
