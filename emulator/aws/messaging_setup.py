@@ -8,7 +8,8 @@ It talks to the endpoint over HTTP with boto3, imported only when a template has
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable
 
 from ..core.credentials import DUMMY_CREDENTIALS
 from ..core.errors import StartupError
@@ -31,22 +32,23 @@ def create_queues_and_topics(queues: Iterable[QueueSpec], topics: Iterable[Topic
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
     )
+    # (what, its name, its logical id, the call that creates it)
+    creations: list[tuple[str, str, str, Callable[[], object]]] = []
     if queues:
         sqs = boto3.client("sqs", **where)
-        for queue in queues:
-            try:
-                sqs.create_queue(QueueName=queue.queue_name, Attributes=dict(queue.attributes))
-            except ClientError as exc:
-                raise StartupError(f"could not create queue {queue.queue_name} "
-                                   f"(Resources.{queue.logical_id}): {_message(exc)}") from None
+        creations += [("queue", queue.queue_name, queue.logical_id,
+                       partial(sqs.create_queue, QueueName=queue.queue_name, Attributes=dict(queue.attributes)))
+                      for queue in queues]
     if topics:
         sns = boto3.client("sns", **where)
-        for topic in topics:
-            try:
-                sns.create_topic(Name=topic.topic_name, Attributes=dict(topic.attributes))
-            except ClientError as exc:
-                raise StartupError(f"could not create topic {topic.topic_name} "
-                                   f"(Resources.{topic.logical_id}): {_message(exc)}") from None
+        creations += [("topic", topic.topic_name, topic.logical_id,
+                       partial(sns.create_topic, Name=topic.topic_name, Attributes=dict(topic.attributes)))
+                      for topic in topics]
+    for kind, name, logical_id, create in creations:
+        try:
+            create()
+        except ClientError as exc:
+            raise StartupError(f"could not create {kind} {name} (Resources.{logical_id}): {_message(exc)}") from None
 
 
 def _message(exc: Any) -> str:
