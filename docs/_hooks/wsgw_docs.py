@@ -261,7 +261,7 @@ def _public_types() -> list[tuple[str, ast.ClassDef, dict[str, str]]]:
     init = _parse(TESTING / "__init__.py")
     modules: dict[str, str] = {}
     exported: list[str] = []
-    for node in init.body:
+    for node in ast.walk(init):  # the imports sit under ``if TYPE_CHECKING:`` (loaded lazily)
         if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
             for alias in node.names:
                 modules[alias.asname or alias.name] = node.module

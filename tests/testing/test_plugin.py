@@ -511,3 +511,20 @@ def test_a_malformed_iam_ini_option_is_a_usage_error(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider")
     assert "wsgw_iam_credentials: expected ACCESS_KEY:SECRET" in result.stderr.str() + result.stdout.str()
     assert result.ret != 0
+
+
+def test_every_public_name_is_where_init_says_and_loading_the_plugin_imports_no_gateway() -> None:
+    # The plugin is loaded in every pytest session of an environment with wsgw: it must
+    # not import the gateway (emulator.app and the rest, ~0.5 s) until a test asks.
+    import subprocess
+    import sys
+
+    import emulator.testing as testing
+
+    for name in testing.__all__:
+        assert getattr(testing, name).__name__ == name
+    probe = ("import sys, emulator.testing.plugin as p; "
+             "print(sorted(m for m in ('emulator.app', 'emulator.testing.gateway_pool', 'boto3', 'botocore') "
+             "if m in sys.modules)); print(p.WsgwClient.__name__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "WsgwClient"]
