@@ -35,7 +35,12 @@ def _has_long_number(data: bytes) -> bool:
 def dumps(value: Any) -> bytes:
     """Encode a value made of dicts, lists, str, int, float, bool and None."""
     if orjson is not None:
-        return orjson.dumps(value)
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            # An integer beyond 64 bits (a custom integration's template may write one),
+            # which json encodes; anything json cannot encode either raises TypeError there.
+            pass
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -156,3 +156,25 @@ def test_loads_text_answers_json_and_near_json_as_json_loads_does(value: Any, ju
 def test_loads_text_edge_cases(text: str, stdlib_wire_json: ModuleType) -> None:
     for module in (wire_json, stdlib_wire_json):
         assert _answer(module.loads_text, text) == _answer(json.loads, text)
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30])
+def test_dumps_writes_integers_beyond_64_bits_as_json_does(value: int, stdlib_wire_json: ModuleType) -> None:
+    # A custom integration's event can hold one (its template's output is the event).
+    event = {"n": value, "text": "é"}
+    assert wire_json.dumps(event) == stdlib_wire_json.dumps(event)
+    assert wire_json.loads(wire_json.dumps(event)) == event
+
+
+def test_dumps_still_refuses_what_json_cannot_encode() -> None:
+    with pytest.raises(TypeError):
+        wire_json.dumps({"n": object()})
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30, 2**63 - 1])
+def test_the_worker_decodes_an_event_with_a_long_integer_to_the_int_lambda_would_give(value: int) -> None:
+    from emulator.runtime import worker
+
+    frame = b'{"type":"invoke","event":{"n":' + str(value).encode() + b',"s":"x"}}'
+    decoded = worker._decode(frame)
+    assert type(decoded["event"]["n"]) is int and decoded["event"]["n"] == value
