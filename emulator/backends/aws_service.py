@@ -25,7 +25,6 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-
 from ..core.credentials import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 __all__ = ["ServiceRequest", "UnsupportedService", "json_answer", "service_request"]

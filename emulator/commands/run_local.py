@@ -300,7 +300,8 @@ async def _serve(model: ApiModel, options: GatewayOptions, console: Console | No
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     services = " and the embedded AWS services" if options.aws_endpoint_url is None else ""
-    say(f"wsgw: starting {model.name} (stage {model.stage}): {len(model.functions)} worker{'' if len(model.functions) == 1 else 's'}{services}...")
+    workers = f"{len(model.functions)} worker{'' if len(model.functions) == 1 else 's'}"
+    say(f"wsgw: starting {model.name} (stage {model.stage}): {workers}{services}...")
     await gateway.start()
     assert gateway.tls is not None
     say(f"  WebSocket URL: {gateway.ws_url}")

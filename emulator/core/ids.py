@@ -101,7 +101,6 @@ class SequentialIds:
         return self._next(b"M")
 
 
-
 class RandomUuids:
     """Random (version 4) UUIDs as text, ``str(uuid.uuid4())``'s shape: the
     ``x-amzn-RequestId`` of every ``@connections`` answer and Lambda Invoke request

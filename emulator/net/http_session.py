@@ -18,9 +18,9 @@ from typing import Awaitable
 
 import h11
 
+from ..core.ids import RandomUuids
 from ..core.invocation import Invoke
 from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
-from ..core.ids import RandomUuids
 from ..core.management import HttpResponse, ManagementRequest
 from .http_fast_path import Incomplete, format_response, parse_simple_request
 from .http_mount import HttpMount, MountedRequest

@@ -29,9 +29,9 @@ from .admission import with_admissions
 from .document import read_document
 from .functions import build_function, functions_by_name, is_supported
 from .intrinsics import Resolver, Scope, pseudo_parameters
+from .messaging import build_queues, build_topics
 from .parameters import parameter_values
 from .references import LocalReferences
-from .messaging import build_queues, build_topics
 from .tables import build_tables
 from .websocket import access_log_settings, build_routes, read_api, select_api, stage_name, stage_variables
 

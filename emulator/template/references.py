@@ -46,20 +46,19 @@ def queue_name(resolver: Resolver, resource: Resource) -> str:
     ``.fifo`` for a FIFO queue (SQS requires the suffix [doc] CFN-SQS; CloudFormation
     generates a name ending in it). Deliberate difference: CloudFormation's generated
     names carry the stack name and a random suffix; the logical id is stable locally."""
-    raw = resource.properties.get("QueueName")
-    if raw is not None:
-        return resolver.string(raw, resource.where("QueueName"))
-    fifo = resolver.resolve(resource.properties.get("FifoQueue"), resource.where("FifoQueue"))
-    return resource.logical_id + (".fifo" if fifo in (True, "true", "True") else "")
+    return _fifo_aware_name(resolver, resource, "QueueName", "FifoQueue")
 
 
 def topic_name(resolver: Resolver, resource: Resource) -> str:
     """The local name of an SNS topic: ``TopicName`` if set, else the logical id, with
     ``.fifo`` for a FIFO topic (SNS requires the suffix [doc] CFN-SNS)."""
-    raw = resource.properties.get("TopicName")
-    if raw is not None:
-        return resolver.string(raw, resource.where("TopicName"))
-    fifo = resolver.resolve(resource.properties.get("FifoTopic"), resource.where("FifoTopic"))
+    return _fifo_aware_name(resolver, resource, "TopicName", "FifoTopic")
+
+
+def _fifo_aware_name(resolver: Resolver, resource: Resource, name_prop: str, fifo_prop: str) -> str:
+    if resource.properties.get(name_prop) is not None:
+        return _name_property(resolver, resource, name_prop)
+    fifo = resolver.resolve(resource.properties.get(fifo_prop), resource.where(fifo_prop))
     return resource.logical_id + (".fifo" if fifo in (True, "true", "True") else "")
 
 
