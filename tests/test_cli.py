@@ -215,7 +215,7 @@ def test_shutdown_waits_for_disconnect_and_a_second_signal_stops_waiting(
 def _help_examples() -> list[str]:
     """The ``wsgw ...`` lines of the commands' example blocks (click's ``\\b`` paragraphs)."""
     found = []
-    for command in cli.main.commands.values():
+    for command in cli.commands().values():
         for paragraph in (command.help or "").split("\n\n"):
             if paragraph.lstrip().startswith("\b"):
                 for line in paragraph.splitlines():
@@ -230,12 +230,26 @@ def test_every_example_in_the_help_is_a_valid_command_line(example: str) -> None
     import shlex
 
     name, *args = shlex.split(example)[1:]
-    command = cli.main.commands[name]
+    command = cli.commands()[name]
     root = click.Context(cli.main, info_name="wsgw", **cli.main.context_settings)  # as `wsgw` itself builds it
     command.make_context(name, args, parent=root)  # raises UsageError for a bad option or argument
 
 
 def test_every_command_has_an_example_and_takes_h() -> None:
-    for name, command in cli.main.commands.items():
+    for name, command in cli.commands().items():
         assert "Example" in (command.help or ""), name
         assert CliRunner().invoke(cli.main, [name, "-h"]).exit_code == 0, name
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    # `wsgw post` must not pay for importing the gateway, nor `wsgw run-local` for the
+    # admin commands' modules: the group imports a command's module when it is asked for.
+    probe = ("import sys, click, cli; ctx = click.Context(cli.main); "
+             "before = sorted(m for m in ('emulator.app', 'emulator.commands.admin') if m in sys.modules); "
+             "cli.main.get_command(ctx, 'post'); "
+             "after = sorted(m for m in ('emulator.app', 'emulator.commands.admin') if m in sys.modules); "
+             "print(before, after)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["[]", "['emulator.commands.admin']"]
+    assert [name for name, _ in cli.commands().items()][:2] == ["run-local", "init"]  # the docs' order
+    assert cli.main.get_command(click.Context(cli.main), "no-such-command") is None

@@ -130,6 +130,7 @@ def commands_reference() -> str:
     import cli  # the `wsgw` group; importing it starts nothing
 
     group: click.Group = cli.main
+    commands = cli.commands()  # the group imports a command's module when it is asked for
     root = click.Context(group, info_name="wsgw", **group.context_settings)
     out = [
         _escape(inspect.cleandoc(group.help or "")),
@@ -144,10 +145,10 @@ def commands_reference() -> str:
         "| command | does |",
         "|---|---|",
     ]
-    for name, command in group.commands.items():
+    for name, command in commands.items():
         out.append(f"| [`wsgw {name}`](#wsgw-{name}) | {_cell(command.get_short_help_str(limit=200))} |")
     out.append("")
-    for name, command in group.commands.items():
+    for name, command in commands.items():
         out += _command_section(name, command, root)
     return "\n".join(out)
 
