@@ -43,7 +43,8 @@ def _serve_old(host: str) -> Callable[[], None]:
     server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
     print("PORT", server.get_host_and_port()[1], flush=True)
-    return server.stop
+    stop: Callable[[], None] = server.stop
+    return stop
 
 
 def _serve_memo(host: str) -> Callable[[], None]:
