@@ -207,7 +207,8 @@ def _close_code(reply: bytes) -> int | None:
     (_frame(0x1, b"\xff\xfe"), 1007),                             # invalid UTF-8
     (_frame(0x9, b"p" * 200), 1002),                              # control frame over 125 bytes
     (_frame(0x1, b"a", fin=False) + _frame(0x1, b"b"), 1002),     # new message inside a fragmented one
-])
+], ids=["unmasked", "reserved-opcode", "rsv1", "orphan-continuation", "invalid-utf8", "long-control",
+        "new-inside-fragmented"])  # named: the frames' masks are random, and ids must not be
 def test_malformed_frames_close_with_the_protocol_code(
     probe_gateway: RunningGateway, frames: bytes, code: int,
 ) -> None:
