@@ -24,8 +24,12 @@ $(NODE_STAMP): deploy/package.json deploy/package-lock.json
 run: $(STAMP)
 	$(VENV)/bin/wsgw run-local $(ARGS)
 
+# Whole test files spread over two pytest-xdist workers (the machines have 2 cores);
+# `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 	$(VENV)/bin/python -m mypy
 	$(MAKE) --no-print-directory docs
 

@@ -10,14 +10,16 @@ bundled app's lock) and the Node.js runtime's AWS SDK (``runtime/node_runtime.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .core.errors import WsgwError
 
@@ -107,3 +109,22 @@ def install_lock(source: Path, target: Path, *, what: str, failure: str, complet
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def one_at_a_time(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``output`` (a folder a tool writes) while the block runs:
+    a second process writing the same folder (another ``wsgw run-local`` in the same
+    checkout, a pytest-xdist worker) waits, then finds the first one's result. The lock
+    is an ``flock`` on a file beside the folder, released when its process lets go or dies
+    (POSIX; elsewhere nothing is locked)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(output.parent / f".{output.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..npm import one_at_a_time
 from . import bundled_app
 from .cdk_toolkit import CdkError, Progress, cli_env, ensure_cli, find_cli, first_meaningful_line, run_cdk
 
@@ -157,13 +158,18 @@ def synth(out_dir: Path | None = None, *, staging: bool = False, project: Path |
     cli = ensure_cli(_deploy_dir(root), progress)
     if cli != found:  # just installed: its version is part of the fingerprint
         fingerprint = _fingerprint(root, staging, cli)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / FINGERPRINT_FILE).unlink(missing_ok=True)  # a failed synth must not look fresh
-    command = [str(cli), "synth", "--app", _app_command(), "--output", str(out),
-               "--no-notices", "--quiet"] + ([] if staging else ["--no-staging"])
-    run_cdk(command, cwd=root / "deploy", env=cli_env(hide_credentials=True), what="synthesizing the bundled CDK app",
-            failure="cdk synth failed", timeout_s=SYNTH_TIMEOUT_S, progress=progress)
-    mark_fresh(out, fingerprint)
+    # Two synths into one folder at once would each read files the other is writing.
+    with one_at_a_time(out):
+        if is_fresh(out, fingerprint):  # the other one synthesized it meanwhile
+            return out
+        out.mkdir(parents=True, exist_ok=True)
+        (out / FINGERPRINT_FILE).unlink(missing_ok=True)  # a failed synth must not look fresh
+        command = [str(cli), "synth", "--app", _app_command(), "--output", str(out),
+                   "--no-notices", "--quiet"] + ([] if staging else ["--no-staging"])
+        run_cdk(command, cwd=root / "deploy", env=cli_env(hide_credentials=True),
+                what="synthesizing the bundled CDK app", failure="cdk synth failed", timeout_s=SYNTH_TIMEOUT_S,
+                progress=progress)
+        mark_fresh(out, fingerprint)
     return out
 
 
