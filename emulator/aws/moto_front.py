@@ -6,7 +6,10 @@ connection and a new thread on both sides (BENCHMARKS.md § "Profile findings" i
 This module replaces it, for the moto child process: :func:`serve` runs a WSGI app
 behind an HTTP/1.1 server (h11 parses, on an event loop in a background thread):
 keep-alive, ``Expect: 100-continue``, de-chunked request bodies, ``Connection: close``
-honoured. The app runs *on the loop thread*, one request at a time: moto's backends
+honoured. A handler's everyday call (a whole ``POST`` with a ``Content-Length``, as
+boto3 sends a DynamoDB call) skips h11: :func:`~emulator.net.http_fast_path.parse_simple`
+reads it (h11 took a quarter of moto's CPU per call), and anything it does not take
+goes to h11 as before. The app runs *on the loop thread*, one request at a time: moto's backends
 are not written for concurrency, and handing each request to one worker thread
 instead cost 9-15 % more moto CPU per call (a variant run through
 ``bench.moto_front``). The price: a request whose handling calls back into this same
@@ -31,7 +34,7 @@ import time
 import traceback
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Callable, cast
+from typing import Any, Callable, Iterable, cast
 from urllib.parse import unquote_to_bytes
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
@@ -44,6 +47,7 @@ from moto.core.request import (
 
 from ..net.event_loop import LoopChoice
 from ..net.event_loop import resolve as resolve_loop
+from ..net.http_fast_path import Incomplete, parse_simple
 
 __all__ = ["RunningFront", "serve"]
 
@@ -57,6 +61,7 @@ class RunningFront:
         self.host = host
         self.port = 0
         self.connections_accepted = 0
+        self.requests_read_without_h11 = 0  # tests use it to see the fast path at work
         self._connections: set[_HttpConnection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -129,9 +134,16 @@ def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0, *,
     return front
 
 
+# h11's own limit on a request head (its default max_incomplete_event_size): a longer
+# one goes to h11, which answers 431. A simple request's body is held until whole up to
+# this size; a bigger one goes to h11 too (it reads bodies as they come).
+_MAX_HEAD = 16 * 1024
+_MAX_SIMPLE_BODY = 16 * 1024 * 1024  # BatchWriteItem's limit
+
+
 class _HttpConnection(asyncio.Protocol):
-    """One client connection: h11 parses requests, each is answered in full (app run
-    inline) before the next one is read."""
+    """One client connection: each request is answered in full (app run inline)
+    before the next one is read; the simple ones are read without h11."""
 
     transport: asyncio.Transport
 
@@ -141,6 +153,8 @@ class _HttpConnection(asyncio.Protocol):
         self.request: h11.Request | None = None
         self.body: list[bytes] = []
         self.writing_paused = False
+        self.pending = bytearray()  # a simple request whose body is still arriving
+        self.pending_size = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -151,10 +165,33 @@ class _HttpConnection(asyncio.Protocol):
         self.front._connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        self.h11.receive_data(data)
+        if self.pending_size:
+            self.pending += data
+            if len(self.pending) < self.pending_size:
+                return
+            data = bytes(self.pending)
+            self.pending, self.pending_size = bytearray(), 0
+        parser = self.h11
+        if (not self.writing_paused and parser.their_state is h11.IDLE and not parser.trailing_data[0]
+                and not self.transport.is_closing()):
+            # Between requests with nothing buffered: a whole simple request is
+            # answered here, and h11 stays IDLE for whatever comes next.
+            simple = parse_simple(data, max_head=_MAX_HEAD, max_body=_MAX_SIMPLE_BODY)
+            if isinstance(simple, Incomplete):
+                self.pending, self.pending_size = bytearray(data), simple.size
+                return
+            if simple is not None:
+                self.front.requests_read_without_h11 += 1
+                # HTTP/1.1 without a Connection header: keep-alive (RFC 9112 §9.3).
+                self._respond(simple.method, simple.target, b"1.1", simple.headers, simple.body, keep_alive=True)
+                return
+        parser.receive_data(data)
         self._process()
 
     def eof_received(self) -> bool:
+        if self.pending_size:  # a body cut short: h11 says what that is
+            self.h11.receive_data(bytes(self.pending))
+            self.pending, self.pending_size = bytearray(), 0
         self.h11.receive_data(b"")
         self._process()
         return False  # close our side too
@@ -186,8 +223,13 @@ class _HttpConnection(asyncio.Protocol):
             elif isinstance(event, h11.Data):
                 self.body.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
-                if not self._respond():
-                    self.transport.close()
+                request, body = self.request, b"".join(self.body)
+                assert request is not None
+                self.request, self.body = None, []
+                keep_alive = request.http_version == b"1.1" and not any(
+                    name == b"connection" and b"close" in value.lower() for name, value in request.headers)
+                if not self._respond(request.method, request.target, request.http_version,
+                                     request.headers.raw_items(), body, keep_alive=keep_alive):
                     return
                 # h11 only parses; we write responses ourselves (half its cost per
                 # request), so a new parser takes what follows: a pipelined request or EOF.
@@ -210,24 +252,21 @@ class _HttpConnection(asyncio.Protocol):
             b"Connection: close\r\n\r\n%s" % (status, phrase, len(body), body))
         self.transport.close()
 
-    def _respond(self) -> bool:
-        """Run the app on the request just read and write its whole response; whether
-        the connection stays open (RFC 9112 §9.3)."""
-        request = self.request
-        assert request is not None
-        environ = self._environ(request, b"".join(self.body))
-        self.request, self.body = None, []
+    def _respond(self, method: bytes, target: bytes, http_version: bytes, raw_headers: Iterable[tuple[bytes, bytes]],
+                 body: bytes, *, keep_alive: bool) -> bool:
+        """Run the app on one request and write its whole response; whether the
+        connection stays open (RFC 9112 §9.3: ``keep_alive``, unless the response
+        forbids it). Closes the connection when it does not."""
+        environ = self._environ(method, target, http_version, raw_headers, body)
         status, headers, body = _call_app(self.front.app, environ)
-        keep_alive = request.http_version == b"1.1" and not any(
-            name == b"connection" and b"close" in value.lower() for name, value in request.headers)
         date = self.front._http_date()
         try:
-            head, has_body, keep_alive = _response_head(request.method, status, headers, len(body), keep_alive, date)
+            head, has_body, keep_alive = _response_head(method, status, headers, len(body), keep_alive, date)
         except (ValueError, UnicodeEncodeError):
             _log(environ, "returned a response HTTP/1.1 cannot carry")
             body = b"Internal Server Error\n"
             head, has_body, keep_alive = _response_head(
-                request.method, "500 Internal Server Error", [], len(body), keep_alive, date)
+                method, "500 Internal Server Error", [], len(body), keep_alive, date)
         if not has_body:
             self.transport.write(head)
         elif len(body) < 65536:
@@ -235,13 +274,15 @@ class _HttpConnection(asyncio.Protocol):
         else:  # no copy of a big body
             self.transport.write(head)
             self.transport.write(body)
+        if not keep_alive:
+            self.transport.close()
         return keep_alive
 
-    def _environ(self, request: h11.Request, body: bytes) -> WSGIEnvironment:
+    def _environ(self, method: bytes, target: bytes, http_version: bytes,
+                 raw_headers: Iterable[tuple[bytes, bytes]], body: bytes) -> WSGIEnvironment:
         """The WSGI environ werkzeug's dev server (with moto's ``MotoRequestHandler``
         tweak for underscored S3 metadata headers) would build, except that a chunked
         body arrives de-chunked with its ``CONTENT_LENGTH``."""
-        target = request.target
         path, _, query = target.partition(b"?")
         host: str | None = None
         if path.startswith((b"http://", b"https://")):  # absolute-form (RFC 9112 §3.2.2)
@@ -250,18 +291,18 @@ class _HttpConnection(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername") or ("", 0)
         raw_target = target.decode("latin-1")
         environ: WSGIEnvironment = {
-            "REQUEST_METHOD": request.method.decode("ascii"), "SCRIPT_NAME": "",
+            "REQUEST_METHOD": method.decode("ascii"), "SCRIPT_NAME": "",
             "PATH_INFO": unquote_to_bytes(path).decode("latin-1"), "QUERY_STRING": query.decode("latin-1"),
             "REQUEST_URI": raw_target, "RAW_URI": raw_target,
             "SERVER_NAME": self.front.host, "SERVER_PORT": str(self.front.port),
-            "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("ascii"),
+            "SERVER_PROTOCOL": "HTTP/" + http_version.decode("ascii"),
             "REMOTE_ADDR": peer[0], "REMOTE_PORT": peer[1], "CONTENT_LENGTH": str(len(body)),
             "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
             "wsgi.input_terminated": True, "wsgi.errors": sys.stderr, "wsgi.multithread": False,
             "wsgi.multiprocess": False, "wsgi.run_once": False,
         }
         underscored: list[tuple[str, str]] = []
-        for raw_name, raw_value in request.headers.raw_items():
+        for raw_name, raw_value in raw_headers:
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             if "_" in name:  # X_Foo would pass for X-Foo in WSGI: dropped, as werkzeug does
                 if should_preserve_original_header_name(name):

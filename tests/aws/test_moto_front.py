@@ -49,7 +49,7 @@ def echo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
     payload = json.dumps({
         "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"], "query": environ["QUERY_STRING"],
         "content_length": environ.get("CONTENT_LENGTH"), "body": body.decode("latin-1"),
-        "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING"),
+        "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING"), "target": environ.get("HTTP_X_AMZ_TARGET"),
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]
@@ -98,6 +98,22 @@ def test_dynamodb_calls_through_the_front(moto_front: RunningFront) -> None:
     dynamodb.delete_item(TableName="front", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
     assert dynamodb.scan(TableName="front")["Count"] == 10
     assert "Item" not in dynamodb.get_item(TableName="front", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+
+
+def test_boto3s_dynamodb_calls_are_read_without_h11(moto_front: RunningFront) -> None:
+    dynamodb = _client(moto_front, "dynamodb")
+    dynamodb.create_table(
+        TableName="fast", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
+    before = moto_front.requests_read_without_h11
+    for n in range(5):
+        dynamodb.put_item(TableName="fast", Item={"id": {"S": f"c{n}"}, "at": {"N": str(n)}})
+    dynamodb.delete_item(TableName="fast", Key={"id": {"S": "c0"}})
+    assert dynamodb.get_item(TableName="fast", Key={"id": {"S": "c3"}})["Item"]["at"] == {"N": "3"}
+    assert dynamodb.scan(TableName="fast")["Count"] == 4
+    assert moto_front.requests_read_without_h11 - before == 8  # every call
 
 
 def test_s3_objects_through_the_front(moto_front: RunningFront) -> None:
@@ -156,6 +172,43 @@ def test_two_requests_on_one_connection(echo_front: RunningFront) -> None:
     assert json.loads(connection.getresponse().read())["path"] == "/two"
     assert connection.sock is sock
     assert echo_front.connections_accepted == 1
+    connection.close()
+
+
+def test_a_simple_request_whose_body_comes_later_is_answered_once_whole(echo_front: RunningFront) -> None:
+    # botocore may write a body apart from its head; the two reads make one request.
+    with socket.create_connection(("127.0.0.1", echo_front.port), timeout=5) as sock:
+        sock.sendall(b"POST /late?q=1 HTTP/1.1\r\nHost: x\r\nX-Amz-Target: T.Put\r\nContent-Length: 10\r\n\r\nhalf")
+        sock.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            sock.recv(1024)  # nothing is answered before the body is whole
+        sock.settimeout(5)
+        sock.sendall(b"-whole")
+        raw = sock.recv(65536)
+    echoed = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    assert (echoed["path"], echoed["query"], echoed["body"], echoed["content_length"]) == ("/late", "q=1", "half-whole", "10")
+    assert echoed["target"] == "T.Put"
+    assert echo_front.requests_read_without_h11 == 1
+
+
+def test_a_simple_requests_body_cut_short_is_a_400(echo_front: RunningFront) -> None:
+    with socket.create_connection(("127.0.0.1", echo_front.port), timeout=5) as sock:
+        sock.sendall(b"POST /cut HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
+        sock.shutdown(socket.SHUT_WR)
+        raw = sock.recv(65536)
+    assert raw.startswith(b"HTTP/1.1 400 ")
+    assert echo_front.requests_read_without_h11 == 0
+
+
+def test_simple_and_h11_read_requests_share_a_connection(echo_front: RunningFront) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", echo_front.port, timeout=5)
+    connection.request("POST", "/simple", body=b"one")  # http.client: Host, Content-Length
+    assert json.loads(connection.getresponse().read())["body"] == "one"
+    connection.request("POST", "/chunked", body=iter([b"tw", b"o"]), encode_chunked=True)  # h11's
+    assert json.loads(connection.getresponse().read())["body"] == "two"
+    connection.request("DELETE", "/simple-again")
+    assert json.loads(connection.getresponse().read())["method"] == "DELETE"
+    assert (echo_front.requests_read_without_h11, echo_front.connections_accepted) == (2, 1)
     connection.close()
 
 

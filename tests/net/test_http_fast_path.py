@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.core.management import HttpResponse, ManagementRequest
-from emulator.net.http_fast_path import Incomplete, format_response, parse_simple_request
+from emulator.net.http_fast_path import Incomplete, SimpleRequest, format_response, parse_simple, parse_simple_request
 
 LIMITS = {"max_head": 64 * 1024, "max_body": 1024 * 1024}
 
@@ -30,8 +30,8 @@ BOTO3_POST = (
 )
 
 
-def _h11_reads(data: bytes) -> tuple[str, str, str | None, bytes]:
-    """What the h11 path makes of ``data`` (one request)."""
+def _h11_request(data: bytes) -> tuple[h11.Request, bytes]:
+    """h11's request event and body for ``data`` (one request)."""
     conn = h11.Connection(h11.SERVER)
     conn.receive_data(data)
     request = conn.next_event()
@@ -45,6 +45,12 @@ def _h11_reads(data: bytes) -> tuple[str, str, str | None, bytes]:
             assert isinstance(event, h11.EndOfMessage)
             break
     assert conn.trailing_data == (b"", False)  # nothing left over
+    return request, body
+
+
+def _h11_reads(data: bytes) -> tuple[str, str, str | None, bytes]:
+    """What the h11 path makes of ``data`` (one request)."""
+    request, body = _h11_request(data)
     authorization = next((v.decode("latin-1") for n, v in request.headers if n == b"authorization"), None)
     return request.method.decode(), request.target.decode(), authorization, body
 
@@ -142,8 +148,15 @@ def test_whenever_the_fast_path_reads_a_request_h11_reads_the_same(
         assert isinstance(request, ManagementRequest)
         data = whole
     if request is None:
+        assert parse_simple(data, **LIMITS) is None
         return
     assert (request.method, request.target, request.authorization, request.body) == _h11_reads(data)
+    # The moto front's reading: every header line as h11 hands it to the WSGI environ.
+    simple = parse_simple(data, **LIMITS)
+    assert isinstance(simple, SimpleRequest)
+    h11_request, body = _h11_request(data)
+    assert (simple.method, simple.target, list(simple.headers), simple.body) == (
+        h11_request.method, h11_request.target, h11_request.headers.raw_items(), body)
 
 
 @pytest.mark.parametrize("response", [
