@@ -8,7 +8,7 @@ behind an HTTP/1.1 server (h11 parses, on an event loop in a background thread):
 keep-alive, ``Expect: 100-continue``, de-chunked request bodies, ``Connection: close``
 honoured. A handler's everyday call (a whole ``POST`` with a ``Content-Length``, as
 boto3 sends a DynamoDB call) skips h11: :func:`~emulator.net.http_fast_path.parse_simple`
-reads it (h11 took a quarter of moto's CPU per call), and anything it does not take
+reads it (about 5 % of moto's CPU per call, BENCHMARKS.md), and anything it does not take
 goes to h11 as before. The app runs *on the loop thread*, one request at a time: moto's backends
 are not written for concurrency, and handing each request to one worker thread
 instead cost 9-15 % more moto CPU per call (a variant run through
