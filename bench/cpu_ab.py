@@ -114,9 +114,28 @@ async def _one_run(checkout: Checkout, scenario: str, messages: int) -> tuple[in
     return run.messages + 50 * 20, run.p50_ms, run.msgs_per_s
 
 
-def _median_range(values: list[float]) -> str:
+def median_range(values: list[float], unit: str = "µs", digits: int = 1) -> str:
+    """Per-round differences as their median and range: ``+1.2 µs (range -0.3..+2.0)``."""
     ordered = sorted(values)
-    return f"{statistics.median(ordered):+.1f} µs (range {ordered[0]:+.1f}..{ordered[-1]:+.1f})"
+    return (f"{statistics.median(ordered):+.{digits}f} {unit} "
+            f"(range {ordered[0]:+.{digits}f}..{ordered[-1]:+.{digits}f})")
+
+
+def checkouts_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """A command line that takes ``NAME=PATH`` checkouts (read them with :func:`parse_checkouts`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkouts", nargs="+", metavar="NAME=PATH",
+                        help="a name and a checkout's root folder (the first is the reference)")
+    return parser
+
+
+def parse_checkouts(parser: argparse.ArgumentParser, specs: list[str]) -> list[tuple[str, Path]]:
+    """The ``NAME=PATH`` arguments as (name, resolved folder); a usage error otherwise."""
+    pairs = [spec.partition("=") for spec in specs]
+    if any(not name or not sep or not path for name, sep, path in pairs):
+        parser.error("each checkout is NAME=PATH")
+    return [(name, Path(path).resolve()) for name, _, path in pairs]
 
 
 async def compare(checkouts: list[Checkout], *, scenario: str, rounds: int, messages: int) -> None:
@@ -142,27 +161,22 @@ async def compare(checkouts: list[Checkout], *, scenario: str, rounds: int, mess
     for other in checkouts[1:]:
         gateway = [b - a for a, b in zip(first.gateway_us, other.gateway_us)]
         workers = [b - a for a, b in zip(first.workers_us, other.workers_us)]
-        print(f"  {other.name} − {first.name}, per round: gateway {_median_range(gateway)}, workers {_median_range(workers)}")
+        print(f"  {other.name} − {first.name}, per round: gateway {median_range(gateway)}, workers {median_range(workers)}")
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cpu_ab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkouts", nargs="+", metavar="NAME=PATH",
-                        help="a name and a checkout's root folder (the first is the reference)")
+    parser = checkouts_parser("python -m bench.cpu_ab", __doc__)
     parser.add_argument("--scenario", choices=["a", "b"], default="a",
                         help="a: sequential round trips on one connection; b: 50 connections at once")
     parser.add_argument("--rounds", type=int, default=8, help="rounds (each runs every checkout once)")
     parser.add_argument("--messages", type=int, default=6000, help="timed messages per run (b: in all)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop", help="the gateways' event loop")
     args = parser.parse_args(argv)  # fmt: skip
-    pairs = [spec.partition("=") for spec in args.checkouts]
-    if any(not name or not sep or not path for name, sep, path in pairs):
-        parser.error("each checkout is NAME=PATH")
+    roots = parse_checkouts(parser, args.checkouts)
     checkouts: list[Checkout] = []
     try:
-        for name, _, path in pairs:
-            checkouts.append(Checkout.start(name, Path(path).resolve(), args.loop))
+        for name, root in roots:
+            checkouts.append(Checkout.start(name, root, args.loop))
         asyncio.run(compare(checkouts, scenario=args.scenario, rounds=args.rounds, messages=args.messages))
     finally:
         for checkout in checkouts:

@@ -19,7 +19,6 @@ Linux only.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import boto3
 
 from emulator.core.credentials import DUMMY_CREDENTIALS
 
-from .cpu_ab import cpu_ns
+from .cpu_ab import checkouts_parser, cpu_ns, median_range, parse_checkouts
 
 TABLE = "connections"
 REGION = "us-east-1"
@@ -109,26 +108,20 @@ def compare(children: list[MotoChild], *, rounds: int, calls: int) -> None:
         print(f"  {child.name}: moto {statistics.median(child.ms_per_call):.3f} ms CPU per call")
     first = children[0]
     for other in children[1:]:
-        differences = sorted(b - a for a, b in zip(first.ms_per_call, other.ms_per_call))
-        print(f"  {other.name} − {first.name}, per round: {statistics.median(differences):+.3f} ms "
-              f"(range {differences[0]:+.3f}..{differences[-1]:+.3f})")  # fmt: skip
+        differences = [b - a for a, b in zip(first.ms_per_call, other.ms_per_call)]
+        print(f"  {other.name} − {first.name}, per round: {median_range(differences, 'ms', 3)}")
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.moto_ab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkouts", nargs="+", metavar="NAME=PATH",
-                        help="a name and a checkout's root folder (the first is the reference)")
+    parser = checkouts_parser("python -m bench.moto_ab", __doc__)
     parser.add_argument("--rounds", type=int, default=16, help="rounds (each drives every checkout once)")
     parser.add_argument("--calls", type=int, default=150, help="put + delete pairs per checkout and round")
     args = parser.parse_args(argv)  # fmt: skip
-    pairs = [spec.partition("=") for spec in args.checkouts]
-    if any(not name or not sep or not path for name, sep, path in pairs):
-        parser.error("each checkout is NAME=PATH")
+    roots = parse_checkouts(parser, args.checkouts)
     children: list[MotoChild] = []
     try:
-        for name, _, path in pairs:
-            children.append(MotoChild.start(name, Path(path).resolve()))
+        for name, root in roots:
+            children.append(MotoChild.start(name, root))
         compare(children, rounds=args.rounds, calls=args.calls)
     finally:
         for child in children:
