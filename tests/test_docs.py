@@ -181,6 +181,11 @@ def _makefile_targets() -> set[str]:
     return set(re.findall(r"^([a-z][\w-]*):", text, flags=re.M))
 
 
+def _makefile_variables() -> set[str]:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Z][A-Z0-9_]*)\s*[?:]?=", text, flags=re.M))
+
+
 def _plugin_options() -> set[str]:
     source = (ROOT / "emulator" / "testing" / "plugin.py").read_text(encoding="utf-8")
     return set(re.findall(r'addoption\(\s*"(--[\w-]+)"', source))
@@ -221,6 +226,9 @@ def test_make_lines_name_real_targets_and_run_arguments_parse() -> None:
                     problem = _click_problem(["run-local", *shlex.split(word[len("ARGS="):])])
                     if problem:
                         problems.append(f"{where}: `{line}`: {problem}")
+            elif "=" in word:  # another variable: one the Makefile sets a default for
+                if word.split("=", 1)[0] not in _makefile_variables():
+                    problems.append(f"{where}: `{line}`: the Makefile has no variable {word.split('=', 1)[0]!r}")
             elif not word.startswith("-") and word not in targets:
                 problems.append(f"{where}: `{line}`: the Makefile has no target {word!r}")
     assert not problems, "\n".join(problems)
