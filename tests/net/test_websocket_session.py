@@ -351,8 +351,12 @@ def test_message_over_128_kb_in_small_frames_closes_with_1009(probe_gateway: Run
         # 128 KB exactly, as four 32 KB fragments: accepted ($default-less app: Forbidden).
         ws.send(iter(["y" * (32 * 1024)] * 4))
         assert json.loads(ws.recv(timeout=10))["message"] == "Forbidden"
-        ws.send(iter(["y" * (32 * 1024)] * 4 + ["y"]))
-        assert _closed_code(ws) == 1009
+        try:
+            ws.send(iter(["y" * (32 * 1024)] * 4 + ["y"]))
+        except ConnectionClosed as closed:  # the 1009 came before websockets' final empty fragment went out
+            assert closed.rcvd is not None and closed.rcvd.code == 1009
+        else:
+            assert _closed_code(ws) == 1009
 
 
 def _dump_id(ws: object) -> str:
