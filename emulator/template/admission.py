@@ -47,7 +47,7 @@ def with_admissions(
     models = _models(resolver, document, api_ref)
     validations: dict[str, ModelValidation] = {}
     for resource in document.of_type(_ROUTE):
-        if _created(resolver, resource) and _optional(resolver, resource, "ApiId") == api_ref:
+        if resolver.creates(resource) and _optional(resolver, resource, "ApiId") == api_ref:
             key = _optional(resolver, resource, "RouteKey")
             validation = _validation(resolver, resource, models)
             if validation is not None and isinstance(key, str):
@@ -65,12 +65,6 @@ def with_admissions(
 # -- the resources' properties ------------------------------------------------------
 
 
-def _created(resolver: Resolver, resource: Resource) -> bool:
-    if resource.condition is None:
-        return True
-    return resolver.condition(resource.condition, f"Resources.{resource.logical_id}.Condition")
-
-
 def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
     if prop not in resource.properties:
         return None
@@ -86,7 +80,7 @@ def _models(resolver: Resolver, document: Document, api_ref: Any) -> dict[str, R
     found: dict[str, RequestModel] = {}
     owners: dict[str, str] = {}
     for resource in document.of_type(_MODEL):
-        if not _created(resolver, resource) or _optional(resolver, resource, "ApiId") != api_ref:
+        if not resolver.creates(resource) or _optional(resolver, resource, "ApiId") != api_ref:
             continue
         model = _model(resolver, resource)
         if model.name in owners:
@@ -156,7 +150,7 @@ def _stage_limits(
     """Each route's limits from the served stage (the API's first, as
     ``websocket.stage_name`` chooses it)."""
     for stage in document.of_type(_STAGE):
-        if _created(resolver, stage) and _optional(resolver, stage, "ApiId") == api_ref:
+        if resolver.creates(stage) and _optional(resolver, stage, "ApiId") == api_ref:
             break
     else:
         return {}

@@ -38,9 +38,7 @@ def functions_by_name(resolver: Resolver, document: Document) -> dict[str, Resou
     """Every function of the template that is created, keyed by its local name."""
     found: dict[str, Resource] = {}
     for resource in document.of_type(FUNCTION):
-        if resource.condition is not None and not resolver.condition(
-            resource.condition, f"Resources.{resource.logical_id}.Condition"
-        ):
+        if not resolver.creates(resource):
             continue
         name = function_name(resolver, resource)
         if name in found:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Final, Mapping, Protocol
 
 from ..core.errors import ConfigError
+from .document import Resource
 from .parameters import ParameterValue, Unresolvable
 
 
@@ -134,6 +135,12 @@ class Resolver:
         if text is None:
             raise ConfigError(where, f"must be a string, got {_describe(resolved)}")
         return text
+
+    def creates(self, resource: Resource) -> bool:
+        """Whether the stack creates ``resource``: it has no ``Condition``, or its
+        condition is true (a resource whose condition is false is not created)."""
+        return resource.condition is None or self.condition(
+            resource.condition, f"Resources.{resource.logical_id}.Condition")
 
     def condition(self, name: str, where: str) -> bool:
         """The truth of ``Conditions.<name>``, evaluated once."""

@@ -54,11 +54,7 @@ def build_topics(resolver: Resolver, document: Document) -> tuple[TopicSpec, ...
 
 
 def _created(resolver: Resolver, document: Document, kind: str) -> list[Resource]:
-    return [
-        resource for resource in document.of_type(kind)
-        if resource.condition is None
-        or resolver.condition(resource.condition, f"Resources.{resource.logical_id}.Condition")
-    ]
+    return [resource for resource in document.of_type(kind) if resolver.creates(resource)]
 
 
 def _attributes(resolver: Resolver, resource: Resource, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

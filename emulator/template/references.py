@@ -109,9 +109,7 @@ class LocalReferences:
             if what.startswith("Ref"):  # neither a parameter nor a resource
                 raise ConfigError(where, f"Ref to unknown resource {logical_id!r}")
             raise ConfigError(where, f"{what}: unknown resource {logical_id!r}")
-        if resource.condition is not None and not resolver.condition(
-            resource.condition, f"Resources.{logical_id}.Condition"
-        ):
+        if not resolver.creates(resource):
             # A resource whose Condition is false is not created (Conditions section).
             raise ConfigError(
                 where, f"{what}: resource {logical_id!r} is not created (condition "

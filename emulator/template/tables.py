@@ -29,9 +29,7 @@ def build_tables(resolver: Resolver, document: Document) -> tuple[TableSpec, ...
     """Every created DynamoDB table of the template, in template order."""
     tables = []
     for resource in document.of_type(*TABLE_TYPES):
-        if resource.condition is not None and not resolver.condition(
-            resource.condition, f"Resources.{resource.logical_id}.Condition"
-        ):
+        if not resolver.creates(resource):
             continue
         tables.append(_table(resolver, resource))
     return tuple(tables)

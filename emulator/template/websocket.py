@@ -63,12 +63,6 @@ class ApiSettings:
     api_key_selection_expression: str | None
 
 
-def _created(resolver: Resolver, resource: Resource) -> bool:
-    if resource.condition is None:
-        return True
-    return resolver.condition(resource.condition, f"Resources.{resource.logical_id}.Condition")
-
-
 def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
     if prop not in resource.properties:
         return None
@@ -92,7 +86,7 @@ def select_api(resolver: Resolver, document: Document, wanted: str | None) -> Re
     ``Name`` is ``wanted``. HTTP APIs (``ProtocolType: HTTP``) are ignored."""
     candidates = [
         api for api in document.of_type(WEBSOCKET_API)
-        if _created(resolver, api) and _optional(resolver, api, "ProtocolType") == "WEBSOCKET"
+        if resolver.creates(api) and _optional(resolver, api, "ProtocolType") == "WEBSOCKET"
     ]
     listing = ", ".join(f"{api.logical_id} (Name {_api_name(resolver, api)!r})" for api in candidates)
     if wanted is not None:
@@ -141,13 +135,13 @@ def build_routes(
     with_response = {
         resolver.resolve(response.properties.get("RouteId"), response.where("RouteId"))
         for response in document.of_type(_ROUTE_RESPONSE)
-        if _created(resolver, response) and _belongs(resolver, response, api_ref)
+        if resolver.creates(response) and _belongs(resolver, response, api_ref)
     }
     routes: dict[str, RouteSpec] = {}
     owners: dict[str, str] = {}
     authorizers: dict[str, AuthorizerSpec] = {}
     for resource in document.of_type(_ROUTE):
-        if not _created(resolver, resource) or not _belongs(resolver, resource, api_ref):
+        if not resolver.creates(resource) or not _belongs(resolver, resource, api_ref):
             continue
         route, authorizer = _route(resolver, document, resource, functions, with_response)
         if route.key in routes:
@@ -306,7 +300,7 @@ def _responses(resolver: Resolver, document: Document, integration: Resource) ->
     template order; a ``Ref`` of the integration gives its logical id locally."""
     found: list[IntegrationResponseSpec] = []
     for resource in document.of_type(_INTEGRATION_RESPONSE):
-        if not _created(resolver, resource):
+        if not resolver.creates(resource):
             continue
         if _optional(resolver, resource, "IntegrationId") != integration.logical_id:
             continue
@@ -371,7 +365,7 @@ def stage_variables(resolver: Resolver, document: Document, api: Resource) -> di
     """The ``StageVariables`` of the stage :func:`stage_name` serves."""
     api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
     for stage in document.of_type(_STAGE):
-        if _created(resolver, stage) and _belongs(resolver, stage, api_ref):
+        if resolver.creates(stage) and _belongs(resolver, stage, api_ref):
             variables = _string_map(resolver, stage, "StageVariables")
             for name, value in variables.items():
                 check_stage_variable(name, value, stage.where("StageVariables"))
@@ -384,7 +378,7 @@ def access_log_settings(resolver: Resolver, document: Document, api: Resource) -
     [doc] CFN-STAGE; its ``Format`` checked as AWS checks it (core/access_log.py)."""
     api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
     for stage in document.of_type(_STAGE):
-        if not (_created(resolver, stage) and _belongs(resolver, stage, api_ref)):
+        if not (resolver.creates(stage) and _belongs(resolver, stage, api_ref)):
             continue
         raw = stage.properties.get("AccessLogSettings")
         if raw is None:
@@ -411,7 +405,7 @@ def stage_name(resolver: Resolver, document: Document, api: Resource) -> str:
     ``Deployment``, since CDK relies on ``AutoDeploy``)."""
     api_ref = resolver.ref(api.logical_id, f"Resources.{api.logical_id}")
     for stage in document.of_type(_STAGE):
-        if _created(resolver, stage) and _belongs(resolver, stage, api_ref):
+        if resolver.creates(stage) and _belongs(resolver, stage, api_ref):
             name = _optional_string(resolver, stage, "StageName")
             if name is None:
                 raise ConfigError(stage.where("StageName"), "is required")
