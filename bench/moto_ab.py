@@ -29,7 +29,7 @@ from typing import Any
 
 import boto3
 
-from emulator.core.credentials import DUMMY_CREDENTIALS
+from emulator.core.credentials import DUMMY_CLIENT_ARGUMENTS
 
 from .cpu_ab import checkouts_parser, cpu_ns, median_range, parse_checkouts
 
@@ -59,9 +59,7 @@ class MotoChild:
             raise SystemExit(f"bench.moto_ab: the moto child of {name} ({root}) did not start: {line!r}")
         resource: Any = boto3.resource(
             "dynamodb", endpoint_url=f"http://127.0.0.1:{int(line.split()[1])}", region_name=REGION,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+            **DUMMY_CLIENT_ARGUMENTS,
         )  # fmt: skip
         table = resource.create_table(
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",

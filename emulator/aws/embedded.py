@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from wsgiref.types import WSGIApplication
 
-from ..core.credentials import DUMMY_CREDENTIALS
+from ..core.credentials import DUMMY_CLIENT_ARGUMENTS
 from ..core.errors import StartupError
 from ..core.model import IndexSpec, TableSpec
 
@@ -121,9 +121,7 @@ def create_tables(tables: Iterable[TableSpec], *, endpoint_url: str, region: str
 
     client: Any = boto3.client(
         "dynamodb", endpoint_url=endpoint_url, region_name=region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+        **DUMMY_CLIENT_ARGUMENTS,
     )
     existing = set(client.list_tables().get("TableNames", []))
     for table in tables:

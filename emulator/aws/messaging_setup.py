@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, Iterable
 
-from ..core.credentials import DUMMY_CREDENTIALS
+from ..core.credentials import DUMMY_CLIENT_ARGUMENTS
 from ..core.errors import StartupError
 from ..core.model import QueueSpec, TopicSpec
 
@@ -26,12 +26,7 @@ def create_queues_and_topics(queues: Iterable[QueueSpec], topics: Iterable[Topic
     import boto3  # deferred: ~0.2 s, only for templates with queues or topics
     from botocore.exceptions import ClientError
 
-    where: dict[str, Any] = dict(
-        endpoint_url=endpoint_url, region_name=region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
-    )
+    where: dict[str, Any] = dict(endpoint_url=endpoint_url, region_name=region, **DUMMY_CLIENT_ARGUMENTS)
     # (what, its name, its logical id, the call that creates it)
     creations: list[tuple[str, str, str, Callable[[], object]]] = []
     if queues:

@@ -10,9 +10,10 @@ a user's profile cannot send local traffic to a real account by accident.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
-__all__ = ["DEFAULT_IAM_CREDENTIALS", "DUMMY_ACCESS_KEY", "DUMMY_CREDENTIALS", "DUMMY_SECRET_KEY"]
+__all__ = ["DEFAULT_IAM_CREDENTIALS", "DUMMY_ACCESS_KEY", "DUMMY_CLIENT_ARGUMENTS", "DUMMY_CREDENTIALS",
+           "DUMMY_SECRET_KEY"]
 
 DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"
@@ -24,6 +25,16 @@ DUMMY_CREDENTIALS: Mapping[str, str] = MappingProxyType({
     "AWS_SESSION_TOKEN": DUMMY_SESSION_TOKEN,
 })
 """The environment variables a handler worker gets for the embedded services."""
+
+DUMMY_CLIENT_ARGUMENTS: Mapping[str, Any] = MappingProxyType({
+    "aws_access_key_id": DUMMY_ACCESS_KEY,
+    "aws_secret_access_key": DUMMY_SECRET_KEY,
+    "aws_session_token": DUMMY_SESSION_TOKEN,
+})
+"""The same credentials as keyword arguments of ``boto3.client``/``boto3.resource``,
+for wsgw's own calls to the embedded services (creating tables, queues, topics). Typed
+``Any``: boto3-stubs' overloads reject ``**`` of a mapping of ``str`` beside their
+parameters of other types."""
 
 DEFAULT_IAM_CREDENTIALS: Mapping[str, str] = MappingProxyType({DUMMY_ACCESS_KEY: DUMMY_SECRET_KEY})
 """Access key → secret accepted for ``AWS_IAM`` on ``$connect`` (``--iam-credentials``
