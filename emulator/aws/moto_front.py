@@ -47,7 +47,7 @@ from moto.core.request import (
 
 from ..net.event_loop import LoopChoice
 from ..net.event_loop import resolve as resolve_loop
-from ..net.http_fast_path import Incomplete, parse_simple
+from ..net.http_fast_path import HeldRequest, Incomplete, parse_simple
 
 __all__ = ["RunningFront", "serve"]
 
@@ -153,8 +153,7 @@ class _HttpConnection(asyncio.Protocol):
         self.request: h11.Request | None = None
         self.body: list[bytes] = []
         self.writing_paused = False
-        self.pending = bytearray()  # a simple request whose body is still arriving
-        self.pending_size = 0
+        self.held = HeldRequest()  # a simple request while its body arrives
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -165,12 +164,11 @@ class _HttpConnection(asyncio.Protocol):
         self.front._connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.pending_size:
-            self.pending += data
-            if len(self.pending) < self.pending_size:
+        if self.held.holding:
+            whole = self.held.add(data)
+            if whole is None:
                 return
-            data = bytes(self.pending)
-            self.pending, self.pending_size = bytearray(), 0
+            data = whole
         parser = self.h11
         if (not self.writing_paused and parser.their_state is h11.IDLE and not parser.trailing_data[0]
                 and not self.transport.is_closing()):
@@ -178,7 +176,7 @@ class _HttpConnection(asyncio.Protocol):
             # answered here, and h11 stays IDLE for whatever comes next.
             simple = parse_simple(data, max_head=_MAX_HEAD, max_body=_MAX_SIMPLE_BODY)
             if isinstance(simple, Incomplete):
-                self.pending, self.pending_size = bytearray(data), simple.size
+                self.held.hold(data, simple.size)
                 return
             if simple is not None:
                 self.front.requests_read_without_h11 += 1
@@ -189,9 +187,8 @@ class _HttpConnection(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool:
-        if self.pending_size:  # a body cut short: h11 says what that is
-            self.h11.receive_data(bytes(self.pending))
-            self.pending, self.pending_size = bytearray(), 0
+        if self.held.holding:  # a body cut short: h11 says what that is
+            self.h11.receive_data(self.held.release())
         self.h11.receive_data(b"")
         self._process()
         return False  # close our side too

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..core.management import HttpResponse, ManagementRequest
 
-__all__ = ["Incomplete", "SimpleRequest", "format_response", "parse_simple", "parse_simple_request"]
+__all__ = ["HeldRequest", "Incomplete", "SimpleRequest", "format_response", "parse_simple", "parse_simple_request"]
 
 # RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 # "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
@@ -48,6 +48,38 @@ class Incomplete:
     """A simple request's head, whose body is still on its way: ``size`` bytes in all."""
 
     size: int
+
+
+class HeldRequest:
+    """A simple request's bytes while its body is still arriving. After :class:`Incomplete`
+    a connection calls :meth:`hold` with what it read, then :meth:`add` with each later
+    read, until the request is whole and is parsed again (the gateway's sessions and the
+    embedded moto's front)."""
+
+    def __init__(self) -> None:
+        self._bytes = bytearray()
+        self._size = 0  # the whole request's size; 0: nothing held
+
+    @property
+    def holding(self) -> bool:
+        return self._size > 0
+
+    def hold(self, data: bytes, size: int) -> None:
+        """Keep ``data``, the start of a request of ``size`` bytes in all."""
+        self._bytes, self._size = bytearray(data), size
+
+    def add(self, data: bytes) -> bytes | None:
+        """Add a later read; everything held once the request is whole (a pipelined
+        request behind it included), else None."""
+        self._bytes += data
+        return self.release() if len(self._bytes) >= self._size else None
+
+    def release(self) -> bytes:
+        """Everything held, holding nothing after (at end of file, so that h11 can
+        judge a body cut short)."""
+        data = bytes(self._bytes)
+        self._bytes, self._size = bytearray(), 0
+        return data
 
 
 @dataclass(frozen=True, slots=True)

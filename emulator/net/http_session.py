@@ -22,7 +22,7 @@ from ..core.ids import RandomUuids
 from ..core.invocation import Invoke
 from ..core.lambda_api import accepted_response, invoke_response, is_lambda_path, parse_invoke
 from ..core.management import HttpResponse, ManagementRequest
-from .http_fast_path import Incomplete, format_response, parse_simple_request
+from .http_fast_path import HeldRequest, Incomplete, format_response, parse_simple_request
 from .http_mount import HttpMount, MountedRequest
 from .session_host import SessionHost
 
@@ -51,25 +51,22 @@ class HttpSession:
         self._request: h11.Request | None = None
         self._body: list[bytes] = []
         self._size = 0
-        # A simple request's bytes while its body arrives, and its whole size.
-        self._pending = bytearray()
-        self._pending_size = 0
+        self._held = HeldRequest()  # a simple request while its body arrives
 
     def receive(self, data: bytes) -> None:
         """Call with every chunk of bytes read from the socket."""
-        if self._pending_size:
-            self._pending += data
-            if len(self._pending) < self._pending_size:
+        if self._held.holding:
+            whole = self._held.add(data)
+            if whole is None:
                 return
-            data = bytes(self._pending)
-            self._pending, self._pending_size = bytearray(), 0
+            data = whole
         conn = self.conn
         if conn.our_state is h11.IDLE and conn.their_state is h11.IDLE and not conn.trailing_data[0]:
             # Between requests with nothing buffered: a whole simple request in
             # ``data`` is answered here, and h11 stays IDLE for whatever comes next.
             request = parse_simple_request(data, max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
             if isinstance(request, Incomplete):
-                self._pending, self._pending_size = bytearray(data), request.size
+                self._held.hold(data, request.size)
                 return
             if request is not None and self._answer_simple(request):
                 return
@@ -90,9 +87,8 @@ class HttpSession:
         self.transport.write(format_response(response, _http_date()))
 
     def receive_eof(self) -> None:
-        if self._pending_size:  # a body cut short: h11 says what that is
-            self.conn.receive_data(bytes(self._pending))
-            self._pending, self._pending_size = bytearray(), 0
+        if self._held.holding:  # a body cut short: h11 says what that is
+            self.conn.receive_data(self._held.release())
         self.conn.receive_data(b"")
         self._process()
 

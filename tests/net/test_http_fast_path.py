@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.core.management import HttpResponse, ManagementRequest
-from emulator.net.http_fast_path import Incomplete, SimpleRequest, format_response, parse_simple, parse_simple_request
+from emulator.net.http_fast_path import (
+    HeldRequest, Incomplete, SimpleRequest, format_response, parse_simple, parse_simple_request,
+)
 
 LIMITS = {"max_head": 64 * 1024, "max_body": 1024 * 1024}
 
@@ -105,6 +107,19 @@ def test_a_simple_head_whose_body_is_on_its_way_tells_the_whole_size(cut: int) -
 ])
 def test_everything_else_is_left_to_h11(data: bytes) -> None:
     assert parse_simple_request(data, **LIMITS) is None
+
+
+def test_a_held_request_comes_back_whole_once_its_last_byte_arrives() -> None:
+    held = HeldRequest()
+    assert not held.holding
+    cut = parse_simple_request(BOTO3_POST[:-5], **LIMITS)
+    assert isinstance(cut, Incomplete)
+    held.hold(BOTO3_POST[:-5], cut.size)
+    assert held.holding
+    assert held.add(BOTO3_POST[-5:-1]) is None and held.holding
+    assert held.add(BOTO3_POST[-1:]) == BOTO3_POST and not held.holding
+    held.hold(b"GET /x HTTP/1.1\r\n", 100)
+    assert held.release() == b"GET /x HTTP/1.1\r\n" and not held.holding  # at end of file, for h11
 
 
 def test_the_limits_are_left_to_h11s_path() -> None:
