@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Coroutine, Iterable, Mapping, Sequence, TypeVar
 
 from .aws.embedded import EmbeddedAws, create_tables
 from .aws.messaging_setup import create_queues_and_topics
@@ -31,7 +31,7 @@ from .core.iam_identity import Identity
 from .core.lifecycle import ConnectionLifecycle
 from .core.loopback import LOOPBACK_NAMES, is_loopback_url
 from .core.management import ManagementApi
-from .core.model import ApiModel
+from .core.model import ApiModel, QueueSpec, TableSpec, TopicSpec
 from .core.recording import RecordingLifecycle, RecordingManagement
 from .core.stage_targets import bind_stage_targets
 from .inspector import PREFIX as INSPECTOR_PREFIX
@@ -243,20 +243,9 @@ class LocalGateway:
                     await asyncio.gather(warm, return_exceptions=True)  # then stop() stops them
                     raise
             # The embedded moto created the tables itself; a user-given endpoint on
-            # loopback gets them over HTTP.
-            tables_endpoint = self._tables_endpoint() if self.aws is None else None
-            if tables_endpoint is not None and self.model.tables:
-                await asyncio.to_thread(
-                    create_tables, self.model.tables,
-                    endpoint_url=tables_endpoint, region=self.model.region,
-                )
-            # Queues and topics over HTTP wherever tables go (the embedded moto too).
-            messaging_endpoint = self._tables_endpoint()
-            if messaging_endpoint is not None and (self.model.queues or self.model.topics):
-                await asyncio.to_thread(
-                    create_queues_and_topics, self.model.queues, self.model.topics,
-                    endpoint_url=messaging_endpoint, region=self.model.region,
-                )
+            # loopback gets them over HTTP. Queues and topics go over HTTP to either.
+            await self._create_resources(self.model.region, () if self.aws is not None else self.model.tables,
+                                         self.model.queues, self.model.topics)
             await warm
             lifecycle_args: dict[str, Any] = dict(
                 domain_name=self.domain_name, clock=self.clock, ids=self.ids,
@@ -361,15 +350,11 @@ class LocalGateway:
         model = bind_stage_targets(model)  # Lambda URIs naming the function by stage variable
         if not self.options.throttle:
             model = model.without_throttling()
-        endpoint = self._tables_endpoint()
-        new_tables = [table for table in model.tables if table not in self.model.tables]
-        if endpoint is not None and new_tables:
-            await asyncio.to_thread(create_tables, new_tables, endpoint_url=endpoint, region=model.region)
-        new_queues = [queue for queue in model.queues if queue not in self.model.queues]
-        new_topics = [topic for topic in model.topics if topic not in self.model.topics]
-        if endpoint is not None and (new_queues or new_topics):
-            await asyncio.to_thread(create_queues_and_topics, new_queues, new_topics,
-                                    endpoint_url=endpoint, region=model.region)
+        await self._create_resources(
+            model.region, [table for table in model.tables if table not in self.model.tables],
+            [queue for queue in model.queues if queue not in self.model.queues],
+            [topic for topic in model.topics if topic not in self.model.topics],
+        )  # fmt: skip
 
         def swap() -> None:
             lifecycle.swap_model(model)
@@ -383,6 +368,18 @@ class LocalGateway:
         old code. Raises :class:`~emulator.runtime.invoker.InitFailed` with nothing changed."""
         assert self.invoker is not None, "start() first"
         return await self.invoker.reload(self.model.functions, restart=names)
+
+    async def _create_resources(self, region: str, tables: Sequence[TableSpec], queues: Sequence[QueueSpec],
+                                topics: Sequence[TopicSpec]) -> None:
+        """Create these tables, queues and topics where :meth:`_tables_endpoint` says
+        (nowhere if it says None); at start, and with the new ones after a reload."""
+        endpoint = self._tables_endpoint()
+        if endpoint is None:
+            return
+        if tables:
+            await asyncio.to_thread(create_tables, tables, endpoint_url=endpoint, region=region)
+        if queues or topics:
+            await asyncio.to_thread(create_queues_and_topics, queues, topics, endpoint_url=endpoint, region=region)
 
     def _tables_endpoint(self) -> str | None:
         """Where to create the app's tables: the embedded moto, or a user-given

@@ -82,6 +82,33 @@ def test_aws_endpoint_url_sends_handlers_elsewhere(tmp_path: Path) -> None:
         loop.close()
 
 
+def test_a_reload_creates_the_new_tables_queues_and_topics(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from emulator.core.model import QueueSpec, TopicSpec
+
+    background = GatewayThread(LocalGateway(CHAT_MODEL, GatewayOptions(port=0, tls_dir=tmp_path),
+                                            function_log=lambda function, line: None))
+    gateway = background.start()
+    try:
+        table = replace(CHAT_MODEL.tables[0], table_name="wsgw-chat-added")
+        edited = replace(CHAT_MODEL, tables=(*CHAT_MODEL.tables, table),
+                         queues=(QueueSpec("Added", "added-queue", (("VisibilityTimeout", "45"),)),),
+                         topics=(TopicSpec("Told", "told-topic"),))
+        background.run(gateway.apply_model(edited))
+        where = dict(endpoint_url=gateway.aws_endpoint_url, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing")
+        assert "wsgw-chat-added" in boto3.client("dynamodb", **where).list_tables()["TableNames"]
+        sqs = boto3.client("sqs", **where)
+        url = sqs.get_queue_url(QueueName="added-queue")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "45"
+        topics = [topic["TopicArn"] for topic in boto3.client("sns", **where).list_topics()["Topics"]]
+        assert any(arn.endswith(":told-topic") for arn in topics)
+    finally:
+        background.stop()
+
+
 def test_frame_and_message_limits_are_configurable() -> None:
     model = LocalGateway(CHAT_MODEL, GatewayOptions(frame_bytes=1000, message_bytes=4000)).model
     assert (model.limits.frame_bytes, model.limits.message_bytes) == (1000, 4000)
