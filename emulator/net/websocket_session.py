@@ -27,6 +27,7 @@ from websockets.server import ServerProtocol
 from ..core.events import Handshake
 from ..core.lifecycle import Accept, Reject, SendText
 from ..core.invocation import Invoke
+from .frame_fast_path import next_text_frame, parser_between_frames
 from .session_host import Refusal, SessionHost
 
 log = logging.getLogger("wsgw.server")
@@ -46,6 +47,7 @@ class WebSocketSession:
     __slots__ = (
         "host", "transport", "secure", "_loop", "protocol", "connection_id", "established", "_handshake",
         "_fragments", "_fragmented_binary", "_server_close", "_reported_closed", "_close_timer", "_warned_full",
+        "_parser_idle", "_largest_frame",
     )
 
     def __init__(self, host: SessionHost, transport: asyncio.Transport, *, secure: bool) -> None:
@@ -66,13 +68,39 @@ class WebSocketSession:
         self._reported_closed = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._warned_full = False
+        # Whether websockets' parser waits between frames with nothing buffered (set
+        # after each read it had): then whole text frames are read by frame_fast_path.
+        self._parser_idle = False
+        # The largest frame payload websockets accepts outside a fragmented message.
+        self._largest_frame = min(limits.message_bytes, limits.frame_bytes)
 
     # -- bytes in -----------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
         """Call with every chunk of bytes read from the socket."""
-        self.protocol.receive_data(data)
+        protocol = self.protocol
+        messages: list[bytes] = []
+        if self._parser_idle and protocol.state is State.OPEN:
+            # The everyday message, one whole small text frame, is read here rather
+            # than by websockets' parser (every message's hot path); what follows the
+            # frames read here, if anything, still goes to the parser.
+            offset = 0
+            while (frame := next_text_frame(data, offset, self._largest_frame)) is not None:
+                payload, offset = frame
+                messages.append(payload)
+            if offset == len(data):
+                for payload in messages:
+                    self._on_message(payload, binary=False)
+                return
+            data = data[offset:]
+        protocol.receive_data(data)
+        # As websockets would have it: every frame of the read parsed before any is
+        # handled (a close later in the read is answered before an earlier message's
+        # error closes the connection).
+        for payload in messages:
+            self._on_message(payload, binary=False)
         self._process()
+        self._parser_idle = parser_between_frames(protocol)
 
     def receive_eof(self) -> None:
         self.protocol.receive_eof()
@@ -199,7 +227,11 @@ class WebSocketSession:
             return
         data = b"".join(self._fragments)
         self._fragments = []
-        if self._fragmented_binary:
+        self._on_message(data, binary=self._fragmented_binary)
+
+    def _on_message(self, data: bytes, *, binary: bool) -> None:
+        """One whole message, its frames joined and unmasked."""
+        if binary:
             # Binary frames are not supported: API Gateway closes with 1003
             # [doc] DOCS-binary. Close reason text is unconfirmed [?].
             self.close(CloseCode.UNSUPPORTED_DATA, "Binary frames are not supported")
