@@ -91,6 +91,9 @@ class Listener:
         self.integrations = integrations
         self.ssl_context = ssl_context
         self.connections = OpenConnections()
+        # Connections that began with a TLS handshake, since the start (diagnostics;
+        # tests check that a handler's botocore calls to us come in plain).
+        self.tls_connections = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
@@ -233,6 +236,8 @@ class Listener:
             sock.close()
             return
         secure = first[0] == TLS_RECORD_HANDSHAKE and self.ssl_context is not None
+        if secure:
+            self.tls_connections += 1
         try:
             transport, _ = await loop.connect_accepted_socket(
                 lambda: _Connection(self, secure=secure), sock,

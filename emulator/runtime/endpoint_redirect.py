@@ -1,12 +1,21 @@
-"""Send a handler's calls to the real execute-api hostname to the local gateway.
+"""Send a handler's calls to the real execute-api hostname to the local gateway, and
+its calls to the gateway over plain HTTP.
 
 Many handlers build their management client from the real hostname
 (``https://{API_ID}.execute-api.{region}.amazonaws.com/{stage}`` from environment
 variables) instead of ``requestContext.domainName``. The worker calls :func:`install`
 before it imports the handler; from then on, when botocore's HTTP layer is imported,
 its ``send`` rewrites requests for the emulated API's hostname to the gateway's
-``https://host:port``, keeping path and query. User code is not changed; botocore is
+``http://host:port``, keeping path and query. User code is not changed; botocore is
 only wrapped once it is imported (nothing is loaded up front).
+
+Requests for the gateway's own ``https://host:port`` (the callback URL the AWS docs
+build, ``https://{domainName}/{stage}``) go to ``http://host:port`` too: the gateway
+serves both on one port with the same answers, and TLS between two processes of one
+machine only costs CPU, a quarter of the gateway's per post (BENCHMARKS.md, scenario
+d) and some of the handler's. Deliberate difference: on AWS this call is HTTPS. The
+request is signed before ``send``, and SigV4 signs the host, not the scheme. Other
+clients (``requests``, ``urllib``) still use HTTPS with the local CA.
 
 Stdlib only: the worker runs in isolated mode and loads this file by path.
 """
@@ -24,22 +33,21 @@ from urllib.parse import urlsplit, urlunsplit
 _TARGET_MODULE = "botocore.httpsession"
 
 
-def rewrite(url: str, hosts: frozenset[str], target: str) -> str:
-    """``url`` with its scheme and host:port replaced by ``target``'s when its host is
-    one of ``hosts``; any other URL unchanged."""
+def rewrite(url: str, hosts: frozenset[str], gateway: str) -> str:
+    """``url`` sent to ``http://{gateway}`` (``host:port``) when its host is one of
+    ``hosts`` or it is ``https://{gateway}/...``; any other URL unchanged."""
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in hosts:
+    if (parts.hostname or "").lower() not in hosts and not (parts.scheme == "https" and parts.netloc == gateway):
         return url
-    local = urlsplit(target)
-    return urlunsplit((local.scheme, local.netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit(("http", gateway, parts.path, parts.query, parts.fragment))
 
 
 class _Redirector(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds ``botocore.httpsession`` normally, then wraps ``URLLib3Session.send``."""
 
-    def __init__(self, hosts: frozenset[str], target: str) -> None:
+    def __init__(self, hosts: frozenset[str], gateway: str) -> None:
         self.hosts = hosts
-        self.target = target
+        self.gateway = gateway
         self._inner: importlib.abc.Loader | None = None
 
     def find_spec(
@@ -64,18 +72,19 @@ class _Redirector(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self._inner.exec_module(module)
         session_class: Any = getattr(module, "URLLib3Session")
         original = session_class.send
-        hosts, target = self.hosts, self.target
+        hosts, gateway = self.hosts, self.gateway
 
         def send(session: Any, request: Any) -> Any:
-            request.url = rewrite(request.url, hosts, target)
+            request.url = rewrite(request.url, hosts, gateway)
             return original(session, request)
 
         session_class.send = send
 
 
 def install(hosts: Sequence[str], target: str) -> None:
-    """Redirect botocore requests for ``hosts`` to ``target`` (``https://host:port``).
-    Call before anything imports botocore."""
+    """Redirect botocore requests for ``hosts`` and for ``target`` (the gateway's
+    ``https://host:port``) to the gateway over plain HTTP. Call before anything
+    imports botocore."""
     if _TARGET_MODULE in sys.modules:
         raise RuntimeError("install() must run before botocore is imported")
-    sys.meta_path.insert(0, _Redirector(frozenset(h.lower() for h in hosts), target))
+    sys.meta_path.insert(0, _Redirector(frozenset(h.lower() for h in hosts), urlsplit(target).netloc))

@@ -271,17 +271,30 @@ def test_disconnect_reports_client_close_code_and_reason(probe_gateway: RunningG
         assert connection_id not in probe_gateway.open_connection_ids()
 
 
+def _tls_connections(gateway: RunningGateway) -> int:
+    assert gateway.local.listener is not None
+    return gateway.local.listener.tls_connections
+
+
 def test_wss_on_the_same_port(probe_gateway: RunningGateway) -> None:
     context = ssl.create_default_context(cafile=probe_gateway.ca_cert)
+    before = _tls_connections(probe_gateway)
     with connect(probe_gateway.wss_url, ssl=context) as ws:
         ws.send(json.dumps({"action": "echo", "secure": True}))
         assert ws.recv(timeout=10) == json.dumps({"action": "echo", "secure": True})
+    assert _tls_connections(probe_gateway) == before + 1
 
 
-def test_callback_over_https_from_handler(probe_gateway: RunningGateway) -> None:
+def test_callback_to_https_domain_name_from_handler_comes_in_plain(probe_gateway: RunningGateway) -> None:
+    # The handler's boto3 client is made for https://{domainName}/{stage} on each call
+    # (a new connection each time); inside the worker it goes over plain HTTP
+    # (runtime/endpoint_redirect.py), so the gateway sees no TLS handshake for it.
+    before = _tls_connections(probe_gateway)
     with connect(probe_gateway.ws_url) as ws:
-        ws.send(json.dumps({"action": "callback"}))
-        assert ws.recv(timeout=10) == "callback:" + json.dumps({"action": "callback"})
+        for _ in range(2):
+            ws.send(json.dumps({"action": "callback"}))
+            assert ws.recv(timeout=10) == "callback:" + json.dumps({"action": "callback"})
+    assert _tls_connections(probe_gateway) == before
 
 
 def test_post_to_self_inside_connect_is_gone(probe_gateway: RunningGateway) -> None:
