@@ -92,6 +92,9 @@ class _WorkerPool:
         self._slots = 0  # workers alive or starting, plus slots handed to waiters
         self._waiters: deque[asyncio.Future[WorkerProcess | None]] = deque()
         self._stopping: set[asyncio.Task[int | None]] = set()
+        # Kept once known: asyncio.get_running_loop() asks the kernel for the process id
+        # (CPython 3.11), and a busy function's callers wait here on every message.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def prewarm(self) -> None:
         if not self.workers:
@@ -109,7 +112,10 @@ class _WorkerPool:
         if self._slots < self._limit:
             self._slots += 1
             return await self._start()
-        waiter: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
         self._waiters.append(waiter)
         try:
             handed = await waiter

@@ -126,7 +126,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         # The worker writes REPORT before the result, and the loop reads both fds in
         # the same turn, so this wait is only for output larger than one read.
         if self._last_report != request_id and not self._output_closed.done():
-            self._report_seen = asyncio.get_running_loop().create_future()
+            self._report_seen = self._loop.create_future()
             await within(self._report_seen, _DRAIN_S)
             self._report_seen = None
         return reply
