@@ -52,9 +52,9 @@ from typing import Any, Callable, Literal, TextIO
 from ..core.clock import iso8601_ms
 from ..core.activity import (
     ACCESS, INVOCATIONS, LOGS, REFUSALS, TRAFFIC, AccessLine, Activity, Closed, Connected, FrameIn, FrameOut,
-    Invocation, LogLine, Managed, MessageRefused, Opened, Refused, Subscription,
+    Invocation, LogLine, Managed, MessageRefused, Opened, Refused, Subscription, outcome_status,
 )
-from ..core.invocation import Failed, Outcome, Succeeded, TimedOut
+from ..core.invocation import Failed
 
 Format = Literal["text", "json"]
 
@@ -199,7 +199,8 @@ class Console:
     def _invocation(self, record: Invocation) -> None:
         invoke, outcome = record.invoke, record.outcome
         held = self._held.pop(invoke.request_id, None)
-        status, error_type = _status(outcome, record.injected)
+        status = outcome_status(outcome, record.injected)
+        error_type = outcome.error_type if isinstance(outcome, Failed) else None
         if self.fmt == "json":
             fields: dict[str, Any] = {
                 "time": self._iso(record.at), "type": "invocation", "connectionId": invoke.connection_id,
@@ -333,17 +334,6 @@ class Console:
     @staticmethod
     def _iso(at: float) -> str:
         return iso8601_ms(int(at * 1000))
-
-
-def _status(outcome: Outcome, injected: bool) -> tuple[str, str | None]:
-    """``(status, errorType)``: ok, error (with its type), timeout or injected."""
-    if injected:
-        return "injected", outcome.error_type if isinstance(outcome, Failed) else None
-    if isinstance(outcome, Succeeded):
-        return "ok", None
-    if isinstance(outcome, TimedOut):
-        return "timeout", None
-    return "error", outcome.error_type
 
 
 def _traffic_json(record: object) -> dict[str, Any] | None:
