@@ -47,8 +47,8 @@ def with_admissions(
     models = _models(resolver, document, api_ref)
     validations: dict[str, ModelValidation] = {}
     for resource in document.of_type(_ROUTE):
-        if resolver.creates(resource) and _optional(resolver, resource, "ApiId") == api_ref:
-            key = _optional(resolver, resource, "RouteKey")
+        if resolver.creates(resource) and resolver.optional(resource, "ApiId") == api_ref:
+            key = resolver.optional(resource, "RouteKey")
             validation = _validation(resolver, resource, models)
             if validation is not None and isinstance(key, str):
                 validations[key] = validation
@@ -65,13 +65,6 @@ def with_admissions(
 # -- the resources' properties ------------------------------------------------------
 
 
-def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
-    if prop not in resource.properties:
-        return None
-    value = resolver.resolve(resource.properties[prop], resource.where(prop))
-    return None if value is NO_VALUE else value
-
-
 # -- request models -----------------------------------------------------------------
 
 
@@ -80,7 +73,7 @@ def _models(resolver: Resolver, document: Document, api_ref: Any) -> dict[str, R
     found: dict[str, RequestModel] = {}
     owners: dict[str, str] = {}
     for resource in document.of_type(_MODEL):
-        if not resolver.creates(resource) or _optional(resolver, resource, "ApiId") != api_ref:
+        if not resolver.creates(resource) or resolver.optional(resource, "ApiId") != api_ref:
             continue
         model = _model(resolver, resource)
         if model.name in owners:
@@ -91,14 +84,14 @@ def _models(resolver: Resolver, document: Document, api_ref: Any) -> dict[str, R
 
 
 def _model(resolver: Resolver, resource: Resource) -> RequestModel:
-    name = _optional(resolver, resource, "Name")
+    name = resolver.optional(resource, "Name")
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise ConfigError(resource.where("Name"), f"{name!r} is not a model name (letters and digits, required)")
-    content_type = _optional(resolver, resource, "ContentType")
+    content_type = resolver.optional(resource, "ContentType")
     if content_type is not None and not isinstance(content_type, str):
         raise ConfigError(resource.where("ContentType"), "must be a string")
     where = resource.where("Schema")
-    raw = _optional(resolver, resource, "Schema")
+    raw = resolver.optional(resource, "Schema")
     if isinstance(raw, str):
         # Schema is "Json" in CloudFormation: an object, or the same as JSON text.
         try:
@@ -116,7 +109,7 @@ def _model(resolver: Resolver, resource: Resource) -> RequestModel:
 
 def _validation(resolver: Resolver, route: Resource, models: Mapping[str, RequestModel]) -> ModelValidation | None:
     """The route's validation, or ``None`` when it has no ``RequestModels``."""
-    requested = _optional(resolver, route, "RequestModels")
+    requested = resolver.optional(route, "RequestModels")
     if requested is None or requested == {}:
         return None
     where = route.where("RequestModels")
@@ -130,7 +123,7 @@ def _validation(resolver: Resolver, route: Resource, models: Mapping[str, Reques
             raise ConfigError(f"{where}.{key}", f"{name!r} is not an AWS::ApiGatewayV2::Model of this API "
                               f"(models: {known})")
         chosen[str(key)] = model
-    expression = _optional(resolver, route, "ModelSelectionExpression")
+    expression = resolver.optional(route, "ModelSelectionExpression")
     selector: RouteSelector | None = None
     if expression is not None:
         try:
@@ -150,12 +143,12 @@ def _stage_limits(
     """Each route's limits from the served stage (the API's first, as
     ``websocket.stage_name`` chooses it)."""
     for stage in document.of_type(_STAGE):
-        if resolver.creates(stage) and _optional(resolver, stage, "ApiId") == api_ref:
+        if resolver.creates(stage) and resolver.optional(stage, "ApiId") == api_ref:
             break
     else:
         return {}
-    default = _settings(_optional(resolver, stage, "DefaultRouteSettings"), stage.where("DefaultRouteSettings"))
-    per_route = _optional(resolver, stage, "RouteSettings") or {}
+    default = _settings(resolver.optional(stage, "DefaultRouteSettings"), stage.where("DefaultRouteSettings"))
+    per_route = resolver.optional(stage, "RouteSettings") or {}
     if not isinstance(per_route, dict):
         raise ConfigError(stage.where("RouteSettings"), "must be a map of route key -> route settings")
     overrides: dict[str, tuple[int | None, float | None]] = {}

@@ -66,12 +66,12 @@ def build_function(
     """The spec of one function; raise naming the property that cannot be served.
     ``document`` (the whole template) lets ``Layers`` refer to its layer versions."""
     props = resource.properties
-    package_type = _optional(resolver, resource, "PackageType")
+    package_type = resolver.optional(resource, "PackageType")
     if package_type not in (None, "Zip"):
         raise ConfigError(
             resource.where("PackageType"), f"{package_type} functions are not supported (only Zip)"
         )
-    runtime = _optional(resolver, resource, "Runtime")
+    runtime = resolver.optional(resource, "Runtime")
     if runtime is None:
         raise ConfigError(resource.where("Runtime"), f"is required ({_RUNTIMES})")
     if not isinstance(runtime, str) or not (_PYTHON.fullmatch(runtime) or _NODE.fullmatch(runtime)):
@@ -169,17 +169,10 @@ def _environment(resolver: Resolver, resource: Resource) -> dict[str, str]:
     return result
 
 
-def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
-    if prop not in resource.properties:
-        return None
-    value = resolver.resolve(resource.properties[prop], resource.where(prop))
-    return None if value is NO_VALUE else value
-
-
 def _number(
     resolver: Resolver, resource: Resource, prop: str, *, default: float, low: float, high: float
 ) -> float:
-    value = _optional(resolver, resource, prop)
+    value = resolver.optional(resource, prop)
     if value is None:
         return float(default)
     try:

@@ -136,6 +136,14 @@ class Resolver:
             raise ConfigError(where, f"must be a string, got {_describe(resolved)}")
         return text
 
+    def optional(self, resource: Resource, prop: str) -> Any:
+        """``resource``'s property ``prop``, resolved; None when the property is absent
+        or resolves to ``AWS::NoValue``."""
+        if prop not in resource.properties:
+            return None
+        value = self.resolve(resource.properties[prop], resource.where(prop))
+        return None if value is NO_VALUE else value
+
     def creates(self, resource: Resource) -> bool:
         """Whether the stack creates ``resource``: it has no ``Condition``, or its
         condition is true (a resource whose condition is false is not created)."""

@@ -36,7 +36,7 @@ from ..core.model import (
 from ..core.selection import RouteSelector
 from ..core.stage_targets import StageTarget
 from .document import Document, Resource
-from .intrinsics import NO_VALUE, Resolver
+from .intrinsics import Resolver
 from .lambda_uris import function_of, is_invocation_uri, lambda_target
 from .references import WEBSOCKET_API
 
@@ -63,15 +63,8 @@ class ApiSettings:
     api_key_selection_expression: str | None
 
 
-def _optional(resolver: Resolver, resource: Resource, prop: str) -> Any:
-    if prop not in resource.properties:
-        return None
-    value = resolver.resolve(resource.properties[prop], resource.where(prop))
-    return None if value is NO_VALUE else value
-
-
 def _optional_string(resolver: Resolver, resource: Resource, prop: str) -> str | None:
-    value = _optional(resolver, resource, prop)
+    value = resolver.optional(resource, prop)
     if value is not None and not isinstance(value, str):
         raise ConfigError(resource.where(prop), "must be a string")
     return value
@@ -86,7 +79,7 @@ def select_api(resolver: Resolver, document: Document, wanted: str | None) -> Re
     ``Name`` is ``wanted``. HTTP APIs (``ProtocolType: HTTP``) are ignored."""
     candidates = [
         api for api in document.of_type(WEBSOCKET_API)
-        if resolver.creates(api) and _optional(resolver, api, "ProtocolType") == "WEBSOCKET"
+        if resolver.creates(api) and resolver.optional(api, "ProtocolType") == "WEBSOCKET"
     ]
     listing = ", ".join(f"{api.logical_id} (Name {_api_name(resolver, api)!r})" for api in candidates)
     if wanted is not None:
@@ -121,7 +114,7 @@ def read_api(resolver: Resolver, api: Resource) -> ApiSettings:
 
 
 def _belongs(resolver: Resolver, resource: Resource, api_ref: Any) -> bool:
-    return bool(_optional(resolver, resource, "ApiId") == api_ref)
+    return bool(resolver.optional(resource, "ApiId") == api_ref)
 
 
 def build_routes(
@@ -187,11 +180,11 @@ def _route(
     authorizer: AuthorizerSpec | None = None
     if authorization == "CUSTOM":
         authorizer_key, authorizer = _authorizer(resolver, document, resource, functions)
-    api_key = _optional(resolver, resource, "ApiKeyRequired")
+    api_key = resolver.optional(resource, "ApiKeyRequired")
     if api_key not in (None, True, False, "true", "false"):
         raise ConfigError(resource.where("ApiKeyRequired"), "must be true or false")
     two_way = (
-        _optional(resolver, resource, "RouteResponseSelectionExpression") is not None
+        resolver.optional(resource, "RouteResponseSelectionExpression") is not None
         or resource.logical_id in with_response
     )
     route = RouteSpec(
@@ -212,7 +205,7 @@ def _integration(
     if integration is None or integration.type != _INTEGRATION:
         raise ConfigError(where, f"{target!r} names no AWS::ApiGatewayV2::Integration of this template")
     kind = _optional_string(resolver, integration, "IntegrationType")
-    timeout = _optional(resolver, integration, "TimeoutInMillis")
+    timeout = resolver.optional(integration, "TimeoutInMillis")
     if timeout is not None:
         if isinstance(timeout, str) and timeout.isdigit():
             timeout = int(timeout)
@@ -234,7 +227,7 @@ def _integration(
 
 
 def _string_map(resolver: Resolver, resource: Resource, prop: str) -> dict[str, str]:
-    value = _optional(resolver, resource, prop) or {}
+    value = resolver.optional(resource, prop) or {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(resource.where(prop), "must be a map of strings")
     return {str(k): v for k, v in value.items()}
@@ -302,7 +295,7 @@ def _responses(resolver: Resolver, document: Document, integration: Resource) ->
     for resource in document.of_type(_INTEGRATION_RESPONSE):
         if not resolver.creates(resource):
             continue
-        if _optional(resolver, resource, "IntegrationId") != integration.logical_id:
+        if resolver.optional(resource, "IntegrationId") != integration.logical_id:
             continue
         key = _optional_string(resolver, resource, "IntegrationResponseKey")
         if key is None or not (key == "$default" or (len(key) > 2 and key.startswith("/") and key.endswith("/"))):
@@ -340,7 +333,7 @@ def _authorizer(
     uri = _optional_string(resolver, resource, "AuthorizerUri")
     if uri is None:
         raise ConfigError(resource.where("AuthorizerUri"), "is required for REQUEST authorizers")
-    sources = _optional(resolver, resource, "IdentitySource") or []
+    sources = resolver.optional(resource, "IdentitySource") or []
     if not isinstance(sources, list):
         raise ConfigError(resource.where("IdentitySource"), "must be a list")
     for i, source in enumerate(sources):
