@@ -67,16 +67,27 @@ def _clients(served: Served, n: int) -> Iterator[list[ClientConnection]]:
         yield clients
 
 
+def _tls_connections(served: Served) -> int:
+    assert served.local.listener is not None
+    return served.local.listener.tls_connections
+
+
 def test_a_broadcast_reaches_every_client_with_the_execute_api_host(served: Served) -> None:
+    before = _tls_connections(served)
     with _clients(served, 3) as clients:
         clients[0].send(json.dumps({"action": "sendmessage", "data": "hello"}))
         assert [client.recv(timeout=30) for client in clients] == ["hello"] * 3  # the sender too
+    # Redirected inside the worker to the gateway over plain HTTP (node/endpoint_redirect.mjs).
+    assert _tls_connections(served) == before
 
 
 def test_the_domain_name_form_reaches_every_client(served: Served) -> None:
+    before = _tls_connections(served)
     with _clients(served, 2) as clients:
         clients[1].send(json.dumps({"action": "sendviadomain", "data": "via https://{domainName}/{stage}"}))
         assert {client.recv(timeout=30) for client in clients} == {"via https://{domainName}/{stage}"}
+    # https://{domainName} is the gateway's own port: the worker sends it plain.
+    assert _tls_connections(served) == before
 
 
 def test_a_stale_row_is_deleted_after_a_410(served: Served) -> None:

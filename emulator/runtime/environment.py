@@ -67,7 +67,8 @@ def services_environment(services: LocalServices, caller: Mapping[str, str] | No
     env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{services.gateway}"
     # Handlers that build the callback URL from the API's real hostname reach us too:
     # the worker redirects it inside botocore (endpoint_redirect.py; for Node.js workers,
-    # inside https.request: node/endpoint_redirect.mjs).
+    # inside https.request: node/endpoint_redirect.mjs). Both send it, and calls for
+    # the gateway's own https://{domainName} (the target), over plain HTTP on its port.
     env["WSGW_REDIRECT_HOSTS"] = services.api_hostname
     env["WSGW_REDIRECT_TARGET"] = f"https://{services.gateway}"
     # Our CA first, then the system roots: https to us and to real AWS both work.
