@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -30,7 +31,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable, Iterator, Protocol, TypeVar
 
 from .concurrent import measure_concurrent
 from .lifecycle import REPLY_PREFIX, URL_PREFIX
@@ -121,6 +122,28 @@ def median_range(values: list[float], unit: str = "µs", digits: int = 1) -> str
             f"(range {ordered[0]:+.{digits}f}..{ordered[-1]:+.{digits}f})")
 
 
+class _Child(Protocol):
+    def stop(self) -> None:
+        ...
+
+
+ChildT = TypeVar("ChildT", bound=_Child)
+
+
+@contextlib.contextmanager
+def started(roots: list[tuple[str, Path]], start: Callable[[str, Path], ChildT]) -> Iterator[list[ChildT]]:
+    """Each checkout's child, started in order with ``start(name, root)``; every one
+    started is stopped on the way out, whatever happened meanwhile."""
+    children: list[ChildT] = []
+    try:
+        for name, root in roots:
+            children.append(start(name, root))
+        yield children
+    finally:
+        for child in children:
+            child.stop()
+
+
 def checkouts_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """A command line that takes ``NAME=PATH`` checkouts (read them with :func:`parse_checkouts`)."""
     parser = argparse.ArgumentParser(prog=prog, description=description,
@@ -173,14 +196,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop", help="the gateways' event loop")
     args = parser.parse_args(argv)  # fmt: skip
     roots = parse_checkouts(parser, args.checkouts)
-    checkouts: list[Checkout] = []
-    try:
-        for name, root in roots:
-            checkouts.append(Checkout.start(name, root, args.loop))
+    with started(roots, lambda name, root: Checkout.start(name, root, args.loop)) as checkouts:
         asyncio.run(compare(checkouts, scenario=args.scenario, rounds=args.rounds, messages=args.messages))
-    finally:
-        for checkout in checkouts:
-            checkout.stop()
     return 0
 
 

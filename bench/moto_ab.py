@@ -31,7 +31,7 @@ import boto3
 
 from emulator.core.credentials import DUMMY_CLIENT_ARGUMENTS
 
-from .cpu_ab import checkouts_parser, cpu_ns, median_range, parse_checkouts
+from .cpu_ab import checkouts_parser, cpu_ns, median_range, parse_checkouts, started
 
 TABLE = "connections"
 REGION = "us-east-1"
@@ -115,15 +115,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=16, help="rounds (each drives every checkout once)")
     parser.add_argument("--calls", type=int, default=150, help="put + delete pairs per checkout and round")
     args = parser.parse_args(argv)  # fmt: skip
-    roots = parse_checkouts(parser, args.checkouts)
-    children: list[MotoChild] = []
-    try:
-        for name, root in roots:
-            children.append(MotoChild.start(name, root))
+    with started(parse_checkouts(parser, args.checkouts), MotoChild.start) as children:
         compare(children, rounds=args.rounds, calls=args.calls)
-    finally:
-        for child in children:
-            child.stop()
     return 0
 
 
