@@ -164,11 +164,10 @@ class _HttpConnection(asyncio.Protocol):
         self.front._connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.held.holding:
-            whole = self.held.add(data)
-            if whole is None:
-                return
-            data = whole
+        ready = self.held.feed(data)
+        if ready is None:
+            return
+        data = ready
         parser = self.h11
         if (not self.writing_paused and parser.their_state is h11.IDLE and not parser.trailing_data[0]
                 and not self.transport.is_closing()):

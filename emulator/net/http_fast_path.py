@@ -51,10 +51,10 @@ class Incomplete:
 
 
 class HeldRequest:
-    """A simple request's bytes while its body is still arriving. After :class:`Incomplete`
-    a connection calls :meth:`hold` with what it read, then :meth:`add` with each later
-    read, until the request is whole and is parsed again (the gateway's sessions and the
-    embedded moto's front)."""
+    """A simple request's bytes while its body is still arriving. A connection passes
+    every read through :meth:`feed`; after :class:`Incomplete` it calls :meth:`hold`
+    with what it read, and later reads are kept until the request is whole and is
+    parsed again (the gateway's sessions and the embedded moto's front)."""
 
     def __init__(self) -> None:
         self._bytes = bytearray()
@@ -68,9 +68,12 @@ class HeldRequest:
         """Keep ``data``, the start of a request of ``size`` bytes in all."""
         self._bytes, self._size = bytearray(data), size
 
-    def add(self, data: bytes) -> bytes | None:
-        """Add a later read; everything held once the request is whole (a pipelined
-        request behind it included), else None."""
+    def feed(self, data: bytes) -> bytes | None:
+        """What to parse now: ``data`` itself when nothing is held; else ``data`` is
+        added, and everything held comes back once the request is whole (a pipelined
+        request behind it included), None before."""
+        if not self._size:
+            return data
         self._bytes += data
         return self.release() if len(self._bytes) >= self._size else None
 

@@ -55,11 +55,10 @@ class HttpSession:
 
     def receive(self, data: bytes) -> None:
         """Call with every chunk of bytes read from the socket."""
-        if self._held.holding:
-            whole = self._held.add(data)
-            if whole is None:
-                return
-            data = whole
+        ready = self._held.feed(data)
+        if ready is None:
+            return
+        data = ready
         conn = self.conn
         if conn.our_state is h11.IDLE and conn.their_state is h11.IDLE and not conn.trailing_data[0]:
             # Between requests with nothing buffered: a whole simple request in

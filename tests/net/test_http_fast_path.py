@@ -112,12 +112,13 @@ def test_everything_else_is_left_to_h11(data: bytes) -> None:
 def test_a_held_request_comes_back_whole_once_its_last_byte_arrives() -> None:
     held = HeldRequest()
     assert not held.holding
+    assert held.feed(b"GET /") == b"GET /" and not held.holding  # nothing held: passed through
     cut = parse_simple_request(BOTO3_POST[:-5], **LIMITS)
     assert isinstance(cut, Incomplete)
     held.hold(BOTO3_POST[:-5], cut.size)
     assert held.holding
-    assert held.add(BOTO3_POST[-5:-1]) is None and held.holding
-    assert held.add(BOTO3_POST[-1:]) == BOTO3_POST and not held.holding
+    assert held.feed(BOTO3_POST[-5:-1]) is None and held.holding
+    assert held.feed(BOTO3_POST[-1:]) == BOTO3_POST and not held.holding
     held.hold(b"GET /x HTTP/1.1\r\n", 100)
     assert held.release() == b"GET /x HTTP/1.1\r\n" and not held.holding  # at end of file, for h11
 
