@@ -33,7 +33,7 @@ from emulator.net import event_loop
 from emulator.app import GatewayOptions, LocalGateway, default_max_workers
 from emulator.core.errors import WsgwError
 from emulator.core.invocation import Invoke, Outcome, Succeeded
-from emulator.inspector import InspectorOptions
+from emulator.inspector.server import InspectorOptions
 from emulator.template.loader import load_model
 
 from .lifecycle import announce, raise_open_files_limit, wait_for_stop

@@ -14,7 +14,7 @@ import statistics
 import sys
 from urllib.parse import urlsplit
 
-from emulator.inspector import PREFIX
+from emulator.inspector.server import PREFIX
 
 from .roundtrip import RunResult, measure_run
 from .servers import running_server

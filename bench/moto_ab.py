@@ -19,6 +19,7 @@ Linux only.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -52,7 +53,11 @@ class MotoChild:
             [sys.executable, "-m", "emulator.aws.embedded", "--port", "0"], cwd=root,
             env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
-        assert process.stdout is not None
+        assert process.stdin is not None and process.stdout is not None
+        # No tables: the child creates what this line says before it serves (a checkout
+        # from before 2026-12-07 did not wait for it, and ignores it).
+        process.stdin.write(json.dumps({"region": REGION, "tables": []}) + "\n")
+        process.stdin.flush()
         line = process.stdout.readline()
         if not line.startswith("PORT "):
             process.kill()

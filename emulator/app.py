@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +33,11 @@ from .core.management import ManagementApi
 from .core.model import ApiModel, QueueSpec, TableSpec, TopicSpec
 from .core.recording import RecordingLifecycle, RecordingManagement
 from .core.stage_targets import bind_stage_targets
-from .inspector import PREFIX as INSPECTOR_PREFIX
-from .inspector import Inspector, InspectorOptions, Recorder, Ring
+from .inspector.records import Ring
+from .inspector.recorder import Recorder
+from .inspector.server import PREFIX as INSPECTOR_PREFIX
+from .inspector.server import Inspector, InspectorOptions
+from .net.event_loop import LoopThread
 from .net.listener import Listener, bind_listener
 from .net.session_host import Refusal, RefusalObserver
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
@@ -132,7 +134,13 @@ class LocalGateway:
         observer: InvocationObserver | None = None,
         reload_log: ReloadLog = print_reload_line,
         on_refusal: RefusalObserver | None = None,
+        aws: EmbeddedAws | None = None,
     ) -> None:
+        """``aws``: the embedded moto, already launched by the caller for ``options``
+        (its ``state_dir``) so that its start overlaps the caller's own (run-local);
+        :meth:`start` tells it the tables and :meth:`stop` stops it. By default
+        :meth:`start` launches one itself (unless ``options.aws_endpoint_url``)."""
+        assert aws is None or (options.aws_endpoint_url is None and aws.state_dir == options.state_dir)
         self.model = _with_limits(model, options)
         self.options = options
         self.clock = clock or SystemClock()
@@ -143,7 +151,7 @@ class LocalGateway:
         self.reload_log = reload_log
         self.on_refusal = on_refusal  # hears each handshake refused (run-local prints why)
         self.reloader: Reloader | None = None
-        self.aws: EmbeddedAws | None = None
+        self.aws: EmbeddedAws | None = aws
         self.tls: TlsMaterial | None = None
         self.invoker: Invoker | None = None
         self.provisioner: Provisioner | None = None
@@ -213,10 +221,12 @@ class LocalGateway:
                 hosts.append(self.options.host)
             self.tls = ensure_tls_material(self.options.tls_dir, hosts)
             if self.options.aws_endpoint_url is None:
-                self.aws = EmbeddedAws(state_dir=self.options.state_dir, progress=lambda what: self.reload_log(
-                    f"wsgw: restoring --state-dir {self.options.state_dir}: {what}..."))
+                if self.aws is None:  # else launched by the caller, earlier
+                    self.aws = EmbeddedAws(state_dir=self.options.state_dir)
+                    await self.aws.launch()
+                self.aws.progress = self._restoring
                 # Its URL is known at once: the workers start while moto imports.
-                await self.aws.launch(tables=self.model.tables, region=self.model.region)
+                self.aws.provide_tables(self.model.tables, self.model.region)
             # Start-up lines about the functions' runtime (missing Pythons, installs)
             # go where reload reports go: run-local's console.
             self.provisioner = Provisioner(self.options.runtime, self.reload_log)
@@ -291,6 +301,9 @@ class LocalGateway:
             listener.close()
             await self.stop()
             raise
+
+    def _restoring(self, what: str) -> None:
+        self.reload_log(f"wsgw: restoring --state-dir {self.options.state_dir}: {what}...")
 
     async def _warm(self, provisioner: Provisioner, invoker: Invoker) -> None:
         """Install what the functions need (cached: milliseconds when nothing changed),
@@ -453,22 +466,24 @@ class GatewayThread:
     """A :class:`LocalGateway` on its own event loop in a daemon thread.
 
     For synchronous callers (boto3 in tests, the pytest plugin): ``start()`` blocks
-    until the gateway accepts connections, ``stop()`` until it has shut down.
+    until the gateway accepts connections, ``stop()`` until it has shut down. Pass
+    ``loop_thread`` when something the gateway is given was started on that loop
+    before (the pytest plugin's early moto: ``LocalGateway(aws=...)``).
     """
 
-    def __init__(self, local: LocalGateway) -> None:
+    def __init__(self, local: LocalGateway, loop_thread: LoopThread | None = None) -> None:
         self.local = local
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="wsgw-gateway", daemon=True)
+        self._loop_thread = loop_thread or LoopThread("wsgw-gateway")
+        self.loop = self._loop_thread.loop
 
     def start(self, timeout_s: float = 60.0) -> LocalGateway:
-        self._thread.start()
+        self._loop_thread.start()
         self.run(self.local.start(), timeout_s)
         return self.local
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
         """Run ``coroutine`` on the gateway's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
+        return self._loop_thread.run(coroutine, timeout_s)
 
     def call(self, function: Callable[[], T], timeout_s: float = 30.0) -> T:
         """Run a plain function on the gateway's loop (to read state safely)."""
@@ -477,11 +492,9 @@ class GatewayThread:
         return self.run(wrapper(), timeout_s)
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        if not self._thread.is_alive():
+        if not self._loop_thread.running:
             return
         try:
             self.run(self.local.stop(), timeout_s)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout_s)
-            self.loop.close()
+            self._loop_thread.close(timeout_s)

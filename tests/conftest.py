@@ -153,7 +153,7 @@ def chat_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
 @pytest.fixture(scope="session")
 def inspected_gateway(tls_dir: Path) -> Iterator[RunningGateway]:
     """The bundled chat app with the live inspector on (tests/inspector)."""
-    from emulator.inspector import InspectorOptions
+    from emulator.inspector.server import InspectorOptions
     # Recording from the start: each test sees its own traffic without opening a page
     # first (test_server.py checks the default, recording only while a page is open).
     running = start_gateway(None, tls_dir, inspector=InspectorOptions(record_always=True))

@@ -1,16 +1,20 @@
 """The embedded AWS services handlers talk to: a moto server in a child process.
 
 run-local binds a loopback port and hands the listening socket to the child
-(:meth:`EmbeddedAws.launch`), which creates the app's DynamoDB tables before it
-serves (:meth:`EmbeddedAws.wait_ready`); handler workers get the URL as
+(:meth:`EmbeddedAws.launch`) before it knows the app: the child imports moto (most
+of a second of CPU) while the parent loads the template, then is told the app's
+DynamoDB tables (:meth:`EmbeddedAws.provide_tables`), creates them and serves
+(:meth:`EmbeddedAws.wait_ready`); handler workers get the URL as
 ``AWS_ENDPOINT_URL`` so their unmodified boto3 code reaches it. It runs in its
 own process so that moto's request handling never competes with the gateway's event
 loop for the GIL. The child exits when its stdin closes, so it never outlives us.
 
-Run as ``python -m emulator.aws.embedded --host H (--port P | --fd N) [--state-dir DIR]
-[--tables JSON]``: prints ``PORT <n>`` once serving, or ``ERROR <message>`` and exits 1.
-With a state folder it first restores DynamoDB from it, printing ``PROGRESS <what>`` lines every
-thousand records or items, and journals every change there (emulator/aws/journal_recorder.py).
+Run as ``python -m emulator.aws.embedded --host H (--port P | --fd N) [--state-dir DIR]``,
+then write one line to its stdin: JSON ``{"region": R, "tables": [{"create": CreateTable
+request, "ttl": attribute}]}``. It prints ``PORT <n>`` once serving, or ``ERROR <message>``
+and exits 1. With a state folder it first restores DynamoDB from it, printing ``PROGRESS
+<what>`` lines every thousand records or items, and journals every change there
+(emulator/aws/journal_recorder.py).
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from wsgiref.types import WSGIApplication
 
 from ..core.credentials import DUMMY_CLIENT_ARGUMENTS
 from ..core.errors import StartupError
-from ..core.model import IndexSpec, TableSpec
+
+if TYPE_CHECKING:  # run-local imports this module before the rest of wsgw, to start moto first
+    from ..core.model import IndexSpec, TableSpec
 
 class EmbeddedAws:
     """A moto server child process on a loopback port."""
@@ -49,18 +55,19 @@ class EmbeddedAws:
 
     async def start(self, timeout_s: float = 30.0, *, tables: Iterable[TableSpec] = (),
                     region: str = "us-east-1") -> None:
-        """:meth:`launch`, then :meth:`wait_ready`."""
-        await self.launch(tables=tables, region=region)
+        """:meth:`launch`, :meth:`provide_tables`, then :meth:`wait_ready`."""
+        await self.launch()
+        self.provide_tables(tables, region)
         await self.wait_ready(timeout_s)
 
-    async def launch(self, *, tables: Iterable[TableSpec] = (), region: str = "us-east-1") -> None:
+    async def launch(self) -> None:
         """Start the child; :attr:`endpoint_url` is known when this returns, before moto
         answers, so workers can start meanwhile (requests wait in the listen backlog).
+        Call it as early as possible: the child spends most of a second importing moto
+        (and restores ``state_dir``, if set) before it needs :meth:`provide_tables`.
 
-        We bind the port and hand the listening socket to the child. Before it serves,
-        the child restores ``state_dir`` (if set) and creates ``tables`` in ``region``
-        (existing ones kept) through its own app: no HTTP round trips, and the gateway
-        never imports boto3 to start. Raises StartupError if the port cannot be bound."""
+        We bind the port and hand the listening socket to the child. Raises
+        StartupError if the port cannot be bound."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
             listener = socket.create_server((self.host, 0), family=family, backlog=128)
@@ -70,9 +77,6 @@ class EmbeddedAws:
             arguments = ["--host", self.host, "--fd", str(listener.fileno())]
             if self.state_dir is not None:
                 arguments += ["--state-dir", str(self.state_dir)]
-            requests = [_table_requests(table) for table in tables]
-            if requests:
-                arguments += ["--tables", json.dumps({"region": region, "tables": requests})]
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "emulator.aws.embedded", *arguments,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),),
@@ -80,6 +84,15 @@ class EmbeddedAws:
                 stderr=None if self.state_dir is not None else subprocess.DEVNULL,
             )
             self.port = int(listener.getsockname()[1])
+
+    def provide_tables(self, tables: Iterable[TableSpec], region: str) -> None:
+        """Tell the launched child the app's tables (once, before :meth:`wait_ready`):
+        it creates them in ``region`` (existing ones, restored from ``state_dir``, are
+        kept) through its own app, with no HTTP round trips, and the gateway never
+        imports boto3 to start."""
+        assert self.process is not None and self.process.stdin is not None, "launch() first"
+        spec = {"region": region, "tables": [_table_requests(table) for table in tables]}
+        self.process.stdin.write(json.dumps(spec).encode() + b"\n")
 
     async def wait_ready(self, timeout_s: float = 30.0) -> None:
         """Wait until moto answers (``timeout_s`` bounds each thousand records replayed
@@ -201,8 +214,6 @@ def _main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket")
     parser.add_argument("--state-dir", type=Path, default=None)
-    parser.add_argument("--tables", type=json.loads, default=None,
-                        help='JSON {"region": R, "tables": [{"create": CreateTable request, "ttl": attribute}]}')
     args = parser.parse_args()
     # Ctrl-C in a terminal reaches the whole process group: we stop when the parent
     # closes our stdin, after its connections' $disconnect handlers had moto to talk to.
@@ -219,16 +230,14 @@ def _main() -> None:
                 app, args.state_dir, progress=lambda what: print("PROGRESS", what, flush=True),
             )
             app = JournalingApp(app, journal)
-        if args.tables:
-            _create_tables_in_process(app, args.tables)
+        line = sys.stdin.readline()  # the app's tables: EmbeddedAws.provide_tables
+        if line:  # else the parent stopped (or died) before it knew them
+            _create_tables_in_process(app, json.loads(line))
+            listener = socket.socket(fileno=args.fd) if args.fd is not None else None
+            _serve(app, args.host, args.port, listener)
     except StartupError as exc:
         print("ERROR", exc, flush=True)  # EmbeddedAws.wait_ready raises it in the parent
-        if journal is not None:
-            journal.close()
         sys.exit(1)
-    try:
-        listener = socket.socket(fileno=args.fd) if args.fd is not None else None
-        _serve(app, args.host, args.port, listener)
     finally:
         if journal is not None:
             journal.close()

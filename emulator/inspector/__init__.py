@@ -7,13 +7,12 @@ page's HTTP side, a mount on net's listener; ``index.html``, ``inspector.js`` an
 
 May import: ``core`` (the values it records) and ``net`` (the mount contract it
 implements); the composition root wires it, nothing below ``app`` imports it.
+
+Import from the modules themselves (``emulator.inspector.server`` and so on): this
+package's own import stays free, because run-local reads :data:`DEFAULT_RING_SIZE`
+for its options before the rest of wsgw is imported (emulator/commands/run_local.py).
 """
 
-from .records import DEFAULT_RING_SIZE, Ring
-from .recorder import Recorder, RecordingLifecycle, RecordingManagement
-from .server import PREFIX, Inspector, InspectorOptions
+__all__ = ["DEFAULT_RING_SIZE"]
 
-__all__ = [
-    "DEFAULT_RING_SIZE", "Inspector", "InspectorOptions", "PREFIX", "Recorder", "RecordingLifecycle",
-    "RecordingManagement", "Ring",
-]
+DEFAULT_RING_SIZE = 10_000  # records kept (run-local --inspector-records)

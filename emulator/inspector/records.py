@@ -22,6 +22,7 @@ from typing import Iterator
 
 # The records are the gateway's one stream of what happened (core/activity.py): the
 # ring keeps the newest of them, as the console and the pytest plugin hear the same.
+from . import DEFAULT_RING_SIZE
 from ..core.activity import (
     AccessLine, Closed, Connected, FrameIn, FrameOut, Invocation, LogLine, Managed, MessageRefused, Opened, Record,
     Refused,
@@ -32,7 +33,6 @@ __all__ = [
     "Invocation", "LogLine", "Managed", "MessageRefused", "Opened", "Record", "Refused", "Ring",
 ]
 
-DEFAULT_RING_SIZE = 10_000
 DEFAULT_RING_BYTES = 64 * 1024 * 1024
 RECORD_OVERHEAD_BYTES = 200  # a record and the values it holds, roughly, besides its text
 

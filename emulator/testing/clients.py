@@ -14,9 +14,6 @@ import json
 import threading
 from typing import Any, Callable, Coroutine, Generator, Mapping, NamedTuple, Protocol, TypeVar
 
-from botocore.auth import SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -60,6 +57,11 @@ def sign_upgrade(url: str, headers: Mapping[str, str], *, access_key: str, secre
     by botocore, as a real client signs for an ``AWS_IAM`` ``$connect`` (DOCS-iam): in
     the headers (``Authorization``, ``X-Amz-Date``), or with ``presigned`` in the URL's
     query string, the only way a browser can. ``headers`` are signed too."""
+    # botocore only here (~40 ms to import): most sessions never sign a client.
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     http_url = "http" + url[len("ws"):]  # ws:// → http://, wss:// → https://: same canonical request
     request = AWSRequest(method="GET", url=http_url, headers=dict(headers))
     credentials = Credentials(access_key, secret_key)

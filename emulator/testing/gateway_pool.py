@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import boto3
 import pytest
 
 from ..app import GatewayOptions, GatewayThread, LocalGateway
@@ -40,6 +39,7 @@ from ..runtime.provisioning import DepsMode, RuntimeOptions
 from ..template.env_overrides import EnvOverrides
 from ..template.loader import load_model
 from .clients import ClientLoop
+from .early_moto import EarlyMoto
 from .faults import FaultPlan, InvocationLog
 from .steerable_clock import SteerableClock
 
@@ -109,14 +109,16 @@ def iam_setup(
 class RunningGateway:
     """One started gateway in a background thread, with its test hooks."""
 
-    def __init__(self, model: ApiModel, tls_dir: Path, options: GatewayOptions | None = None) -> None:
+    def __init__(self, model: ApiModel, tls_dir: Path, options: GatewayOptions | None = None,
+                 early: EarlyMoto | None = None) -> None:
+        """``early``: an embedded moto launched before (the session's first gateway's)."""
         self.clock = SteerableClock()
         self.faults = FaultPlan({name: spec.timeout_s for name, spec in model.functions.items()})
         self.log = InvocationLog()
         self.background = GatewayThread(LocalGateway(
             model, options or GatewayOptions(port=0, tls_dir=tls_dir), clock=self.clock,
-            function_log=self._function_line, faults=self.faults,
-        ))
+            function_log=self._function_line, faults=self.faults, aws=early.aws if early else None,
+        ), early.loop_thread if early else None)
         self.local = self.background.local
         # wsgw_invocations hears the gateway's records, as run-local's console does.
         self.local.activity.subscribe(self.log.receive)
@@ -129,6 +131,8 @@ class RunningGateway:
         """A cached boto3 client (``kind`` "client") or resource bound to this gateway."""
         key = (kind, service)
         if key not in self._boto:
+            import boto3  # ~0.2 s: only once a test asks for a client (wsgw_aws, wsgw_management)
+
             assert self.local.tls is not None
             session = boto3.session.Session(aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY,
                                             region_name=self.local.model.region)
@@ -169,8 +173,11 @@ class GatewayPool:
     """The session's gateways (shared ones by configuration) and its client loop.
     Create one per session; :meth:`close` it at the session's end."""
 
-    def __init__(self, tls_dir: Path) -> None:
+    def __init__(self, tls_dir: Path, early: EarlyMoto | None = None) -> None:
+        """``early``: an embedded moto launched for the first gateway to start (the
+        plugin launches it before it imports this module: emulator/testing/early_moto.py)."""
         self.tls_dir = tls_dir
+        self._early = early
         self.clients = ClientLoop()
         self._shared: OrderedDict[GatewayConfig, RunningGateway] = OrderedDict()
         self._failed: dict[GatewayConfig, str] = {}
@@ -182,7 +189,14 @@ class GatewayPool:
             pytest.fail(self._failed[config], pytrace=False)
         running: RunningGateway | None = None
         try:
-            running = RunningGateway(config.model(), self.tls_dir, config.options(self.tls_dir))
+            model, options = config.model(), config.options(self.tls_dir)
+            early, self._early = self._early, None  # the first gateway takes it over
+            try:
+                running = RunningGateway(model, self.tls_dir, options, early)
+            except BaseException:
+                if early is not None:
+                    early.stop()
+                raise
             logging.getLogger("wsgw").setLevel(logging.getLogger("wsgw").level or logging.INFO)
             running.background.start()
             return running
@@ -207,4 +221,7 @@ class GatewayPool:
     def close(self) -> None:
         while self._shared:
             self._shared.popitem()[1].stop()
+        if self._early is not None:  # no gateway ever started
+            self._early.stop()
+            self._early = None
         self.clients.close()

@@ -130,9 +130,15 @@ def parse_env(lines: Sequence[str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def _wsgw_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPool]:
-    from .gateway_pool import GatewayPool
+    from .early_moto import EarlyMoto
 
-    pool = GatewayPool(tmp_path_factory.mktemp("wsgw-tls"))
+    early = EarlyMoto.launch()  # first: its child's start overlaps the imports below
+    try:
+        from .gateway_pool import GatewayPool
+    except BaseException:
+        early.stop()
+        raise
+    pool = GatewayPool(tmp_path_factory.mktemp("wsgw-tls"), early=early)
     yield pool
     pool.close()
 

@@ -76,3 +76,30 @@ async def test_restoring_a_state_folder_reports_its_progress(tmp_path: Path) -> 
         assert _dynamodb(aws.endpoint_url, "us-east-1").scan(TableName="t", Select="COUNT")["Count"] == 2100
     finally:
         await aws.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_child_starts_before_it_knows_the_tables_and_waits_for_them() -> None:
+    # run-local launches the child before it has loaded the template: moto imports
+    # meanwhile, and nothing is served until the tables are told.
+    aws = EmbeddedAws()
+    await aws.launch()
+    try:
+        assert aws.process is not None and aws.process.returncode is None
+        aws.provide_tables([TABLE], "eu-west-1")
+        await aws.wait_ready()
+        names = _dynamodb(aws.endpoint_url, "eu-west-1").list_tables()["TableNames"]
+        assert names == ["things-table"]
+    finally:
+        await aws.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_child_stopped_before_it_knew_the_tables_exits_cleanly() -> None:
+    # A template that fails to load after the launch: run-local stops the child.
+    aws = EmbeddedAws()
+    await aws.launch()
+    process = aws.process
+    assert process is not None
+    await aws.stop()
+    assert process.returncode == 0 and aws.process is None

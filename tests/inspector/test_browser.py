@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from emulator.app import GatewayThread, GatewayOptions, LocalGateway
-from emulator.inspector import InspectorOptions
+from emulator.inspector.server import InspectorOptions
 from emulator.template.loader import load_model
 
 from browsers import BROWSERS, Browser, wait_for

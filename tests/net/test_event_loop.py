@@ -67,3 +67,36 @@ def test_run_raises_what_the_coroutine_raises() -> None:
     for choice in choices:
         with pytest.raises(KeyError, match="from the coroutine"):
             event_loop.run(fails(), choice)
+
+
+@pytest.mark.parametrize("choice, uses_uvloop", [("asyncio", False), ("uvloop", True)])
+def test_a_runner_keeps_one_loop_across_runs(choice: event_loop.LoopChoice, uses_uvloop: bool) -> None:
+    # run-local starts a child process on the loop, works synchronously, then serves:
+    # what the first run started is still bound to the loop the second run uses.
+    async def remember() -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, future.set_result, 7)
+        return future
+
+    with event_loop.runner(choice) as loop_runner:
+        pending = loop_runner.run(remember())
+        assert loop_runner.run(_wait(pending)) == 7
+        loop = loop_runner.get_loop()
+        assert isinstance(loop, uvloop.Loop) is uses_uvloop
+    assert loop.is_closed()
+
+
+async def _wait(future: asyncio.Future[int]) -> int:
+    return await future
+
+
+def test_a_loop_thread_runs_coroutines_until_closed() -> None:
+    thread = event_loop.LoopThread("test-loop")
+    assert not thread.running
+    thread.start()
+    thread.start()  # once
+    loop, total = thread.run(_loop_and_sum([1, 2]))
+    assert total == 3 and loop is thread.loop and thread.running
+    thread.close()
+    assert not thread.running and thread.loop.is_closed()
+    thread.close()  # again: nothing left to do

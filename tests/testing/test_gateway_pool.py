@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator.core.model import ApiModel
+from emulator.testing.early_moto import EarlyMoto
 from emulator.testing.gateway_pool import GatewayConfig, GatewayPool
 
 PROBE_APP = Path(__file__).resolve().parents[1] / "apps" / "probe" / "wsgw.json"
@@ -63,3 +64,40 @@ def test_equal_configurations_share_one_gateway_until_the_pool_closes(tmp_path: 
         pool.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def _reaped(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_the_first_gateway_takes_over_the_early_moto_and_a_failed_one_leaves_it(tmp_path: Path) -> None:
+    # The plugin launches the embedded moto before it imports the gateway's modules
+    # (emulator/testing/early_moto.py); the first gateway to start serves with it.
+    early = EarlyMoto.launch()
+    assert early.aws.process is not None
+    moto_pid = early.aws.process.pid
+    pool = GatewayPool(tmp_path, early=early)
+    try:
+        with pytest.raises(pytest.fail.Exception, match="not found"):
+            pool.shared(GatewayConfig(tmp_path / "no" / "app.json"))  # failed before taking it
+        running = pool.shared(GatewayConfig(PROBE_APP))
+        assert running.local.aws is early.aws and running.background.loop is early.loop_thread.loop
+        assert running.local.aws_endpoint_url == early.aws.endpoint_url
+        tables = running.boto("client", "dynamodb").list_tables()["TableNames"]
+        assert isinstance(tables, list)  # moto answers on the early child's port
+        other = pool.start(GatewayConfig(PROBE_APP, "other"))  # later gateways launch their own
+        try:
+            assert other.local.aws is not None and other.local.aws is not early.aws
+        finally:
+            other.stop()
+    finally:
+        pool.close()
+    assert _reaped(moto_pid) and not early.loop_thread.running
+
+
+def test_an_early_moto_no_gateway_took_stops_with_the_pool(tmp_path: Path) -> None:
+    early = EarlyMoto.launch()
+    assert early.aws.process is not None
+    moto_pid = early.aws.process.pid
+    GatewayPool(tmp_path, early=early).close()
+    assert _reaped(moto_pid) and not early.loop_thread.running

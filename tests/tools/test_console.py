@@ -23,7 +23,7 @@ from conftest import DEADLINE_S
 from websockets.sync.client import connect
 
 import cli
-from emulator.commands.run_local import debug_overrides
+from emulator.commands.run_local_serve import debug_overrides
 from emulator.core.activity import Invocation, MessageRefused, Refused
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import FunctionSpec
