@@ -80,7 +80,9 @@ PANELS = (
     Panel("f", "f: start-up, launch → first answer (lower is better)", "s",
           _absolute("start-up: launch → first answer (s)"), 1.2, "target ≤ 1.2 s"),
     Panel("g", "g: pytest plugin, start → first test body (lower is better)", "s",
-          (Series("pytest start → first test body (s)", WSGW, "wsgw"),), 1.5, "target ≤ 1.5 s"),
+          (Series("pytest start → first test body, a user's plugins (s)", WSGW, "wsgw, a user's plugins"),
+           Series("pytest start → first test body (s)", WSGW, "wsgw, every plugin of its dev environment")),
+          1.5, "target ≤ 1.5 s"),
     Panel("h", "h: Node.js handler, p50 latency (lower is better)", "ratio", _ratios("p50 latency (ms)")),
 )  # fmt: skip
 

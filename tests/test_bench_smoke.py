@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench import history as bench_history
+from bench.plugin_startup import user_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -50,6 +51,9 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     # (d's time over the handler's CPU needs a handler CPU above a clock tick: not at tiny sizes.)
     assert {"connects/s, no $connect route", "server CPU per connect, no $connect route", "gateway + moto CPU per cycle",
             "handler workers CPU per cycle"} <= set(_wsgw_figures(scenarios["c"]))
+    # g: start-up with a user's plugins (the goal's figure) and with every one installed here.
+    assert {"pytest start → first test body, a user's plugins", "pytest start → first test body",
+            "overhead between tests"} <= set(_wsgw_figures(scenarios["g"]))
     # e's 20 idle connections were held by three client processes of at most 8.
     assert [run["connections"] for run in scenarios["e"]["details"]["runs"]["wsgw"]] == [20]
     assert document["revision"]["commit"]
@@ -70,3 +74,11 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     chart = tmp_path / "chart.png"
     assert bench_history.main(["--history", str(history), "chart", "--out", str(chart)]) == 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_g_loads_the_plugins_a_user_s_environment_has_not_the_dev_tools() -> None:
+    # wsgw's own and pytest-asyncio's, and anyio's (watchfiles, a dependency, needs
+    # anyio); not the test tools of wsgw's dev extra, though they are installed here.
+    plugins = set(user_plugins())
+    assert {"emulator.testing.plugin", "pytest_asyncio.plugin", "anyio.pytest_plugin"} <= plugins
+    assert not {"_hypothesis_pytestplugin", "xdist.plugin", "typeguard.pytest_plugin"} & plugins
