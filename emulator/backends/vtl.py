@@ -27,7 +27,6 @@ import re
 import urllib.parse
 from typing import Any, Mapping
 
-import airspeed  # type: ignore[import-untyped]
 
 __all__ = ["TemplateError", "jsonpath", "render"]
 
@@ -132,6 +131,8 @@ def _template(text: str) -> Any:
     if template is None:
         if len(_CACHE) > 256:
             _CACHE.clear()
+        import airspeed  # type: ignore[import-untyped]  # here: ~10 ms of imports, for apps with templates only
+
         template = _CACHE[text] = airspeed.Template(text)
     return template
 

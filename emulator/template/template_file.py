@@ -20,7 +20,6 @@ from .cdk_assembly import read_json, read_stack
 from .cloudformation import build_model
 from .document import SAM_TRANSFORM, transforms
 from .sam import expand_sam
-from .yaml_cfn import parse_yaml
 
 __all__ = ["load_template"]
 
@@ -97,4 +96,6 @@ def _read_template(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), f"not UTF-8 text ({exc.reason})") from None
     # YAML is a superset of JSON, so `.template` files of either kind parse here.
+    from .yaml_cfn import parse_yaml  # PyYAML: for YAML templates only (a cloud assembly is JSON)
+
     return parse_yaml(text, str(path))
