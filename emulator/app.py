@@ -41,7 +41,7 @@ from .net.event_loop import LoopThread
 from .net.listener import Listener, bind_listener
 from .net.session_host import Refusal, RefusalObserver
 from .net.tls import TlsMaterial, ensure_tls_material, server_ssl_context
-from .reload import Reloader, ReloadLog, ReloadSource
+from .reload import Reloader, ReloadLog, ReloadSource, load_watcher
 from .runtime import wire_json
 from .runtime.environment import LocalServices, services_environment
 from .runtime.integrations import HookedIntegrations, InvokerIntegrations
@@ -214,6 +214,7 @@ class LocalGateway:
     async def start(self) -> None:
         """Start everything; returns once the port accepts connections."""
         listener = bind_listener(self.options.host, self.options.port)
+        watcher_loaded: asyncio.Future[None] | None = None
         try:
             self.port = int(listener.getsockname()[1])
             hosts = list(LOOPBACK_NAMES)
@@ -246,6 +247,10 @@ class LocalGateway:
                 provision=self.provisioner.plan,
             )
             warm = asyncio.ensure_future(self._warm(self.provisioner, self.invoker))
+            # The reloader's watchfiles (and anyio: ~80 ms of imports) loads in a thread
+            # while this loop only waits for moto and the workers.
+            if self.options.reload:
+                watcher_loaded = asyncio.ensure_future(asyncio.to_thread(load_watcher))
             if self.aws is not None:
                 try:
                     await self.aws.wait_ready()
@@ -294,11 +299,14 @@ class LocalGateway:
                 on_refusal=on_refusal, mount=self.inspector,
             )
             self.listener.start(listener, sweep_interval_s=self.options.sweep_interval_s)
-            if self.options.reload:
+            if watcher_loaded is not None:
+                await watcher_loaded
                 self.reloader = Reloader(self, self.options.reload_source, self.reload_log)
                 await self.reloader.start()
         except BaseException:
             listener.close()
+            if watcher_loaded is not None:
+                await asyncio.gather(watcher_loaded, return_exceptions=True)
             await self.stop()
             raise
 

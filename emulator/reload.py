@@ -220,6 +220,13 @@ def change_filter(roots: list[Path]) -> Callable[[Any, str], bool]:
     return keep
 
 
+def load_watcher() -> None:
+    """Import what :class:`Reloader` watches with (watchfiles, anyio: ~80 ms), e.g. in a
+    thread while the gateway waits for its workers, so that :meth:`Reloader.start`
+    does not pay for it on the way to Ready."""
+    import watchfiles  # noqa: F401
+
+
 class Reloader:
     """Watches files and reloads ``target``; :meth:`start` once it serves, :meth:`stop`
     before it stops. ``source`` None: code folders only (no definition edits)."""
@@ -261,7 +268,7 @@ class Reloader:
             self._task = None
 
     async def _run(self) -> None:
-        from watchfiles import awatch  # deferred: only run-local with reload needs it
+        from watchfiles import awatch  # deferred: only run-local with reload needs it (load_watcher)
 
         while not self._closing:
             roots = self.roots()

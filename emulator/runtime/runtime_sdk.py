@@ -66,21 +66,22 @@ def minimum_python() -> tuple[int, int]:
 def runtime_sdk_dir(cache_root: Path) -> Path:
     """The folder of links to wsgw's copies of :data:`RUNTIME_DISTRIBUTIONS`, built
     under ``cache_root/runtime-sdk`` if it is not there yet (atomically: two wsgw
-    starting at once both end up with one complete folder)."""
+    starting at once both end up with one complete folder). Its name comes from the
+    distributions' versions and places; their file lists (botocore's has thousands of
+    entries: ~80 ms to read) are read only to build it."""
+    dists = [importlib.metadata.distribution(name) for name in RUNTIME_DISTRIBUTIONS]
+    identity = [f"{name}=={dist.version}@{dist.locate_file('')}" for name, dist in zip(RUNTIME_DISTRIBUTIONS, dists)]
+    key = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+    target = cache_root / "runtime-sdk" / key
+    if target.is_dir():
+        return target
     entries: dict[str, Path] = {}
-    identity: list[str] = []
-    for name in RUNTIME_DISTRIBUTIONS:
-        dist = importlib.metadata.distribution(name)
-        identity.append(f"{name}=={dist.version}@{dist.locate_file('')}")
+    for dist in dists:
         for file in dist.files or ():
             top = file.parts[0]
             if top.startswith("..") or top == "__pycache__" or top.endswith(".pth") or top in entries:
                 continue
             entries[top] = Path(str(dist.locate_file(top)))
-    key = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
-    target = cache_root / "runtime-sdk" / key
-    if target.is_dir():
-        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=target.parent))
     for top, source in sorted(entries.items()):
