@@ -4,7 +4,9 @@ moto's ``DomainDispatcherApplication`` re-derives each request's service from sc
 (BENCHMARKS.md § "Profile findings" item 1): it lists its package folder and scans
 every backend's URL patterns under a lock. :class:`MemoizingDispatcher` caches that
 lookup by :func:`service_key`; ``/moto-api``, instance metadata, unsigned requests and
-Bedrock still take moto's own lookup every time.
+Bedrock still take moto's own lookup every time. It also caches the list of a response
+class's methods that moto's ``BaseResponse.call_action`` builds for every request
+(:func:`memoize_action_lookup`).
 
 Use in the moto child: serve ``MemoizingDispatcher()`` (behind the keep-alive front of
 emulator/aws/moto_front.py), one per process.
@@ -12,12 +14,13 @@ emulator/aws/moto_front.py), one per process.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Hashable
 from wsgiref.types import WSGIEnvironment
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-__all__ = ["MemoizingDispatcher", "service_key"]
+__all__ = ["MemoizingDispatcher", "memoize_action_lookup", "service_key"]
 
 # Signing names whose backend moto picks by parsing the request further (an action
 # lookup over several response classes): never cached.
@@ -68,6 +71,7 @@ class MemoizingDispatcher(DomainDispatcherApplication):
 
     def __init__(self, max_entries: int = 1024) -> None:
         super().__init__(create_backend_app)
+        memoize_action_lookup()
         self.max_entries = max_entries
         self._by_key: dict[Hashable, Any] = {}
 
@@ -83,3 +87,17 @@ class MemoizingDispatcher(DomainDispatcherApplication):
                 self._by_key.clear()
             self._by_key[key] = app
         return app
+
+
+def memoize_action_lookup() -> None:
+    """Cache the method names moto's ``BaseResponse.call_action`` checks each action
+    against: it lists the response class's functions with ``inspect.getmembers`` on
+    every request (about a tenth of its CPU per DynamoDB call here), and the answer
+    depends on the class alone. moto only tests ``action in`` the list it gets. A moto
+    without that function (another version) is left as it is; idempotent."""
+    import moto.core.responses as responses
+
+    lookup = getattr(responses, "method_names_from_class", None)
+    if lookup is None or hasattr(lookup, "cache_info"):
+        return
+    responses.method_names_from_class = functools.cache(lookup)

@@ -57,3 +57,44 @@ def test_memoized_lookup_agrees_with_moto(environ: dict[str, Any]) -> None:
     assert memo.get_application(dict(environ, HTTP_X_AMZ_DATE="later")) is first
     assert first is memo.app_instances[backend]
     assert len(lookups) == 1, "the second lookup should have been a cache hit"
+
+
+def test_the_action_lookup_is_moto_s_own_answer_cached() -> None:
+    import moto.core.responses as responses
+    from moto.core.utils import method_names_from_class
+    from moto.dynamodb.responses import DynamoHandler
+
+    MemoizingDispatcher()
+    MemoizingDispatcher()  # idempotent: still one cache around moto's function
+    cached = responses.method_names_from_class
+    assert cached.cache_info  # type: ignore[attr-defined]
+    assert cached.__wrapped__ is method_names_from_class  # type: ignore[attr-defined]
+    assert cached(DynamoHandler) == method_names_from_class(DynamoHandler)
+    assert "put_item" in cached(DynamoHandler)
+    assert cached(DynamoHandler) is cached(DynamoHandler)  # computed once per class
+
+
+def test_an_unknown_action_is_still_moto_s_error_with_the_lookup_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What call_action decides from the list: an unknown action is moto's error
+    # answer, the same status with the cache as with moto's own lookup.
+    import io
+    import json
+
+    import moto.core.responses as responses
+    from moto.core.utils import method_names_from_class
+
+    app = MemoizingDispatcher()
+    body = json.dumps({}).encode()
+    environ = dict(_signed("dynamodb", "DynamoDB_20120810.NoSuchAction"), **{
+        "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)), "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+    })
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))  # type: ignore[arg-type, func-returns-value]
+    monkeypatch.setattr(responses, "method_names_from_class", method_names_from_class)  # moto's own, uncached
+    plain = DomainDispatcherApplication(create_backend_app)
+    environ["wsgi.input"] = io.BytesIO(body)
+    plain_statuses: list[str] = []
+    b"".join(plain(environ, lambda status, headers, exc_info=None: plain_statuses.append(status)))  # type: ignore[arg-type, func-returns-value]
+    assert statuses == plain_statuses and not statuses[0].startswith("200")
