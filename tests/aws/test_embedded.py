@@ -80,8 +80,8 @@ async def test_restoring_a_state_folder_reports_its_progress(tmp_path: Path) -> 
 
 @pytest.mark.asyncio
 async def test_the_child_starts_before_it_knows_the_tables_and_waits_for_them() -> None:
-    # run-local launches the child before it has loaded the template: moto imports
-    # meanwhile, and nothing is served until the tables are told.
+    # run-local launches the child before it has loaded the template (moto imports
+    # meanwhile); the child creates the tables it is told afterwards, then serves.
     aws = EmbeddedAws()
     await aws.launch()
     try:
