@@ -6,7 +6,8 @@ every backend's URL patterns under a lock. :class:`MemoizingDispatcher` caches t
 lookup by :func:`service_key`; ``/moto-api``, instance metadata, unsigned requests and
 Bedrock still take moto's own lookup every time. It also caches the list of a response
 class's methods that moto's ``BaseResponse.call_action`` builds for every request
-(:func:`memoize_action_lookup`).
+(:func:`memoize_action_lookup`). And a ``POST /`` (every DynamoDB call; SQS, SNS, STS...)
+skips Flask: moto's view is called as Flask would call it (:func:`direct_view`).
 
 Use in the moto child: serve ``MemoizingDispatcher()`` (behind the keep-alive front of
 emulator/aws/moto_front.py), one per process.
@@ -15,12 +16,15 @@ emulator/aws/moto_front.py), one per process.
 from __future__ import annotations
 
 import functools
-from typing import Any, Hashable
-from wsgiref.types import WSGIEnvironment
+from typing import Any, Callable, Hashable, Iterable
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-__all__ = ["MemoizingDispatcher", "memoize_action_lookup", "service_key"]
+__all__ = ["MemoizingDispatcher", "direct_view", "memoize_action_lookup", "service_key"]
+
+MotoView = Callable[..., Any]
+"""What moto routes a request to: ``view(request, full_url, headers)`` -> its answer."""
 
 # Signing names whose backend moto picks by parsing the request further (an action
 # lookup over several response classes): never cached.
@@ -74,6 +78,25 @@ class MemoizingDispatcher(DomainDispatcherApplication):
         memoize_action_lookup()
         self.max_entries = max_entries
         self._by_key: dict[Hashable, Any] = {}
+        # id(Flask app) -> (app, its POST / view, what Flask's CORS hook adds to its answers)
+        self._views: dict[int, tuple[Any, MotoView | None, list[tuple[str, str]]]] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        app = self.get_application(environ)
+        if (environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/"
+                and not environ.get("QUERY_STRING") and "HTTP_ORIGIN" not in environ):
+            # (With an Origin header, Flask's CORS extension adds headers: Flask answers.)
+            known = self._views.get(id(app))
+            if known is None or known[0] is not app:
+                # moto wraps its apps in flask-cors unless MOTO_DISABLE_GLOBAL_CORS is
+                # set; with its defaults (any origin) and no Origin in the request, it
+                # adds this one header to every answer.
+                cors = [("Access-Control-Allow-Origin", "*")] if app.after_request_funcs.get(None) else []
+                known = self._views[id(app)] = (app, direct_view(app), cors)
+            if known[1] is not None:
+                return _answer(known[1], known[2], environ, start_response)
+        result: Iterable[bytes] = app(environ, start_response)
+        return result
 
     def get_application(self, environ: dict[str, Any]) -> Any:
         """The backend app for ``environ`` (called by moto's ``__call__``)."""
@@ -101,3 +124,51 @@ def memoize_action_lookup() -> None:
     if lookup is None or hasattr(lookup, "cache_info"):
         return
     responses.method_names_from_class = functools.cache(lookup)
+
+
+def direct_view(app: Any) -> MotoView | None:
+    """The function moto's Flask ``app`` runs for a ``POST /`` (a backend's
+    ``dispatch``), or None when that route is not one of moto's plain views.
+
+    Flask's share of a DynamoDB call (request context, URL matching, the CORS
+    after-request hook, its response object) was about a fifth of the moto child's
+    CPU per call; what moto itself does with the request is the same either way.
+    """
+    from moto.core.utils import convert_to_flask_response
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        endpoint, _ = app.url_map.bind("localhost").match("/", method="POST")
+    except HTTPException:  # no route for POST / (404, 405): Flask answers those
+        return None
+    view = app.view_functions.get(endpoint)
+    return view.callback if isinstance(view, convert_to_flask_response) else None
+
+
+def _answer(view: MotoView, added: list[tuple[str, str]], environ: dict[str, Any],
+            start_response: StartResponse) -> Iterable[bytes]:
+    """Run ``view`` for ``environ`` as moto's ``convert_to_flask_response`` under Flask
+    does (moto/core/utils.py): moto's request class, the request recorder, a
+    ``ClientError`` as a 400 with its message; the answer as a response object
+    (Flask's, with its default content type) with the ``added`` headers. An ``HTTPException`` becomes its own
+    response, as Flask's handler makes it; other errors propagate, as under Flask in
+    debug mode (moto's apps run with ``debug = True``)."""
+    from botocore.exceptions import ClientError
+    from moto.moto_api import recorder
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.exceptions import HTTPException
+    from flask import Response  # text/html by default, as moto's answers under Flask
+
+    request = BackendRequest(environ)
+    try:
+        try:
+            recorder._record_request(request)
+            result = view(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+    except HTTPException as exc:
+        return exc.get_response(environ)(environ, start_response)
+    status, headers, content = result if len(result) == 3 else (200, {}, result)
+    response = Response(response=content, status=status, headers=headers)
+    response.headers.extend(added)
+    return response(environ, start_response)

@@ -98,3 +98,136 @@ def test_an_unknown_action_is_still_moto_s_error_with_the_lookup_cached(monkeypa
     plain_statuses: list[str] = []
     b"".join(plain(environ, lambda status, headers, exc_info=None: plain_statuses.append(status)))  # type: ignore[arg-type, func-returns-value]
     assert statuses == plain_statuses and not statuses[0].startswith("200")
+
+
+# -- POST / without Flask ---------------------------------------------------------
+
+
+def _request(service: str, body: bytes, *, target: str | None = None, content_type: str,
+             **extra: str) -> dict[str, Any]:
+    import io
+    import sys
+
+    return {**_signed(service, target), **{
+        "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)), "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": content_type, "wsgi.errors": sys.stderr,
+    }, **extra}
+
+
+def _dynamodb(action: str, payload: Any, **extra: str) -> dict[str, Any]:
+    import json
+
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return _request("dynamodb", body, target=f"DynamoDB_20120810.{action}",
+                    content_type="application/x-amz-json-1.0", **extra)
+
+
+def _run(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append((status, headers))
+        return lambda chunk: None
+
+    try:
+        body = b"".join(app(environ, start_response))
+    except Exception as exc:  # moto's own bugs propagate, in debug mode as under Flask
+        return f"raised {type(exc).__name__}", {}, b""
+    status, pairs = started[-1]
+    headers = {k.lower(): v for k, v in pairs}
+    # moto's request id is random (query-protocol answers have it in the body too, and
+    # so in their checksum); everything else must match.
+    request_id = headers.pop("x-amzn-requestid", "").encode()
+    if request_id and request_id in body:
+        body = body.replace(request_id, b"<request id>")
+        headers["x-amz-crc32"] = "<crc of the body>" if "x-amz-crc32" in headers else "<none>"
+    return status, headers, body
+
+
+class _FlaskOnly(MemoizingDispatcher):
+    """The same dispatcher, every request answered by moto's Flask apps."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.get_application(environ)(environ, start_response)
+
+
+_TABLE = "wsgw-direct-parity"
+_ANSWERED_ALIKE = [
+    ("create table", lambda: _dynamodb("CreateTable", {
+        "TableName": _TABLE, "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]})),
+    ("put", lambda: _dynamodb("PutItem", {"TableName": _TABLE, "Item": {"pk": {"S": "a"}, "n": {"N": "1"}}})),
+    ("get", lambda: _dynamodb("GetItem", {"TableName": _TABLE, "Key": {"pk": {"S": "a"}}})),
+    ("scan", lambda: _dynamodb("Scan", {"TableName": _TABLE})),
+    ("missing table", lambda: _dynamodb("GetItem", {"TableName": "no-such-table", "Key": {"pk": {"S": "a"}}})),
+    ("validation error", lambda: _dynamodb("PutItem", {"TableName": _TABLE, "Item": {"n": {"N": "1"}}})),
+    ("unknown action", lambda: _dynamodb("NoSuchAction", {})),
+    ("body not JSON", lambda: _dynamodb("GetItem", b"{not json")),
+    ("query protocol (SQS)", lambda: _request("sqs", b"Action=ListQueues&Version=2012-11-05",
+                                              content_type="application/x-www-form-urlencoded")),
+    ("query protocol (STS)", lambda: _request("sts", b"Action=GetCallerIdentity&Version=2011-06-15",
+                                              content_type="application/x-www-form-urlencoded")),
+]
+
+
+def test_post_slash_skips_flask_and_answers_as_flask_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each request goes to moto through its Flask app and then without it, in turn
+    # (both share moto's backends, so the first one's write is the second one's
+    # state): status, headers and body must be the same, but for moto's random
+    # request id.
+    flask_only, direct = _FlaskOnly(), MemoizingDispatcher()
+    flask_calls: list[str] = []
+    for name, make in _ANSWERED_ALIKE:
+        app = flask_only.get_application(make())
+        monkeypatch.setattr(app, "wsgi_app", lambda e, s, app=app: (flask_calls.append(e["PATH_INFO"]),
+                                                                     type(app).wsgi_app(app, e, s))[1])
+        via_flask = _run(flask_only, make())
+        calls_before = len(flask_calls)
+        without = _run(direct, make())
+        assert len(flask_calls) == calls_before, f"{name}: the direct path went through Flask"
+        if name == "create table":  # a second CreateTable of the same table: moto's error
+            assert via_flask[0].startswith("200") and without[0].startswith("400")
+            continue
+        if name == "put":
+            assert via_flask == without and via_flask[0].startswith("200")
+            continue
+        assert without == via_flask, name
+    # What was compared: answers, errors and all.
+    statuses = {name: _run(direct, make())[0].split()[0] for name, make in _ANSWERED_ALIKE[2:]}
+    assert statuses == {"get": "200", "scan": "200", "missing table": "400", "validation error": "400",
+                        "unknown action": "404", "body not JSON": "raised", "query protocol (SQS)": "200",
+                        "query protocol (STS)": "200"}
+
+
+def test_requests_flask_must_answer_still_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An Origin header (Flask's CORS hook answers it), a query string, another method:
+    # Flask's app answers; a plain POST / does not reach it.
+    app = MemoizingDispatcher()
+    flask_app = app.get_application(_dynamodb("ListTables", {}))
+    reached: list[str] = []
+    monkeypatch.setattr(flask_app, "wsgi_app", lambda e, s: (reached.append(e["REQUEST_METHOD"]),
+                                                             type(flask_app).wsgi_app(flask_app, e, s))[1])
+    status, headers, _ = _run(app, _dynamodb("ListTables", {}, HTTP_ORIGIN="http://localhost:3000"))
+    assert status.startswith("200") and headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert reached == ["POST"]
+    _run(app, _dynamodb("ListTables", {}, QUERY_STRING="x=1"))
+    _run(app, _dynamodb("ListTables", {}, REQUEST_METHOD="PUT"))
+    assert reached == ["POST", "POST", "PUT"]
+    status, headers, _ = _run(app, _dynamodb("ListTables", {}))
+    assert status.startswith("200") and headers["access-control-allow-origin"] == "*"
+    assert len(reached) == 3, "a plain POST / should not have reached Flask"
+
+
+def test_direct_view_is_the_backend_dispatch_or_none() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    from emulator.aws.moto_dispatch import direct_view
+
+    dynamodb = create_backend_app("dynamodb")
+    view = direct_view(dynamodb)
+    assert view is not None and getattr(view, "__self__", None) is DynamoHandler
+    empty = create_backend_app("dynamodb")
+    empty.url_map = type(empty.url_map)()  # no routes: a 404 for POST /, Flask's to give
+    assert direct_view(empty) is None
