@@ -19,7 +19,17 @@ import functools
 from typing import Any, Callable, Hashable, Iterable
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+from botocore.exceptions import ClientError
+from flask import Response  # text/html by default, as moto's answers under Flask
+from moto.core.utils import convert_to_flask_response
+from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.exceptions import HTTPException
+
+try:  # moto 5.2 and later: server requests arrive as moto's own normalized request
+    from moto.moto_server.werkzeug_app import BackendRequest
+except ImportError:  # an older moto's Flask view takes Flask's request: Flask answers
+    BackendRequest = None
 
 __all__ = ["MemoizingDispatcher", "direct_view", "memoize_action_lookup", "service_key"]
 
@@ -134,31 +144,26 @@ def direct_view(app: Any) -> MotoView | None:
     after-request hook, its response object) was about a fifth of the moto child's
     CPU per call; what moto itself does with the request is the same either way.
     """
-    from moto.core.utils import convert_to_flask_response
-    from werkzeug.exceptions import HTTPException
-
+    if BackendRequest is None:
+        return None
     try:
         endpoint, _ = app.url_map.bind("localhost").match("/", method="POST")
     except HTTPException:  # no route for POST / (404, 405): Flask answers those
         return None
     view = app.view_functions.get(endpoint)
-    return view.callback if isinstance(view, convert_to_flask_response) else None
+    callback: MotoView | None = getattr(view, "callback", None)
+    return callback if isinstance(view, convert_to_flask_response) else None
 
 
 def _answer(view: MotoView, added: list[tuple[str, str]], environ: dict[str, Any],
             start_response: StartResponse) -> Iterable[bytes]:
     """Run ``view`` for ``environ`` as moto's ``convert_to_flask_response`` under Flask
     does (moto/core/utils.py): moto's request class, the request recorder, a
-    ``ClientError`` as a 400 with its message; the answer as a response object
-    (Flask's, with its default content type) with the ``added`` headers. An ``HTTPException`` becomes its own
-    response, as Flask's handler makes it; other errors propagate, as under Flask in
-    debug mode (moto's apps run with ``debug = True``)."""
-    from botocore.exceptions import ClientError
-    from moto.moto_api import recorder
-    from moto.moto_server.werkzeug_app import BackendRequest
-    from werkzeug.exceptions import HTTPException
-    from flask import Response  # text/html by default, as moto's answers under Flask
-
+    ``ClientError`` as a 400 with its message; the answer as Flask's response object
+    (its default content type) with the ``added`` headers. An ``HTTPException``
+    becomes its own response, as Flask's handler makes it; other errors propagate, as
+    under Flask in debug mode (moto's apps run with ``debug = True``)."""
+    assert BackendRequest is not None, "direct_view gives no view without it"
     request = BackendRequest(environ)
     try:
         try:

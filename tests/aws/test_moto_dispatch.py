@@ -231,3 +231,18 @@ def test_direct_view_is_the_backend_dispatch_or_none() -> None:
     empty = create_backend_app("dynamodb")
     empty.url_map = type(empty.url_map)()  # no routes: a 404 for POST /, Flask's to give
     assert direct_view(empty) is None
+
+
+def test_a_moto_without_normalized_requests_keeps_flask(monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto before 5.2 hands its views Flask's request, not one of its own: the
+    # direct path would not be moto's behaviour there, so Flask answers everything.
+    import emulator.aws.moto_dispatch as moto_dispatch
+
+    monkeypatch.setattr(moto_dispatch, "BackendRequest", None)
+    assert moto_dispatch.direct_view(create_backend_app("dynamodb")) is None
+    app = MemoizingDispatcher()
+    flask_app = app.get_application(_dynamodb("ListTables", {}))
+    reached: list[str] = []
+    monkeypatch.setattr(flask_app, "wsgi_app", lambda e, s: (reached.append(e["REQUEST_METHOD"]),
+                                                             type(flask_app).wsgi_app(flask_app, e, s))[1])
+    assert _run(app, _dynamodb("ListTables", {}))[0].startswith("200") and reached == ["POST"]
