@@ -25,6 +25,7 @@ from moto.core.utils import convert_to_flask_response
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 try:  # moto 5.2 and later: server requests arrive as moto's own normalized request
     from moto.moto_server.werkzeug_app import BackendRequest
@@ -174,6 +175,47 @@ def _answer(view: MotoView, added: list[tuple[str, str]], environ: dict[str, Any
     except HTTPException as exc:
         return exc.get_response(environ)(environ, start_response)
     status, headers, content = result if len(result) == 3 else (200, {}, result)
+    plain = _plain_answer(status, headers, content)
+    if plain is not None:
+        start_response(plain[0], plain[1] + added)
+        return [plain[2]]
     response = Response(response=content, status=status, headers=headers)
     response.headers.extend(added)
     return response(environ, start_response)
+
+
+# Headers werkzeug's response rewrites on the way out (Location is made a URI).
+_REWRITTEN = frozenset({"location", "content-location"})
+
+
+def _plain_answer(status: Any, headers: Any, content: Any) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """What Flask's response object would send for moto's usual answer (an int or
+    numeric status, a dict of str/int headers, a str or bytes body): the status line
+    with werkzeug's reason text, the headers as given, a ``text/html; charset=utf-8``
+    content type when none is given, the body as UTF-8 and its Content-Length.
+    None for anything else (Flask's response object makes that one): building the
+    object and running it as a WSGI app was a tenth of the moto child's time per call."""
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if (type(status) is not int or not 200 <= status < 600 or status in (204, 304)
+            or not isinstance(headers, dict) or not isinstance(content, (str, bytes))):
+        return None
+    pairs: list[tuple[str, str]] = []
+    has_type = False
+    for name, value in headers.items():
+        if type(name) is not str or type(value) not in (str, int) or name.lower() in _REWRITTEN:
+            return None
+        text = str(value)
+        if "\n" in text or "\r" in text:
+            return None  # werkzeug refuses it: its error, not ours
+        lower = name.lower()
+        if lower == "content-length":
+            continue  # set from the body, as set_data does
+        has_type = has_type or lower == "content-type"
+        pairs.append((name, text))
+    body = content.encode() if isinstance(content, str) else content
+    if not has_type:
+        pairs.append(("Content-Type", "text/html; charset=utf-8"))
+    pairs.append(("Content-Length", str(len(body))))
+    reason = HTTP_STATUS_CODES.get(status)
+    return f"{status} {reason.upper() if reason else 'UNKNOWN'}", pairs, body

@@ -246,3 +246,38 @@ def test_a_moto_without_normalized_requests_keeps_flask(monkeypatch: pytest.Monk
     monkeypatch.setattr(flask_app, "wsgi_app", lambda e, s: (reached.append(e["REQUEST_METHOD"]),
                                                              type(flask_app).wsgi_app(flask_app, e, s))[1])
     assert _run(app, _dynamodb("ListTables", {}))[0].startswith("200") and reached == ["POST"]
+
+
+@pytest.mark.parametrize("answer", [
+    (200, {"server": "amazon.com", "status": "200", "x-amz-crc32": "1"}, "{}"),
+    ("400", {"Content-Type": "application/x-amz-json-1.0", "status": 400}, '{"__type": "x"}'),
+    (404, {}, ""),
+    (599, {"X-Thing": 7}, b"\xff\x00 bytes"),
+    (200, {"Content-Length": "999"}, "héllo"),  # the body's own length, as set_data sets it
+])
+def test_a_plain_answer_is_what_flask_s_response_sends(answer: tuple[Any, Any, Any]) -> None:
+    from flask import Response
+
+    from emulator.aws.moto_dispatch import _plain_answer
+
+    status, headers, content = answer
+    plain = _plain_answer(status, dict(headers), content)
+    assert plain is not None
+    sent: list[Any] = []
+    body = b"".join(Response(response=content, status=status, headers=dict(headers))(
+        {"REQUEST_METHOD": "POST"}, lambda s, h, exc_info=None: sent.append((s, h))))  # type: ignore[arg-type, func-returns-value]
+    assert (plain[0], sorted(plain[1]), plain[2]) == (sent[0][0], sorted(sent[0][1]), body)
+
+
+@pytest.mark.parametrize("answer", [
+    (302, {"Location": "/x y"}, ""),  # werkzeug rewrites Location
+    (304, {}, ""), (204, {}, ""), (100, {}, ""),  # werkzeug drops their bodies and lengths
+    (200, {"X-Many": ["a", "b"]}, ""),  # a list: one header per item
+    (200, {"X-Bad": "a\r\nb"}, ""),  # werkzeug's error
+    (200, {}, iter([b"chunk"])),  # a stream
+    ("200 Fine", {}, ""),  # a reason of its own
+])
+def test_anything_else_is_left_to_flask_s_response(answer: tuple[Any, Any, Any]) -> None:
+    from emulator.aws.moto_dispatch import _plain_answer
+
+    assert _plain_answer(*answer) is None
