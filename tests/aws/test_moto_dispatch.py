@@ -281,3 +281,21 @@ def test_anything_else_is_left_to_flask_s_response(answer: tuple[Any, Any, Any])
     from emulator.aws.moto_dispatch import _plain_answer
 
     assert _plain_answer(*answer) is None
+
+
+def test_the_raw_url_is_moto_s_own_computed_once_per_host() -> None:
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    from emulator.aws.moto_dispatch import _raw_url
+
+    cache: dict[tuple[Any, ...], str] = {}
+    seen = []
+    for extra in ({}, {"HTTP_HOST": "127.0.0.1:80"}, {"HTTP_HOST": "localhost:4566"},
+                  {"wsgi.url_scheme": "https", "HTTP_HOST": "127.0.0.1:443"}, {"SCRIPT_NAME": "/moto"}, {}):
+        environ = _dynamodb("ListTables", {}, **extra)
+        url = _raw_url(BackendRequest(environ), environ, cache)
+        assert url == BackendRequest(environ).raw_url  # moto's own answer
+        seen.append(url)
+    assert seen[:5] == ["http://127.0.0.1:1/", "http://127.0.0.1/", "http://localhost:4566/", "https://127.0.0.1/",
+                        "http://127.0.0.1:1/moto/"]
+    assert len(cache) == 5  # the last request was the first one's again: a hit
