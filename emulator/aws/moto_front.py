@@ -17,6 +17,7 @@ server over HTTP (moto's Lambda in Docker, an SNS HTTP subscription to itself) w
 until that call times out.
 
 The app it serves in the child is moto's dispatcher with its service lookup memoized
+and a ``POST /`` answered without Flask
 (:class:`~emulator.aws.moto_dispatch.MemoizingDispatcher`). Use in the moto child:
 ``front = serve(MemoizingDispatcher(), host, 0)``, print ``front.port``, and
 ``front.stop()`` before exiting.
