@@ -169,6 +169,15 @@ _ANSWERED_ALIKE = [
                                               content_type="application/x-www-form-urlencoded")),
     ("query protocol (STS)", lambda: _request("sts", b"Action=GetCallerIdentity&Version=2011-06-15",
                                               content_type="application/x-www-form-urlencoded")),
+    # The other services wsgw's AWS integrations reach (emulator/backends/aws_service.py).
+    ("SNS", lambda: _request("sns", b"Action=ListTopics&Version=2010-03-31",
+                             content_type="application/x-www-form-urlencoded")),
+    ("Kinesis", lambda: _request("kinesis", b"{}", target="Kinesis_20131202.ListStreams",
+                                 content_type="application/x-amz-json-1.1")),
+    ("Step Functions", lambda: _request("states", b"{}", target="AWSStepFunctions.ListStateMachines",
+                                        content_type="application/x-amz-json-1.0")),
+    ("EventBridge", lambda: _request("events", b"{}", target="AWSEvents.ListEventBuses",
+                                     content_type="application/x-amz-json-1.1")),
 ]
 
 
@@ -198,7 +207,8 @@ def test_post_slash_skips_flask_and_answers_as_flask_does(monkeypatch: pytest.Mo
     statuses = {name: _run(direct, make())[0].split()[0] for name, make in _ANSWERED_ALIKE[2:]}
     assert statuses == {"get": "200", "scan": "200", "missing table": "400", "validation error": "400",
                         "unknown action": "404", "body not JSON": "raised", "query protocol (SQS)": "200",
-                        "query protocol (STS)": "200"}
+                        "query protocol (STS)": "200", "SNS": "200", "Kinesis": "200", "Step Functions": "200",
+                        "EventBridge": "200"}
 
 
 def test_requests_flask_must_answer_still_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
