@@ -179,7 +179,9 @@ def _answer(view: MotoView, added: list[tuple[str, str]], raw_urls: dict[tuple[A
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
     except HTTPException as exc:
-        return exc.get_response(environ)(environ, start_response)
+        error = exc.get_response(environ)
+        error.headers.extend(added)  # Flask's after-request hooks see error answers too
+        return error(environ, start_response)
     status, headers, content = result if len(result) == 3 else (200, {}, result)
     plain = _plain_answer(status, headers, content)
     if plain is not None:
@@ -218,7 +220,7 @@ def _plain_answer(status: Any, headers: Any, content: Any) -> tuple[str, list[tu
     with werkzeug's reason text, the headers as given, a ``text/html; charset=utf-8``
     content type when none is given, the body as UTF-8 and its Content-Length.
     None for anything else (Flask's response object makes that one): building the
-    object and running it as a WSGI app was a tenth of the moto child's time per call."""
+    object and running it as a WSGI app was ~5 % of the moto child's CPU per call."""
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if (type(status) is not int or not 200 <= status < 600 or status in (204, 304)

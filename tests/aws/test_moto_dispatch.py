@@ -309,3 +309,21 @@ def test_the_raw_url_is_moto_s_own_computed_once_per_host() -> None:
     assert seen[:5] == ["http://127.0.0.1:1/", "http://127.0.0.1/", "http://localhost:4566/", "https://127.0.0.1/",
                         "http://127.0.0.1:1/moto/"]
     assert len(cache) == 5  # the last request was the first one's again: a hit
+
+
+def test_an_http_error_from_moto_is_answered_as_flask_answers_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A werkzeug HTTPException out of moto's view (request parsing: a body too large,
+    # say) is its own answer under Flask, with the CORS hook's header: the same without.
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    def refuse(request: Any, full_url: str, headers: Any) -> Any:
+        raise RequestEntityTooLarge()
+
+    flask_only, direct = _FlaskOnly(), MemoizingDispatcher()
+    for dispatcher in (flask_only, direct):  # each has its own Flask apps and views
+        app = dispatcher.get_application(_dynamodb("ListTables", {}))
+        endpoint, _ = app.url_map.bind("localhost").match("/", method="POST")
+        monkeypatch.setattr(app.view_functions[endpoint], "callback", refuse)
+    via_flask = _run(flask_only, _dynamodb("ListTables", {}))
+    assert via_flask[0].startswith("413") and via_flask[1]["access-control-allow-origin"] == "*"
+    assert _run(direct, _dynamodb("ListTables", {})) == via_flask
