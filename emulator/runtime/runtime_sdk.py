@@ -11,7 +11,8 @@ Handlers must not see the rest of wsgw's environment, so :func:`runtime_sdk_dir`
 builds a folder that holds only these distributions: a symbolic link to each of
 their top-level packages and ``.dist-info`` folders (so ``importlib.metadata.version
 ("boto3")`` works too), under the cache folder, named after their versions and
-location. It is built once (a few milliseconds) and then found as it is. The
+location. It is built once (a few milliseconds) and then found as it is (and folders
+left by virtualenvs that are gone are removed then). The
 packages are pure Python, so the same folder serves workers on every Python version
 they support (:func:`minimum_python`, from their ``Requires-Python``: 3.10 for
 boto3 1.44); an older Python (a ``python3.9`` function) gets the newest SDK that
@@ -93,4 +94,19 @@ def runtime_sdk_dir(cache_root: Path) -> Path:
         shutil.rmtree(building, ignore_errors=True)
         if not target.is_dir():
             raise
+    _prune_dangling(target.parent)
     return target
+
+
+def _prune_dangling(root: Path) -> None:
+    """Remove the folders under ``root`` whose links point into a place that is gone
+    (one folder per virtualenv wsgw ran from: tox, CI and throw-away virtualenvs would
+    otherwise leave one each). Called when a new folder was built, which is rare.
+    Folders being built (``.tmp-``) are left alone, and so is anything that is not
+    one of ours; a folder in use cannot be dangling (its virtualenv is there)."""
+    for folder in root.iterdir():
+        if folder.name.startswith(".tmp-") or not folder.is_dir() or folder.is_symlink():
+            continue
+        link = folder / "boto3"
+        if link.is_symlink() and not link.exists():
+            shutil.rmtree(folder, ignore_errors=True)
