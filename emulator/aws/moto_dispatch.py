@@ -109,9 +109,7 @@ class MemoizingDispatcher(DomainDispatcherApplication):
                 known = self._views[app] = (direct_view(app), cors)
             view, added = known
             if view is not None:
-                if len(self._raw_urls) >= self.max_entries:
-                    self._raw_urls.clear()
-                return _answer(view, added, self._raw_urls, environ, start_response)
+                return _answer(view, added, self._raw_urls, self.max_entries, environ, start_response)
         result: Iterable[bytes] = app(environ, start_response)
         return result
 
@@ -162,7 +160,7 @@ def direct_view(app: Any) -> MotoView | None:
     return callback if isinstance(view, convert_to_flask_response) else None
 
 
-def _answer(view: MotoView, added: list[tuple[str, str]], raw_urls: dict[tuple[Any, ...], str],
+def _answer(view: MotoView, added: list[tuple[str, str]], raw_urls: dict[tuple[Any, ...], str], max_urls: int,
             environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """Run ``view`` for ``environ`` as moto's ``convert_to_flask_response`` under Flask
     does (moto/core/utils.py): moto's request class, the request recorder, a
@@ -175,7 +173,7 @@ def _answer(view: MotoView, added: list[tuple[str, str]], raw_urls: dict[tuple[A
     try:
         try:
             recorder._record_request(request)
-            result = view(request, _raw_url(request, environ, raw_urls), dict(request.headers))
+            result = view(request, _raw_url(request, environ, raw_urls, max_urls), dict(request.headers))
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
     except HTTPException as exc:
@@ -198,14 +196,17 @@ _URL_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRI
              "PATH_INFO", "QUERY_STRING")
 
 
-def _raw_url(request: Any, environ: dict[str, Any], raw_urls: dict[tuple[Any, ...], str]) -> str:
+def _raw_url(request: Any, environ: dict[str, Any], raw_urls: dict[tuple[Any, ...], str], max_urls: int) -> str:
     """``request.raw_url``, the URL moto's wrapper hands its view, computed once per
     set of what it is made of (:data:`_URL_KEYS`; the same few for every call a
     function makes): werkzeug builds it through its IRI and host parsing, ~5 % of the
-    moto child's CPU per DynamoDB call. ``raw_urls`` is the caller's cache."""
+    moto child's CPU per DynamoDB call. ``raw_urls`` is the caller's cache, emptied
+    when a new URL would take it past ``max_urls``."""
     key = tuple(environ.get(name) for name in _URL_KEYS)
     url = raw_urls.get(key)
     if url is None:
+        if len(raw_urls) >= max_urls:
+            raw_urls.clear()
         url = raw_urls[key] = request.raw_url
     return url
 

@@ -303,7 +303,7 @@ def test_the_raw_url_is_moto_s_own_computed_once_per_host() -> None:
     for extra in ({}, {"HTTP_HOST": "127.0.0.1:80"}, {"HTTP_HOST": "localhost:4566"},
                   {"wsgi.url_scheme": "https", "HTTP_HOST": "127.0.0.1:443"}, {"SCRIPT_NAME": "/moto"}, {}):
         environ = _dynamodb("ListTables", {}, **extra)
-        url = _raw_url(BackendRequest(environ), environ, cache)
+        url = _raw_url(BackendRequest(environ), environ, cache, 1024)
         assert url == BackendRequest(environ).raw_url  # moto's own answer
         seen.append(url)
     assert seen[:5] == ["http://127.0.0.1:1/", "http://127.0.0.1/", "http://localhost:4566/", "https://127.0.0.1/",
