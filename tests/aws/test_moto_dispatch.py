@@ -146,10 +146,10 @@ def _run(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]
 
 
 class _FlaskOnly(MemoizingDispatcher):
-    """The same dispatcher, every request answered by moto's Flask apps."""
+    """The same dispatcher, every request answered by moto's Flask apps (moto's own
+    ``__call__``, with the memoized lookup)."""
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.get_application(environ)(environ, start_response)
+    __call__ = DomainDispatcherApplication.__call__
 
 
 _TABLE = "wsgw-direct-parity"
