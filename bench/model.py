@@ -2,6 +2,9 @@
 
 Every scenario measures the same figures on up to three targets: the bare
 ``websockets`` echo server (the ceiling), wsgw, and serverless-offline (the peer).
+Scenarios a and b measure a fourth, the floor (:mod:`bench.relay_echo`: the bare
+server relaying each message through a child process), shown in a note
+(:func:`floor_notes`), not in the table's columns.
 A :class:`Metric` holds one figure's runs per target and, for wsgw, the goal it is
 held to: either relative to the bare server (``p50 ≤ 2.5× bare``) or absolute
 (``≥ 200 cycles/s``); "ahead of serverless-offline" compares medians.
@@ -17,6 +20,7 @@ BARE = "bare"
 WSGW = "wsgw"
 PEER = "serverless-offline"
 TARGETS = (BARE, WSGW, PEER)
+FLOOR = "floor"
 
 
 @dataclass(frozen=True)
@@ -120,3 +124,25 @@ class ScenarioResult:
             "title": self.title, "settings": self.settings, "error": self.error,
             "metrics": [metric.to_json() for metric in self.metrics], "notes": self.notes, "details": self.details,
         }  # fmt: skip
+
+
+FLOOR_TEXT = "floor: the bare server with one round trip to a child process per message (bench/relay_echo.py)"
+
+
+def floor_notes(*metrics: Metric) -> list[str]:
+    """What the floor says about each of ``metrics`` (times or rates): its median
+    against the bare server's, and wsgw's own share above it. Empty if the floor,
+    bare or wsgw was not measured."""
+    lines = []
+    for metric in metrics:
+        floor, bare, ours = metric.median(FLOOR), metric.median(BARE), metric.median(WSGW)
+        if not (floor and bare and ours):
+            continue
+        value = f"{floor:,.{metric.decimals}f} {metric.unit}, ×{floor / bare:.2f} bare"
+        if metric.higher_is_better:
+            lines.append(f"  {metric.label}: {value}; wsgw reaches {ours / floor:.0%} of the floor's")
+        else:
+            share = ours - floor
+            lines.append(f"  {metric.label}: {value}; wsgw's own share above it: "
+                         f"{share:,.{metric.decimals}f} {metric.unit} ({share / ours:.0%} of wsgw's)")
+    return [FLOOR_TEXT, *lines] if lines else []

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .model import Figure, Goal, ScenarioResult
+from .model import Figure, Goal, ScenarioResult, floor_notes
 from .targets import Context, Targets, shared_targets
 
 # Any message goes to $default; "action" keeps it realistic for route selection.
@@ -106,7 +106,7 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
     timeout_s = 30.0 + (warmup + messages) * 0.02
     runs: dict[str, list[RunResult]] = {}
     for index in range(ctx.runs):
-        for target, endpoint in targets.items():
+        for target, endpoint in targets.items(floor=True):
             run = await targets.attempt(
                 target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
             )
@@ -123,4 +123,5 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
         rate.figures[target] = Figure(tuple(r.msgs_per_s for r in target_runs))
     for metric in (p50, p99, rate):
         metric.missing.update(targets.missing)
+    result.notes += floor_notes(p50, rate)
     return result

@@ -1,7 +1,8 @@
 """Starting a scenario's servers side by side: bare echo, wsgw, serverless-offline.
 
 :func:`start_targets` starts the bare ``websockets`` echo child and the wsgw gateway
-child (:mod:`bench.servers`), and serverless-offline (:mod:`bench.peer`) unless it
+child (:mod:`bench.servers`), with ``floor=True`` the floor (:mod:`bench.relay_echo`),
+and serverless-offline (:mod:`bench.peer`) unless it
 cannot run here; it launches the peer first, since it takes longest to start, and
 waits for it last. A peer that fails to start does not fail the scenario: the
 reason (its exact error) is kept in :attr:`Targets.missing` and shown in the table.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
-from .model import BARE, PEER, WSGW
+from .model import BARE, FLOOR, PEER, WSGW
 from .peer import PeerProcess, running_peer
 from .servers import PROJECT_ROOT, ServerHandle, ServerStartError, running_server
 
@@ -56,9 +57,15 @@ class Endpoint:
 class Targets:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # target -> why it is not running
+    # The floor (bench/relay_echo.py), if started: only the scenarios that ask for it
+    # with items(floor=True) measure it (sequential and concurrent round trips).
+    floor: Endpoint | None = None
 
-    def items(self) -> list[tuple[str, Endpoint]]:
-        return list(self.endpoints.items())
+    def items(self, *, floor: bool = False) -> list[tuple[str, Endpoint]]:
+        items = list(self.endpoints.items())
+        if floor and self.floor is not None:
+            items.append((FLOOR, self.floor))
+        return items
 
     async def attempt(self, target: str, measurement: Awaitable[T]) -> T | None:
         """Await ``measurement`` of ``target``. If serverless-offline fails it, its
@@ -77,15 +84,15 @@ class Targets:
 
 @contextlib.asynccontextmanager
 async def shared_targets(ctx: Context) -> AsyncIterator[Targets]:
-    """The bench app's three servers, started once per invocation and kept running
+    """The bench app's servers (and the floor), started once per invocation and kept running
     until ``ctx.stack`` closes (each start of serverless-offline takes seconds), or
     for the block alone if there is no stack."""
     if ctx.stack is None:
-        async with start_targets(ctx) as targets:
+        async with start_targets(ctx, floor=True) as targets:
             yield targets
         return
     if ctx.shared is None:
-        ctx.shared = await ctx.stack.enter_async_context(start_targets(ctx))
+        ctx.shared = await ctx.stack.enter_async_context(start_targets(ctx, floor=True))
     yield ctx.shared
 
 
@@ -98,6 +105,7 @@ async def start_targets(
     peer_config: str | None = "serverless.yml",
     peer_env: Callable[[], Mapping[str, str]] | None = None,
     bare: bool = True,
+    floor: bool = False,
 ) -> AsyncIterator[Targets]:
     """Run the scenario's targets for the duration of the block; stop all of them."""
     targets = Targets()
@@ -113,6 +121,9 @@ async def start_targets(
         if bare:
             handle = await stack.enter_async_context(running_server("the bare echo server", "bench.bare_echo", ["--loop", ctx.loop]))
             targets.endpoints[BARE] = Endpoint(BARE, handle.url, handle.pid, server=handle)
+        if floor:
+            handle = await stack.enter_async_context(running_server("the floor", "bench.relay_echo", ["--loop", ctx.loop]))
+            targets.floor = Endpoint(FLOOR, handle.url, handle.pid, server=handle)
         handle = await stack.enter_async_context(
             running_server("the wsgw gateway", "bench.gateway_child", ["--app", str(app), "--loop", ctx.loop, *wsgw_args])
         )

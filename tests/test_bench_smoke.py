@@ -54,6 +54,10 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     # g: start-up with a user's plugins (the goal's figure) and with every one installed here.
     assert {"pytest start → first test body, a user's plugins", "pytest start → first test body",
             "overhead between tests"} <= set(_wsgw_figures(scenarios["g"]))
+    # a and b measured the floor (bench/relay_echo.py) beside the others, and say so under the table.
+    for name in ("a", "b"):
+        assert all("floor" in metric["targets"] for metric in scenarios[name]["metrics"]), name
+        assert any(note.startswith("floor: ") for note in scenarios[name]["notes"]), name
     # e's 20 idle connections were held by three client processes of at most 8.
     assert [run["connections"] for run in scenarios["e"]["details"]["runs"]["wsgw"]] == [20]
     assert document["revision"]["commit"]
