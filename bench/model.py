@@ -131,14 +131,14 @@ FLOOR_TEXT = "floor: the bare server with one round trip to a child process per 
 
 def floor_notes(*metrics: Metric) -> list[str]:
     """What the floor says about each of ``metrics`` (times or rates): its median
-    against the bare server's, and wsgw's own share above it. Empty if the floor,
-    bare or wsgw was not measured."""
+    (against the bare server's, if measured), and wsgw's own share above it. Empty
+    if neither the floor nor wsgw was measured for any of them."""
     lines = []
     for metric in metrics:
         floor, bare, ours = metric.median(FLOOR), metric.median(BARE), metric.median(WSGW)
-        if not (floor and bare and ours):
+        if not (floor and ours):
             continue
-        value = f"{floor:,.{metric.decimals}f} {metric.unit}, ×{floor / bare:.2f} bare"
+        value = f"{floor:,.{metric.decimals}f} {metric.unit}" + (f", ×{floor / bare:.2f} bare" if bare else "")
         if metric.higher_is_better:
             lines.append(f"  {metric.label}: {value}; wsgw reaches {ours / floor:.0%} of the floor's")
         else:

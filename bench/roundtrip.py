@@ -6,7 +6,10 @@ for the reply, then the next, so there is never more than one message in flight.
 Each round trip is timed with ``time.perf_counter_ns`` from just before the send to
 just after the reply arrived; the run's throughput is ``messages`` divided by the
 wall time of the timed loop. Client overhead (this process's websockets client) is
-part of every figure, for every target alike.
+part of every figure, for every target alike. Around each run the CPU time of the
+server process and of its handler processes (wsgw's workers, serverless-offline's
+Python processes, the floor's children; not the embedded moto, idle here) is read
+from ``/proc`` and divided by every message of the run, untimed ones included.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .model import Figure, Goal, ScenarioResult, floor_notes
+from .model import BARE, Figure, Goal, ScenarioResult, floor_notes
+from .procstats import cpu_by_group
 from .targets import Context, Targets, shared_targets
 
 # Any message goes to $default; "action" keeps it realistic for route selection.
@@ -105,13 +109,19 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
                                                   "message": MESSAGE})
     timeout_s = 30.0 + (warmup + messages) * 0.02
     runs: dict[str, list[RunResult]] = {}
+    cpu_us: dict[str, list[tuple[float, float]]] = {}  # target -> (server, handler processes) per run
     for index in range(ctx.runs):
         for target, endpoint in targets.items(floor=True):
+            before = cpu_by_group(endpoint.pid, _CPU_GROUPS, own=False)
             run = await targets.attempt(
                 target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
             )
             if run is None:
                 continue
+            used = cpu_by_group(endpoint.pid, _CPU_GROUPS, own=False).minus(before)
+            per_message = 1e6 / (messages + warmup)
+            cpu_us.setdefault(target, []).append((used.get("server", 0.0) * per_message,
+                                                  used.get(_HANDLERS, 0.0) * per_message))
             runs.setdefault(target, []).append(run)
             ctx.progress(f"{key} run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
     p50 = result.metric("p50 latency", "ms", higher_is_better=False, goal=p50_goal)
@@ -121,7 +131,20 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
         p50.figures[target] = Figure(tuple(r.p50_ms for r in target_runs))
         p99.figures[target] = Figure(tuple(r.p99_ms for r in target_runs))
         rate.figures[target] = Figure(tuple(r.msgs_per_s for r in target_runs))
-    for metric in (p50, p99, rate):
+    server = result.metric("server CPU per message", "µs", higher_is_better=False, decimals=0)
+    handlers = result.metric("handler processes CPU per message", "µs", higher_is_better=False, decimals=0)
+    for target, values in cpu_us.items():
+        server.figures[target] = Figure(tuple(s for s, _ in values))
+        if target != BARE:
+            handlers.figures[target] = Figure(tuple(h for _, h in values))
+    handlers.missing[BARE] = "no handler processes (it answers in its own process)"
+    for metric in (p50, p99, rate, server, handlers):
         metric.missing.update(targets.missing)
-    result.notes += floor_notes(p50, rate)
+    result.notes += floor_notes(p50, rate, server, handlers)
     return result
+
+
+# How the CPU of a server's descendants is grouped: the embedded moto apart (idle in
+# these scenarios), everything else is a handler process.
+_HANDLERS = "handler processes"
+_CPU_GROUPS = {"emulator.aws.embedded": "moto", "": _HANDLERS}

@@ -87,7 +87,9 @@ def test_floor_notes_give_the_floor_against_bare_and_wsgw_s_share_above_it() -> 
     ]
 
 
-def test_no_floor_note_without_the_floor_bare_or_wsgw() -> None:
+def test_without_bare_the_floor_note_has_no_ratio_and_without_the_floor_or_wsgw_no_note() -> None:
+    assert floor_notes(_metric(False, **{FLOOR: 0.3, WSGW: 0.5})) == [
+        FLOOR_TEXT, "  p50 latency: 0.300 ms; wsgw's own share above it: 0.200 ms (40% of wsgw's)",
+    ]
     assert floor_notes(_metric(False, **{BARE: 0.25, WSGW: 0.5})) == []
-    assert floor_notes(_metric(False, **{FLOOR: 0.3, WSGW: 0.5})) == []
     assert floor_notes(_metric(True, **{BARE: 4000.0, FLOOR: 3000.0})) == []

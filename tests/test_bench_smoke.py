@@ -58,6 +58,8 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     for name in ("a", "b"):
         assert all("floor" in metric["targets"] for metric in scenarios[name]["metrics"]), name
         assert any(note.startswith("floor: ") for note in scenarios[name]["notes"]), name
+    # a: CPU per message of the server and of its handler processes, for wsgw and the floor alike.
+    assert {"server CPU per message", "handler processes CPU per message"} <= set(_wsgw_figures(scenarios["a"]))
     # e's 20 idle connections were held by three client processes of at most 8.
     assert [run["connections"] for run in scenarios["e"]["details"]["runs"]["wsgw"]] == [20]
     assert document["revision"]["commit"]
