@@ -22,7 +22,7 @@ from typing import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .model import BARE, Figure, Goal, ScenarioResult, floor_notes
+from .model import Figure, Goal, ScenarioResult, floor_notes
 from .procstats import cpu_by_group
 from .targets import Context, Targets, shared_targets
 
@@ -109,7 +109,8 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
                                                   "message": MESSAGE})
     timeout_s = 30.0 + (warmup + messages) * 0.02
     runs: dict[str, list[RunResult]] = {}
-    cpu_us: dict[str, list[tuple[float, float]]] = {}  # target -> (server, handler processes) per run
+    # target -> (server, handler processes or None if it has none) per run
+    cpu_us: dict[str, list[tuple[float, float | None]]] = {}
     for index in range(ctx.runs):
         for target, endpoint in targets.items(floor=True):
             before = cpu_by_group(endpoint.pid, _CPU_GROUPS, own=False)
@@ -120,8 +121,9 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
                 continue
             used = cpu_by_group(endpoint.pid, _CPU_GROUPS, own=False).minus(before)
             per_message = 1e6 / (messages + warmup)
+            handlers_s = used.get(_HANDLERS)
             cpu_us.setdefault(target, []).append((used.get("server", 0.0) * per_message,
-                                                  used.get(_HANDLERS, 0.0) * per_message))
+                                                  None if handlers_s is None else handlers_s * per_message))
             runs.setdefault(target, []).append(run)
             ctx.progress(f"{key} run {index + 1}/{ctx.runs} {target}: p50 {run.p50_ms:.3f} ms, {run.msgs_per_s:,.0f} msgs/s")
     p50 = result.metric("p50 latency", "ms", higher_is_better=False, goal=p50_goal)
@@ -135,9 +137,11 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
     handlers = result.metric("handler processes CPU per message", "µs", higher_is_better=False, decimals=0)
     for target, values in cpu_us.items():
         server.figures[target] = Figure(tuple(s for s, _ in values))
-        if target != BARE:
-            handlers.figures[target] = Figure(tuple(h for _, h in values))
-    handlers.missing[BARE] = "no handler processes (it answers in its own process)"
+        handler_runs = tuple(h for _, h in values if h is not None)
+        if len(handler_runs) == len(values):
+            handlers.figures[target] = Figure(handler_runs)
+        else:  # the bare server; serverless-offline's Node.js handlers (worker threads)
+            handlers.missing[target] = "no handler processes (it answers in its own process)"
     for metric in (p50, p99, rate, server, handlers):
         metric.missing.update(targets.missing)
     result.notes += floor_notes(p50, rate, server, handlers)
