@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .model import BARE, PEER, WSGW
+from .model import BARE, FLOOR, PEER, WSGW
 from .servers import PROJECT_ROOT
 from .summarize import combine
 
@@ -37,6 +37,7 @@ HISTORY = PROJECT_ROOT / "bench" / "history.json"
 CHART = PROJECT_ROOT / "docs" / "images" / "bench-history.png"
 OVER_BARE = "wsgw/bare"
 OVER_PEER = "wsgw/sls"
+FLOOR_OVER_BARE = "floor/bare"  # a and b: one process hop, without wsgw (bench/relay_echo.py)
 
 Entry = dict[str, Any]
 
@@ -87,11 +88,13 @@ def entry_from_results(documents: list[dict[str, Any]], *, commit: str | None = 
     for result in combine(documents):
         figures = scenarios.setdefault(result.key, {})
         for metric in result.metrics:
-            values: dict[str, float | None] = {t: _rounded(metric.median(t)) for t in (BARE, WSGW, PEER) if t in metric.figures}
+            values: dict[str, float | None] = {t: _rounded(metric.median(t)) for t in (BARE, WSGW, PEER, FLOOR)
+                                                 if t in metric.figures}
             if not values:
                 continue
             values[OVER_BARE] = _rounded(metric.ratio())
             values[OVER_PEER] = _rounded(metric.ratio(WSGW, PEER))
+            values[FLOOR_OVER_BARE] = _rounded(metric.ratio(FLOOR, BARE))
             figures[figure_key(metric.label, metric.unit)] = {k: v for k, v in values.items() if v is not None}
     def load(when: str) -> float | None:
         values = [d["machine"][when][0] for d in documents if d["machine"].get(when)]

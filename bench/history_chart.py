@@ -26,7 +26,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
-from .history import OVER_BARE, OVER_PEER  # noqa: E402
+from .history import FLOOR_OVER_BARE, OVER_BARE, OVER_PEER  # noqa: E402
 from .model import PEER, WSGW  # noqa: E402
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -50,6 +50,9 @@ class Panel:
     target_text: str = ""
 
 
+_FLOOR_LABEL = "floor ÷ bare (one process hop, no wsgw)"
+
+
 def _ratios(figure: str) -> tuple[Series, ...]:
     return (Series(figure, OVER_BARE, "wsgw ÷ bare"), Series(figure, OVER_PEER, "wsgw ÷ serverless-offline"))
 
@@ -59,9 +62,11 @@ def _absolute(figure: str) -> tuple[Series, ...]:
 
 
 PANELS = (
-    Panel("a", "a: sequential round trips, p50 latency (lower is better)", "ratio", _ratios("p50 latency (ms)"),
+    Panel("a", "a: sequential round trips, p50 latency (lower is better)", "ratio",
+          _ratios("p50 latency (ms)") + (Series("p50 latency (ms)", FLOOR_OVER_BARE, _FLOOR_LABEL),),
           2.0, "target ≤ ×2.0 bare"),
-    Panel("b", "b: 50 connections, msgs/s (higher is better)", "ratio", _ratios("throughput (msgs/s)"),
+    Panel("b", "b: 50 connections, msgs/s (higher is better)", "ratio",
+          _ratios("throughput (msgs/s)") + (Series("throughput (msgs/s)", FLOOR_OVER_BARE, _FLOOR_LABEL),),
           0.45, "target ≥ 45 % of bare"),
     Panel("c", "c: connects/s, no $connect route (higher is better)", "ratio",
           _ratios("connects/s, no $connect route (connects/s)")
