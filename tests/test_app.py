@@ -192,6 +192,33 @@ def test_shutdown_returns_as_soon_as_the_last_invocation_is_done(
         running.background.stop()
 
 
+def test_shutdown_cuts_short_a_message_invocation_past_its_deadline_and_kills_its_worker(
+    tls_dir: Path, tmp_path: Path,
+) -> None:
+    # A message's invocation runs without a task of its own (the listener's
+    # integrate_soon); shutdown still waits for it, counts it as cut short at its
+    # deadline, and kills its worker, as it cancels a task's.
+    running = start_gateway(_gated_app(tmp_path), tls_dir)
+    gate = tmp_path / "gate"
+    try:
+        server, invoker = running.local.listener, running.local.invoker
+        assert server is not None and invoker is not None
+        (hold_pid,) = running.background.call(invoker.worker_pids)["Hold"]
+        with connect(running.ws_url) as ws:
+            ws.send(json.dumps({"action": "hold", "tag": "two", "gate": str(gate)}))
+            running.log.wait_for(lambda f, line: f == "Hold" and line == "HELD two")  # in flight
+            assert running.background.call(lambda: server.background_tasks) == 1
+            shutdown = asyncio.run_coroutine_threadsafe(server.shutdown(1.0), running.background.loop)
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=DEADLINE_S)  # closed with 1001, no reply
+        assert shutdown.result(DEADLINE_S) == 1
+        wait_until(lambda: hold_pid not in running.background.call(invoker.worker_pids)["Hold"])
+        assert running.background.call(lambda: server.background_tasks) == 0
+    finally:
+        gate.touch()
+        running.background.stop()
+
+
 def test_shutdown_closes_a_connection_whose_connect_was_running_and_runs_its_disconnect(
     tls_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

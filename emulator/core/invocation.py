@@ -4,12 +4,17 @@ The core asks for an :class:`Invoke`; the invoker answers with one outcome:
 :class:`Succeeded` (the handler returned), :class:`Failed` (it raised, its worker
 died, or its module could not be imported) or :class:`TimedOut` (it ran past its
 Lambda timeout and its worker was killed).
+
+Two ways to run one: await a coroutine (``run``, ``invoke``), or, on every message's hot
+path, start it and be called back with its outcome (``run_soon``, ``invoke_soon``), which spares the
+gateway a task and a chain of coroutines per message. A starter may decline (returns
+None, having started nothing): the caller awaits the coroutine instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Union
+from typing import Any, Callable, Mapping, Protocol, Union, runtime_checkable
 
 from .integration import IntegrationSpec
 
@@ -60,10 +65,28 @@ class TimedOut:
 Outcome = Union[Succeeded, Failed, TimedOut]
 
 
+OutcomeCallback = Callable[[Outcome], None]
+"""Hears a started invocation's outcome, once, on the event loop."""
+
+Cancel = Callable[[], None]
+"""Stops a started invocation (its worker is killed); its callback is not called."""
+
+
 class InvocationService(Protocol):
     """What runs a function: the invoker's pools of worker processes."""
 
     async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Outcome:
+        ...
+
+
+@runtime_checkable
+class StartableInvocations(InvocationService, Protocol):
+    """An :class:`InvocationService` that can also start an invocation and call back
+    with its outcome, or decline with None (the invoker)."""
+
+    def invoke_soon(
+        self, function: str, event: Mapping[str, Any], request_id: str, done: OutcomeCallback,
+    ) -> Cancel | None:
         ...
 
 
@@ -72,6 +95,15 @@ class Integrations(Protocol):
     exception (a broken invoker is a :class:`Failed` too)."""
 
     async def run(self, invoke: Invoke) -> Outcome:
+        ...
+
+
+@runtime_checkable
+class StartableIntegrations(Integrations, Protocol):
+    """:class:`Integrations` that can also start an :class:`Invoke` and call back with
+    its outcome (never an exception either), or decline with None."""
+
+    def run_soon(self, invoke: Invoke, done: OutcomeCallback) -> Cancel | None:
         ...
 
 

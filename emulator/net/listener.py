@@ -25,7 +25,7 @@ import time
 from typing import Any, Callable, Coroutine, Union, cast
 
 from ..core.errors import StartupError
-from ..core.invocation import Integrations, Invoke, Outcome
+from ..core.invocation import Cancel, Integrations, Invoke, Outcome, OutcomeCallback, StartableIntegrations
 from ..core.lifecycle import ConnectionLifecycle
 from ..core.loopback import is_loopback_host
 from ..core.management import HttpResponse, ManagementApi, ManagementRequest
@@ -89,12 +89,16 @@ class Listener:
         self.on_refusal = on_refusal  # hears every handshake answered without a 101
         self.management = management
         self.integrations = integrations
+        self._starter = integrations if isinstance(integrations, StartableIntegrations) else None
         self.ssl_context = ssl_context
         self.connections = OpenConnections()
         # Connections that began with a TLS handshake, since the start (diagnostics;
         # tests check that a handler's botocore calls to us come in plain).
         self.tls_connections = 0
         self._tasks: set[asyncio.Future[Any]] = set()
+        # Integrations started without a task (integrate_soon): their futures are in
+        # _tasks too; shutdown cancels them through these.
+        self._started: dict[asyncio.Future[None], Cancel] = {}
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
@@ -139,6 +143,33 @@ class Listener:
         """Run one integration; never raises for handler faults. (The integrations'
         own coroutine, not one wrapping it: one frame less on every message.)"""
         return self.integrations.run(invoke)
+
+    def integrate_soon(self, invoke: Invoke, done: OutcomeCallback) -> bool:
+        """Start one integration now if the integrations can (see
+        :class:`~emulator.core.invocation.StartableIntegrations`), tracked like a
+        spawned task so shutdown waits for it, and cancels it at its deadline."""
+        starter = self._starter
+        if starter is None:
+            return False
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        tracked: asyncio.Future[None] = loop.create_future()  # what shutdown waits for
+
+        def finished(outcome: Outcome) -> None:
+            self._tasks.discard(tracked)
+            self._started.pop(tracked, None)
+            if not tracked.done():
+                tracked.set_result(None)
+                done(outcome)
+
+        cancel = starter.run_soon(invoke, finished)
+        if cancel is None:
+            return False
+        if not tracked.done():  # (the contract: done is called later, from the loop)
+            self._tasks.add(tracked)
+            self._started[tracked] = cancel
+        return True
 
     def established(self, session: EstablishedSession) -> None:
         assert session.connection_id is not None
@@ -298,6 +329,10 @@ class Listener:
         cut_short = len(self._tasks)
         for task in [*self._tasks, *self._adopting]:
             task.cancel()
+        for tracked, cancel in [*self._started.items()]:
+            cancel()  # its worker is killed; its outcome never comes
+            self._tasks.discard(tracked)
+        self._started.clear()
         if self._accept_task is not None:
             self._accept_task.cancel()
             self._accept_task = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Coroutine, Protocol
 
-from ..core.invocation import Invoke, Outcome
+from ..core.invocation import Invoke, Outcome, OutcomeCallback
 from ..core.lifecycle import ConnectionLifecycle
 from ..core.management import HttpResponse, ManagementRequest
 
@@ -82,6 +82,12 @@ class SessionHost(Protocol):
 
     async def integrate(self, invoke: Invoke) -> Outcome:
         """Run one integration (authorizer, route, Lambda Invoke); never raises."""
+        ...
+
+    def integrate_soon(self, invoke: Invoke, done: OutcomeCallback) -> bool:
+        """Start one integration now and have ``done`` hear its outcome, without a
+        task (every message's hot path); False, having started nothing, when it must
+        be awaited with :meth:`integrate` instead."""
         ...
 
     def established(self, session: EstablishedSession) -> None:

@@ -26,7 +26,7 @@ from websockets.server import ServerProtocol
 
 from ..core.events import Handshake
 from ..core.lifecycle import Accept, Reject, SendText
-from ..core.invocation import Invoke
+from ..core.invocation import Invoke, Outcome
 from .frame_fast_path import next_text_frame, parser_between_frames
 from .session_host import Refusal, SessionHost
 
@@ -248,31 +248,20 @@ class WebSocketSession:
         decision = self.host.lifecycle.message(self.connection_id, text)
         if isinstance(decision, SendText):
             self.send_text(decision.text)
-        else:
-            self.host.spawn(self._run_message(decision))
-
-    async def _run_message(self, invoke: Invoke) -> None:
-        # One task per message; the integration timeout is a timer, not a second task
-        # (this is the hot path). When the timer fires first the client is told now
-        # and the invocation goes on, as a Lambda keeps running; its outcome is dropped.
-        lifecycle = self.host.lifecycle
-        timed_out = False
-
-        def integration_timeout() -> None:
-            nonlocal timed_out
-            timed_out = True
-            self.send_text(lifecycle.integration_timed_out(invoke).text)
-
-        timer = self._loop.call_later(lifecycle.integration_timeout_ms(invoke) / 1000, integration_timeout)
-        try:
-            outcome = await self.host.integrate(invoke)
-        finally:
-            timer.cancel()
-        if timed_out:
             return
-        reply = lifecycle.message_finished(invoke, outcome)
-        if reply is not None:
-            self.send_text(reply.text)
+        # Started without a task when it can be (an idle worker for a Lambda proxy:
+        # every message's hot path), else awaited in one.
+        message = _MessageInFlight(self, decision)
+        if not self.host.integrate_soon(decision, message.finished):
+            self.host.spawn(self._run_message(message))
+
+    async def _run_message(self, message: _MessageInFlight) -> None:
+        try:
+            outcome = await self.host.integrate(message.invoke)
+        except BaseException:
+            message.timer.cancel()
+            raise
+        message.finished(outcome)
 
     # -- bytes out ----------------------------------------------------------------
 
@@ -389,6 +378,36 @@ class WebSocketSession:
         if received.code == CloseCode.NO_STATUS_RCVD:
             return int(received.code), NO_STATUS_REASON
         return int(received.code), received.reason
+
+
+class _MessageInFlight:
+    """One client message's integration, from its start to the reply frame.
+
+    The integration timeout is a timer, not a task (every message's hot path). When it
+    fires first, the client is told now and the invocation goes on, as a Lambda keeps
+    running; its outcome is then dropped."""
+
+    __slots__ = ("session", "invoke", "timer", "timed_out")
+
+    def __init__(self, session: WebSocketSession, invoke: Invoke) -> None:
+        self.session = session
+        self.invoke = invoke
+        self.timed_out = False
+        lifecycle = session.host.lifecycle
+        self.timer = session._loop.call_later(lifecycle.integration_timeout_ms(invoke) / 1000, self._time_out)
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self.session.send_text(self.session.host.lifecycle.integration_timed_out(self.invoke).text)
+
+    def finished(self, outcome: Outcome) -> None:
+        """The integration's outcome: the route's reply (or error frame) goes out."""
+        self.timer.cancel()
+        if self.timed_out:
+            return
+        reply = self.session.host.lifecycle.message_finished(self.invoke, outcome)
+        if reply is not None:
+            self.session.send_text(reply.text)
 
 
 def _frame_head(first_byte: int, length: int) -> bytes:

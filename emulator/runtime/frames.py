@@ -2,20 +2,26 @@
 
 A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON, both ways
 (``worker.py`` has the other end). :class:`FrameChannel` is a plain asyncio protocol,
-not a stream pair: one invocation's reply is one ``data_received`` and one future set,
-with no reader buffer, no ``readexactly`` and no per-call timeout object (the caller
-arms a timer; see :meth:`FrameChannel.fail`). This is every message's hot path.
+not a stream pair: one invocation's reply is one ``data_received`` and one call of the
+callback given to :meth:`~FrameChannel.expect` (no future, no task to wake), with no
+reader buffer, no ``readexactly`` and no per-call timeout object (the caller arms a
+timer; see :meth:`FrameChannel.fail`). This is every message's hot path.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import cast
+from typing import Callable, Union, cast
 
-__all__ = ["FrameChannel"]
+__all__ = ["FrameChannel", "FrameOrError"]
 
 _HEADER = 4
+
+FrameOrError = Union[bytes, BaseException]
+"""What :meth:`FrameChannel.expect`'s callback hears: the next frame's body, or why
+there is none (``IncompleteReadError``: the worker's end closed; or what
+:meth:`FrameChannel.fail` was given)."""
 
 
 class FrameChannel(asyncio.Protocol):
@@ -25,7 +31,7 @@ class FrameChannel(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._frames: deque[bytes] = deque()
-        self._waiter: asyncio.Future[bytes] | None = None
+        self._waiter: Callable[[FrameOrError], None] | None = None
         self._ended = False
         # Created by create_unix_connection on the running loop; kept, since
         # asyncio.get_running_loop() costs a getpid() system call (CPython 3.11).
@@ -38,24 +44,40 @@ class FrameChannel(asyncio.Protocol):
         assert self._transport is not None, "not connected"
         self._transport.write(frame)
 
+    def expect(self, callback: Callable[[FrameOrError], None]) -> None:
+        """Have ``callback`` hear the next frame's body, or the error that ends the wait
+        (see :data:`FrameOrError`), once: at once if a frame is queued or the worker's
+        end is closed, else from ``data_received``. One caller waits at a time."""
+        if self._frames:
+            callback(self._frames.popleft())
+        elif self._ended:
+            callback(asyncio.IncompleteReadError(bytes(self._buffer), None))
+        else:
+            self._waiter = callback
+
     def receive(self) -> asyncio.Future[bytes]:
         """Await it for the next frame's body. Raises ``IncompleteReadError`` once the
-        worker's end is closed and no frame is left, or what :meth:`fail` was given.
-        (A future, not a coroutine: one frame less to resume on every message.)"""
+        worker's end is closed and no frame is left, or what :meth:`fail` was given."""
         waiter: asyncio.Future[bytes] = self._loop.create_future()
-        if self._frames:
-            waiter.set_result(self._frames.popleft())
-        elif self._ended:
-            waiter.set_exception(asyncio.IncompleteReadError(bytes(self._buffer), None))
-        else:
-            self._waiter = waiter
+
+        def settle(body: FrameOrError) -> None:
+            if waiter.done():  # its awaiter was cancelled: the frame is kept for the next
+                if not isinstance(body, BaseException):
+                    self._frames.appendleft(body)
+                return
+            if isinstance(body, BaseException):
+                waiter.set_exception(body)
+            else:
+                waiter.set_result(body)
+
+        self.expect(settle)
         return waiter
 
     def fail(self, error: BaseException) -> None:
-        """Make a pending :meth:`receive` raise ``error`` (the caller's timeout)."""
+        """End a pending wait with ``error`` (the caller's timeout)."""
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+        if waiter is not None:
+            waiter(error)
 
     def close(self) -> None:
         """Close our end: the worker reads end of file and exits when idle."""
@@ -90,13 +112,13 @@ class FrameChannel(asyncio.Protocol):
 
     def _deliver(self, body: bytes) -> None:
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done() and not self._frames:
-            waiter.set_result(body)
+        if waiter is not None:
+            waiter(body)  # a waiter is only set while no frame is queued
         else:
             self._frames.append(body)
 
     def _end(self) -> None:
         self._ended = True
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done() and not self._frames:
-            waiter.set_exception(asyncio.IncompleteReadError(bytes(self._buffer), None))
+        if waiter is not None:
+            waiter(asyncio.IncompleteReadError(bytes(self._buffer), None))

@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 import time
 
+import asyncio
+
 from ..core.invocation import (
-    Failed, FaultSource, Integrations, InvocationObserver, InvocationService, Invoke, Outcome, Succeeded,
+    Cancel, Failed, FaultSource, Integrations, InvocationObserver, InvocationService, Invoke, Outcome,
+    OutcomeCallback, StartableIntegrations, StartableInvocations, Succeeded,
 )
 
 log = logging.getLogger("wsgw.server")
@@ -40,6 +43,7 @@ class InvokerIntegrations:
     def __init__(self, invoker: InvocationService, others: Integrations | None = None) -> None:
         self.invoker = invoker
         self.others = others
+        self._starter = invoker if isinstance(invoker, StartableInvocations) else None
 
     async def run(self, invoke: Invoke) -> Outcome:
         """Run ``invoke``'s function; never raises for handler or invoker faults."""
@@ -55,6 +59,22 @@ class InvokerIntegrations:
         log_outcome(invoke, outcome)
         return outcome
 
+    def run_soon(self, invoke: Invoke, done: OutcomeCallback) -> Cancel | None:
+        """:meth:`run` without a coroutine when the invoker has an idle worker for a
+        Lambda proxy; None (nothing started) otherwise, or if the invoker raised."""
+        starter = self._starter
+        if starter is None or (invoke.integration is not None and self.others is not None):
+            return None
+
+        def finished(outcome: Outcome) -> None:
+            log_outcome(invoke, outcome)
+            done(outcome)
+
+        try:
+            return starter.invoke_soon(invoke.function, invoke.event, invoke.request_id, finished)
+        except Exception:  # run() meets it again, and reports it as a Failed outcome
+            return None
+
 
 class HookedIntegrations:
     """``inner`` with test hooks: ``faults`` may supply an outcome instead (the
@@ -64,6 +84,7 @@ class HookedIntegrations:
         self.inner = inner
         self.faults = faults
         self.observer = observer
+        self._starter = inner if isinstance(inner, StartableIntegrations) else None
 
     async def run(self, invoke: Invoke) -> Outcome:
         injected = self.faults.before(invoke) if self.faults is not None else None
@@ -72,9 +93,31 @@ class HookedIntegrations:
             log_outcome(invoke, outcome, injected=True)
         else:
             outcome = await self.inner.run(invoke)
+        self._observe(invoke, outcome, injected is not None)
+        return outcome
+
+    def run_soon(self, invoke: Invoke, done: OutcomeCallback) -> Cancel | None:
+        """:meth:`run` without a coroutine: an injected outcome is delivered on the
+        loop's next turn, else ``inner`` starts ``invoke``. None (``inner`` declined):
+        nothing was started and no fault used up."""
+        starter = self._starter
+        if starter is None:
+            return None
+        injected = self.faults.before(invoke) if self.faults is not None else None
+        if injected is not None:
+            log_outcome(invoke, injected, injected=True)
+            self._observe(invoke, injected, True)
+            return asyncio.get_running_loop().call_soon(done, injected).cancel
+
+        def finished(outcome: Outcome) -> None:
+            self._observe(invoke, outcome, False)
+            done(outcome)
+
+        return starter.run_soon(invoke, finished)
+
+    def _observe(self, invoke: Invoke, outcome: Outcome, injected: bool) -> None:
         if self.observer is not None:
             try:
-                self.observer(invoke, outcome, injected is not None)
+                self.observer(invoke, outcome, injected)
             except Exception:
                 log.exception("invocation observer failed")
-        return outcome

@@ -19,11 +19,16 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
 
 from ..core.model import FunctionSpec
 from . import wire_json
-from .frames import FrameChannel
+from .frames import FrameChannel, FrameOrError
+
+ReplyOrError = Union[dict[str, Any], BaseException]
+"""What :meth:`WorkerProcess.start_call`'s callback hears: the worker's result message,
+or ``TimeoutError`` (the Lambda timeout passed) or ``IncompleteReadError`` /
+``ConnectionError`` (the worker's end closed)."""
 
 LogSink = Callable[[str, str], None]
 """Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
@@ -113,23 +118,54 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         log lines for it (through REPORT) have gone to the sink. Raises
         ``TimeoutError`` when no result came within ``timeout_s`` (the function's
         Lambda timeout), ``IncompleteReadError`` when the worker's end closed."""
+        result: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+
+        def settle(reply: ReplyOrError) -> None:
+            if result.done():  # the caller was cancelled (and drops this worker)
+                return
+            if isinstance(reply, BaseException):
+                result.set_exception(reply)
+            else:
+                result.set_result(reply)
+
+        self.start_call(frame, request_id, timeout_s, settle)
+        return await result
+
+    def start_call(self, frame: bytes, request_id: str, timeout_s: float, done: Callable[[ReplyOrError], None]) -> None:
+        """:meth:`call` without a coroutine (every message's hot path): send the frame
+        now; ``done`` hears the result message, or the exception :meth:`call` would
+        raise, exactly once: from the event loop later, or at once (before this
+        returns) when the worker's end is already closed."""
         timer = self._loop.call_later(timeout_s, self._time_out)
-        try:
-            self._frames.send(frame)
-            reply: dict[str, Any] = wire_json.loads(await self._frames.receive())
-        finally:
+
+        def replied(body: FrameOrError) -> None:
             timer.cancel()
-        log = reply.pop("log", None)
-        if isinstance(log, str):  # a quiet invocation's START/END/REPORT (worker.py)
-            for line in log.splitlines():
-                self._emit_line(line)
-        # The worker writes REPORT before the result, and the loop reads both fds in
-        # the same turn, so this wait is only for output larger than one read.
-        if self._last_report != request_id and not self._output_closed.done():
-            self._report_seen = self._loop.create_future()
-            await within(self._report_seen, _DRAIN_S)
-            self._report_seen = None
-        return reply
+            if isinstance(body, BaseException):
+                done(body)
+                return
+            reply: dict[str, Any] = wire_json.loads(body)
+            log = reply.pop("log", None)
+            if isinstance(log, str):  # a quiet invocation's START/END/REPORT (worker.py)
+                for line in log.splitlines():
+                    self._emit_line(line)
+            # The worker writes REPORT before the result, and the loop reads both fds in
+            # the same turn, so this wait is only for output larger than one read.
+            if self._last_report == request_id or self._output_closed.done():
+                done(reply)
+                return
+            seen = self._report_seen = self._loop.create_future()
+            give_up = self._loop.call_later(_DRAIN_S, _resolve, seen)
+
+            def drained(_: asyncio.Future[None]) -> None:
+                give_up.cancel()
+                if self._report_seen is seen:
+                    self._report_seen = None
+                done(reply)
+
+            seen.add_done_callback(drained)
+
+        self._frames.send(frame)
+        self._frames.expect(replied)
 
     def _time_out(self) -> None:
         self._frames.fail(TimeoutError())

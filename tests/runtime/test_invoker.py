@@ -507,3 +507,124 @@ async def test_each_invocation_gets_its_trace_id_in_the_environment(make_invoker
     traces = [outcome.result["_X_AMZN_TRACE_ID"] for outcome in (first, second) if isinstance(outcome, Succeeded)]
     assert len(traces) == 2 and traces[0] != traces[1]
     assert all(re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", trace) for trace in traces)
+
+
+# -- invoke_soon: the same invocation without a coroutine (every message's hot path) --
+
+
+def _soon(invoker: Invoker, function: str, event: dict[str, object], request_id: str):  # type: ignore[no-untyped-def]
+    """invoke_soon, its callback's outcomes as a list and a future of the first."""
+    heard: list[object] = []
+    first: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    def done(outcome: object) -> None:
+        heard.append(outcome)
+        if not first.done():
+            first.set_result(outcome)
+
+    return invoker.invoke_soon(function, event, request_id, done), heard, first
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_declines_without_an_idle_worker_and_starts_nothing(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"), max_workers_per_function=1)
+    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "cold")  # nothing warm yet
+    assert cancel is None and invoker.worker_pids() == {"Slow": []}
+    await invoker.start()
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.5}, "busy"))
+    await asyncio.sleep(0.1)
+    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "while-busy")  # its one worker is taken
+    assert cancel is None
+    assert isinstance(await busy, Succeeded)
+    await asyncio.sleep(0.1)
+    assert heard == []
+    with pytest.raises(KeyError, match="no function named 'Nope'"):
+        _soon(invoker, "Nope", {}, "x")
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_calls_back_once_with_what_invoke_returns(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Echo", "basic.echo"), spec("Boom", "basic.boom"), spec("Chatty", "basic.chatty"))
+    await invoker.start()
+    event = {"body": "héllo", "n": [1, 2.5, None, True]}
+    cancel, heard, first = _soon(invoker, "Echo", event, "s-1")
+    assert cancel is not None and heard == []  # never before it returns
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    awaited = await invoker.invoke("Echo", event, "s-2")
+    assert isinstance(outcome, Succeeded) and isinstance(awaited, Succeeded) and outcome.result == awaited.result == event
+    _, _, failed = _soon(invoker, "Boom", {}, "s-3")
+    outcome = await asyncio.wait_for(failed, DEADLINE_S)
+    assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("ValueError", "something broke")
+    # A handler's own output: every line through REPORT is logged before the callback.
+    _, _, chatty = _soon(invoker, "Chatty", {}, "s-4")
+    await asyncio.wait_for(chatty, DEADLINE_S)
+    assert log.lines("Chatty")[-1].startswith("REPORT RequestId: s-4\t")
+    await asyncio.sleep(0.05)
+    assert len(heard) == 1
+    assert len(invoker.worker_pids()["Echo"]) == 1  # the worker went back to serve
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_waits_for_the_report_of_output_larger_than_one_read(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Long", "basic.write"))
+    await invoker.start()
+    _, _, first = _soon(invoker, "Long", {"text": ("x" * 1000 + "\n") * 2000}, "big")
+    assert isinstance(await asyncio.wait_for(first, DEADLINE_S), Succeeded)
+    lines = log.lines("Long")
+    assert lines[-2:][0] == "END RequestId: big" and lines[-1].startswith("REPORT RequestId: big\t")
+    assert lines.count("x" * 1000) == 2000
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_times_out_and_the_worker_is_replaced(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep", timeout_s=0.5))
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    _, heard, first = _soon(invoker, "Slow", {"seconds": 3600}, "slow")
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, TimedOut) and outcome.timeout_s == 0.5
+    assert gone(pid) and invoker.worker_pids() == {"Slow": []}
+    assert log.lines("Slow")[-1].endswith("Z slow Task timed out after 0.50 seconds")
+    after = await invoker.invoke("Slow", {"seconds": 0}, "after")
+    assert isinstance(after, Succeeded) and after.result["pid"] != pid
+    assert len(heard) == 1
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_reports_a_worker_that_died_as_an_exit_error(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Dies", "basic.exit_hard"))
+    await invoker.start()
+    _, _, first = _soon(invoker, "Dies", {}, "d-1")
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    message = "RequestId: d-1 Error: Runtime exited with error: exit status 3"
+    assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("Runtime.ExitError", message)
+    assert log.lines("Dies")[-4:-1] == [message, "Runtime.ExitError", "END RequestId: d-1"]
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_cancelled_kills_its_worker_and_never_calls_back(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=60.0), max_workers_per_function=1)
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 3600}, "c-1")
+    assert cancel is not None
+    await async_wait_until(lambda: "sleeping c-1" in log.lines("Slow"))  # running in the worker
+    cancel()
+    await async_wait_until(lambda: gone(pid))
+    after = await invoker.invoke("Slow", {"seconds": 0}, "c-2")  # its slot is free again
+    assert isinstance(after, Succeeded) and after.result["pid"] != pid
+    cancel()  # again: nothing happens
+    assert heard == []
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_raises_for_an_event_that_is_not_json_and_keeps_the_worker(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Echo", "basic.echo"), max_workers_per_function=1)
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Echo"]
+    with pytest.raises(TypeError):
+        _soon(invoker, "Echo", {"not json": object()}, "bad")
+    cancel, _, first = _soon(invoker, "Echo", {"ok": 1}, "good")  # the same worker, idle again
+    assert cancel is not None
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, Succeeded) and invoker.worker_pids()["Echo"] == [pid]
