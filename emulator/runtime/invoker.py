@@ -178,7 +178,8 @@ class Invoker:
             # Deliberate simplification: AWS would retry a failed init inside the
             # invocation; here its failure is the outcome (10 s: the init's timeout).
             return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, INIT_TIMEOUT_S, [])
-        call = _Call(self, pool, worker, request_id)
+        call = _Call(self, pool, request_id)
+        call.assign(worker)
         try:
             reply = await worker.call(call.frame(event, event_json), request_id, call.timeout_s)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -189,28 +190,35 @@ class Invoker:
         return call.finished(reply)
 
     def invoke_soon(self, function: str, event: Mapping[str, Any], request_id: str, done: OutcomeCallback) -> Cancel | None:
-        """:meth:`invoke` without a coroutine, for every message's hot path: if the
-        function has an idle worker, send it the invocation now and return a function
-        that cancels it (its worker is killed, ``done`` is not called); ``done``
-        hears the outcome later, from the event loop. Returns None, having started
-        nothing, when :meth:`invoke` must be awaited instead (no idle worker: one must
-        start or be waited for; a debugger's function). Raises as :meth:`invoke` does
-        (an unknown function, a closed invoker)."""
+        """:meth:`invoke` without a coroutine, for every message's hot path: send the
+        invocation to an idle worker now, or, when all the function's workers are
+        busy, queue it to be sent to the first one that comes free; return a function
+        that cancels it (a running invocation's worker is killed; ``done`` is not
+        called). ``done`` hears the outcome later, from the event loop. Returns None,
+        having started nothing, when :meth:`invoke` must be awaited instead (a worker
+        must be started first, or a dead one dropped; a debugger's function). Raises
+        as :meth:`invoke` does (an unknown function, a closed invoker, an event that
+        is not JSON)."""
         pool = self._pool_of(function)
-        worker = pool.take_idle()  # first: a declined call costs the caller nothing
-        if worker is None:
+        if DEBUGPY_ENV in pool.spec.environment:
             return None
-        if DEBUGPY_ENV in worker.spec.environment:
-            pool.release(worker)
+        call = _Call(self, pool, request_id)
+        got = pool.take_or_queue(call.handed)  # first: a declined call costs the caller little
+        if got is None:
             return None
         try:
             event_json = wire_json.dumps(event)
         except BaseException:
-            pool.release(worker)
+            if isinstance(got, WorkerProcess):
+                pool.release(got)
+            else:
+                got.cancel()  # out of the queue
             raise
-        call = _Call(self, pool, worker, request_id)
         call.done = done
-        worker.start_call(call.frame(event, event_json), request_id, call.timeout_s, call.replied)
+        if isinstance(got, WorkerProcess):
+            call.begin(got, event, event_json)
+        else:
+            call.pending, call.event, call.event_json = got, event, event_json
         return call.cancel
 
     def _pool_of(self, function: str) -> WorkerPool:
@@ -251,18 +259,34 @@ class Invoker:
 
 
 class _Call:
-    """One invocation on one worker, from its frame to its outcome: what
-    :meth:`Invoker.invoke` awaits and :meth:`Invoker.invoke_soon` gets called back with."""
+    """One invocation, from its frame to its outcome: what :meth:`Invoker.invoke`
+    awaits, and what :meth:`Invoker.invoke_soon` runs through callbacks (queued for a
+    worker, or its worker starting, then sent, then answered)."""
 
-    __slots__ = ("invoker", "pool", "worker", "request_id", "spec", "timeout_s", "started", "done", "answered")
+    __slots__ = (
+        "invoker", "pool", "request_id", "worker", "spec", "timeout_s", "started", "done", "answered", "pending",
+        "event", "event_json",
+    )
 
-    def __init__(self, invoker: Invoker, pool: WorkerPool, worker: WorkerProcess, request_id: str) -> None:
-        self.invoker, self.pool, self.worker, self.request_id = invoker, pool, worker, request_id
-        spec = self.spec = worker.spec  # a reload may have changed the pool's since
-        self.timeout_s = max(spec.timeout_s, DEBUG_TIMEOUT_S) if DEBUGPY_ENV in spec.environment else spec.timeout_s
+    def __init__(self, invoker: Invoker, pool: WorkerPool, request_id: str) -> None:
+        self.invoker, self.pool, self.request_id = invoker, pool, request_id
+        self.worker: WorkerProcess | None = None  # once it has one (assign)
+        self.spec = pool.spec
+        self.timeout_s = 0.0
         self.started = 0.0
         self.done: OutcomeCallback | None = None  # invoke_soon()'s callback, until it is called or cancelled
         self.answered = False  # the worker answered, timed out or ended
+        # invoke_soon: its place in the pool's queue, or the task starting its worker;
+        # and what it will send once it has a worker.
+        self.pending: asyncio.Future[Any] | None = None
+        self.event: Mapping[str, Any] = {}
+        self.event_json = b""
+
+    def assign(self, worker: WorkerProcess) -> None:
+        """The worker this invocation runs on; its spec decides the timeout."""
+        self.worker = worker
+        spec = self.spec = worker.spec  # a reload may have changed the pool's since
+        self.timeout_s = max(spec.timeout_s, DEBUG_TIMEOUT_S) if DEBUGPY_ENV in spec.environment else spec.timeout_s
 
     def frame(self, event: Mapping[str, Any], event_json: bytes) -> bytes:
         """The invoke frame (length prefix included); the invocation's clock starts."""
@@ -287,6 +311,7 @@ class _Call:
     async def lost(self, exc: BaseException) -> Outcome:
         """The worker timed out (``TimeoutError``) or its end closed: it is stopped
         (killed if it hangs), and the outcome is what Lambda reports then."""
+        assert self.worker is not None
         duration_ms = (time.perf_counter() - self.started) * 1000
         timed_out = isinstance(exc, TimeoutError)
         status = await asyncio.shield(self.pool.drop(self.worker, kill=timed_out))
@@ -294,32 +319,75 @@ class _Call:
         owed = [f"END RequestId: {request_id}", _report_line(request_id, duration_ms, spec.memory_mb)]
         return self.invoker._lost(spec, request_id, duration_ms, status, timed_out, self.timeout_s, owed)
 
+    # -- invoke_soon's steps ----------------------------------------------------------
+
+    def begin(self, worker: WorkerProcess, event: Mapping[str, Any], event_json: bytes) -> None:
+        """Send the invocation to ``worker``; :meth:`replied` hears its answer."""
+        self.assign(worker)
+        worker.start_call(self.frame(event, event_json), self.request_id, self.timeout_s, self.replied)
+
+    def handed(self, waiter: asyncio.Future[WorkerProcess | None]) -> None:
+        """Its turn in the pool's queue came (see ``WorkerPool.take_or_queue``)."""
+        self.pending = None
+        if waiter.cancelled():  # cancel() took it out of the queue
+            return
+        error = waiter.exception()
+        if self.done is None:  # cancelled after it was handed: give back what it got
+            if error is None:
+                self.pool.release(waiter.result())
+            return
+        if error is not None:  # the invoker closed while it waited (invoke() raises then)
+            self._deliver(Failed("Runtime.Unknown", str(error), 0.0))
+            return
+        worker = waiter.result()
+        if worker is None:  # a slot came free (a worker stopped): start one in it
+            self.pending = asyncio.ensure_future(self._start_worker())
+        else:
+            self.begin(worker, self.event, self.event_json)
+
+    async def _start_worker(self) -> None:
+        try:
+            worker = await self.pool.start_in_slot()
+        except StartFailed as failure:
+            self.pending = None
+            # As in invoke(): the failed init is the outcome (10 s: the init's timeout).
+            self._deliver(self.invoker._lost(
+                self.pool.spec, self.request_id, 0.0, failure.status, failure.timed_out, INIT_TIMEOUT_S, []))
+            return
+        self.pending = None
+        self.begin(worker, self.event, self.event_json)
+
     def replied(self, reply: ReplyOrError) -> None:
-        """:meth:`Invoker.invoke_soon`'s end: the worker's answer, or why there is none."""
+        """The worker's answer, or why there is none."""
         self.answered = True
         if self.done is None:  # cancelled: the worker is being killed
             return
         if not isinstance(reply, BaseException):
-            done, self.done = self.done, None
-            done(self.finished(reply))
+            self._deliver(self.finished(reply))
             return
         # Rare (a timeout, a crash): stopping the worker takes awaiting.
         task = asyncio.ensure_future(self.lost(reply))
         task.add_done_callback(self._lost_done)
 
     def _lost_done(self, task: asyncio.Future[Outcome]) -> None:
+        self._deliver(task.result())
+
+    def _deliver(self, outcome: Outcome) -> None:
         done, self.done = self.done, None
         if done is not None:
-            done(task.result())
+            done(outcome)
 
     def cancel(self) -> None:
-        """Stop a started invocation (the gateway shuts down): its worker is killed,
+        """Stop an invocation :meth:`Invoker.invoke_soon` started (the gateway shuts
+        down): out of the queue, its worker's start cancelled, or its worker killed,
         as when :meth:`Invoker.invoke` is cancelled; ``done`` is not called. Nothing
         happens once ``done`` was called."""
         if self.done is None:
             return
         self.done = None
-        if not self.answered:  # else lost() is already stopping it
+        if self.pending is not None:  # queued, or its worker starting (which frees the slot)
+            self.pending.cancel()
+        elif self.worker is not None and not self.answered:  # else lost() is already stopping it
             self.pool.stop_worker(self.worker, kill=True)
 
 

@@ -3,7 +3,7 @@ a time, and stops them.
 
 The invoker (``invoker.py``) keeps one :class:`WorkerPool` per function. A caller
 takes a ready worker with :meth:`~WorkerPool.acquire` (or, on every message's hot path,
-:meth:`~WorkerPool.take_idle`, which never waits) and gives it back with
+:meth:`~WorkerPool.take_or_queue`, which never awaits) and gives it back with
 :meth:`~WorkerPool.release`, or stops it with :meth:`~WorkerPool.drop`. A hot reload
 boots the next generation's worker beside the serving ones (:meth:`~WorkerPool.boot`)
 and makes it serve (:meth:`~WorkerPool.adopt`).
@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..core.model import FunctionSpec
 from . import wire_json
@@ -79,7 +79,7 @@ class WorkerPool:
             await self.drop(worker)  # died while idle
         if self._slots < self._limit:
             self._slots += 1
-            return await self._start()
+            return await self.start_in_slot()
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -91,7 +91,7 @@ class WorkerPool:
             if waiter.done() and not waiter.cancelled():
                 self.release(waiter.result())
             raise
-        return handed if handed is not None else await self._start()
+        return handed if handed is not None else await self.start_in_slot()
 
     async def drop(self, worker: WorkerProcess, *, kill: bool = False) -> int | None:
         """Stop a worker for good and free its slot; return its exit status."""
@@ -135,14 +135,28 @@ class WorkerPool:
         for old in stale:
             self.stop_worker(old)
 
-    def take_idle(self) -> WorkerProcess | None:
-        """A ready worker for this caller alone, if one is idle and alive now (give it
-        back as after :meth:`acquire`); None where :meth:`acquire` would start one,
-        wait for one, or first drop a dead one."""
+    def take_or_queue(
+        self, handed: Callable[[asyncio.Future[WorkerProcess | None]], None],
+    ) -> WorkerProcess | asyncio.Future[WorkerProcess | None] | None:
+        """:meth:`acquire` without awaiting, for every message's hot path: a ready
+        worker if one is idle and alive now; else, when all the pool's workers are
+        busy, the caller's place in the queue: a future that ``handed`` hears when it
+        is set (a worker; None: a freed slot to start one in with
+        :meth:`start_in_slot`; ``RuntimeError``: the pool closed), and that the caller
+        may cancel to leave the queue. None where :meth:`acquire` would start a
+        worker or first drop a dead one: nothing was taken or queued."""
         idle = self._idle
-        if idle and idle[-1].alive:
-            return idle.pop()
-        return None
+        if idle:
+            return idle.pop() if idle[-1].alive else None
+        if self._slots < self._limit:
+            return None
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
+        self._waiters.append(waiter)
+        waiter.add_done_callback(handed)
+        return waiter
 
     def stop_worker(self, worker: WorkerProcess, *, kill: bool = False) -> None:
         """:meth:`drop` ``worker`` in the background (its slot is freed once it exited)."""
@@ -185,8 +199,9 @@ class WorkerPool:
         await worker.stop()
         self.workers.discard(worker)
 
-    async def _start(self) -> WorkerProcess:
-        """Start a worker in a slot the caller holds; free the slot if that fails."""
+    async def start_in_slot(self) -> WorkerProcess:
+        """Start a worker in a slot the caller holds (counted by :meth:`acquire`, or
+        handed to a queued caller as None); free the slot if that fails."""
         try:
             worker = await self.boot(self.spec, self.env, self.generation)
         except BaseException:

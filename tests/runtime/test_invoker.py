@@ -526,20 +526,70 @@ def _soon(invoker: Invoker, function: str, event: dict[str, object], request_id:
 
 
 @pytest.mark.asyncio
-async def test_invoke_soon_declines_without_an_idle_worker_and_starts_nothing(make_invoker: MakeInvoker) -> None:
-    invoker = make_invoker(spec("Slow", "basic.sleep"), max_workers_per_function=1)
+async def test_invoke_soon_declines_where_a_worker_must_start_and_starts_nothing(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep"))
     cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "cold")  # nothing warm yet
     assert cancel is None and invoker.worker_pids() == {"Slow": []}
     await invoker.start()
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.5}, "busy"))
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.3}, "busy"))
     await asyncio.sleep(0.1)
-    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "while-busy")  # its one worker is taken
+    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "while-busy")  # a second worker would start
     assert cancel is None
     assert isinstance(await busy, Succeeded)
     await asyncio.sleep(0.1)
-    assert heard == []
+    assert heard == [] and len(invoker.worker_pids()["Slow"]) == 1
     with pytest.raises(KeyError, match="no function named 'Nope'"):
         _soon(invoker, "Nope", {}, "x")
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_queues_behind_busy_workers_in_order(make_invoker: MakeInvoker, log: Log) -> None:
+    # The function has its maximum of workers, all busy: started calls wait for the
+    # first that comes free, in the order they came, with awaited ones among them.
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud"), max_workers_per_function=1)
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.3}, "q-0"))
+    await async_wait_until(lambda: "sleeping q-0" in log.lines("Slow"))
+    first = _soon(invoker, "Slow", {"seconds": 0}, "q-1")
+    awaited = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0}, "q-2"))
+    await asyncio.sleep(0)
+    third = _soon(invoker, "Slow", {"seconds": 0}, "q-3")
+    assert first[0] is not None and third[0] is not None and first[1] == third[1] == []
+    outcomes = [await busy, await asyncio.wait_for(first[2], DEADLINE_S), await awaited,
+                await asyncio.wait_for(third[2], DEADLINE_S)]
+    assert all(isinstance(o, Succeeded) and o.result["pid"] == pid for o in outcomes)
+    assert [line for line in log.lines("Slow") if line.startswith("sleeping ")] == [
+        "sleeping q-0", "sleeping q-1", "sleeping q-2", "sleeping q-3"]
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_cancelled_in_the_queue_never_runs(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud"), max_workers_per_function=1)
+    await invoker.start()
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.2}, "c-0"))
+    await async_wait_until(lambda: "sleeping c-0" in log.lines("Slow"))
+    cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "c-1")
+    assert cancel is not None
+    cancel()
+    assert isinstance(await busy, Succeeded)
+    after = await asyncio.wait_for(invoker.invoke("Slow", {"seconds": 0}, "c-2"), DEADLINE_S)  # the worker is free
+    assert isinstance(after, Succeeded) and heard == []
+    assert "sleeping c-1" not in log.lines("Slow")
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_queued_when_the_invoker_closes_is_a_failure(make_invoker: MakeInvoker, log: Log) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=60.0), max_workers_per_function=1)
+    await invoker.start()
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "z-0"))
+    await async_wait_until(lambda: "sleeping z-0" in log.lines("Slow"))
+    _, heard, first = _soon(invoker, "Slow", {"seconds": 0}, "z-1")
+    await invoker.close()
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, Failed) and outcome.error_message == "the invoker is closed"
+    assert isinstance(await busy, Failed)  # in flight when closed: a worker exit
+    assert len(heard) == 1
 
 
 @pytest.mark.asyncio
@@ -628,3 +678,19 @@ async def test_invoke_soon_raises_for_an_event_that_is_not_json_and_keeps_the_wo
     assert cancel is not None
     outcome = await asyncio.wait_for(first, DEADLINE_S)
     assert isinstance(outcome, Succeeded) and invoker.worker_pids()["Echo"] == [pid]
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_queued_behind_a_worker_that_dies_gets_a_new_one(make_invoker: MakeInvoker, log: Log) -> None:
+    # The busy worker times out and is killed: its slot, not a worker, goes to the
+    # queued call, which starts a worker of its own in it.
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=0.5), max_workers_per_function=1)
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "t-0"))
+    await async_wait_until(lambda: "sleeping t-0" in log.lines("Slow"))
+    _, heard, first = _soon(invoker, "Slow", {"seconds": 0}, "t-1")
+    assert isinstance(await busy, TimedOut)
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, Succeeded) and outcome.result["pid"] != pid
+    assert invoker.worker_pids()["Slow"] == [outcome.result["pid"]] and len(heard) == 1
