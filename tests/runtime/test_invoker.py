@@ -525,6 +525,16 @@ def _soon(invoker: Invoker, function: str, event: dict[str, object], request_id:
     return invoker.invoke_soon(function, event, request_id, done), heard, first
 
 
+async def _one_busy_worker(invoker: Invoker, log: Log, request_id: str, seconds: float):  # type: ignore[no-untyped-def]
+    """Start ``invoker``'s "Slow" function (one worker at most) and keep its worker
+    busy for ``seconds``: its pid and the awaited invocation's task."""
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Slow"]
+    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": seconds}, request_id))
+    await async_wait_until(lambda: f"sleeping {request_id}" in log.lines("Slow"))  # running in the worker
+    return pid, busy
+
+
 @pytest.mark.asyncio
 async def test_invoke_soon_declines_where_a_worker_must_start_and_starts_nothing(make_invoker: MakeInvoker) -> None:
     invoker = make_invoker(spec("Slow", "basic.sleep"))
@@ -547,10 +557,7 @@ async def test_invoke_soon_queues_behind_busy_workers_in_order(make_invoker: Mak
     # The function has its maximum of workers, all busy: started calls wait for the
     # first that comes free, in the order they came, with awaited ones among them.
     invoker = make_invoker(spec("Slow", "basic.sleep_loud"), max_workers_per_function=1)
-    await invoker.start()
-    (pid,) = invoker.worker_pids()["Slow"]
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.3}, "q-0"))
-    await async_wait_until(lambda: "sleeping q-0" in log.lines("Slow"))
+    pid, busy = await _one_busy_worker(invoker, log, "q-0", 0.3)
     first = _soon(invoker, "Slow", {"seconds": 0}, "q-1")
     awaited = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0}, "q-2"))
     await asyncio.sleep(0)
@@ -566,9 +573,7 @@ async def test_invoke_soon_queues_behind_busy_workers_in_order(make_invoker: Mak
 @pytest.mark.asyncio
 async def test_invoke_soon_cancelled_in_the_queue_never_runs(make_invoker: MakeInvoker, log: Log) -> None:
     invoker = make_invoker(spec("Slow", "basic.sleep_loud"), max_workers_per_function=1)
-    await invoker.start()
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 0.2}, "c-0"))
-    await async_wait_until(lambda: "sleeping c-0" in log.lines("Slow"))
+    _, busy = await _one_busy_worker(invoker, log, "c-0", 0.2)
     cancel, heard, _ = _soon(invoker, "Slow", {"seconds": 0}, "c-1")
     assert cancel is not None
     cancel()
@@ -581,9 +586,7 @@ async def test_invoke_soon_cancelled_in_the_queue_never_runs(make_invoker: MakeI
 @pytest.mark.asyncio
 async def test_invoke_soon_queued_when_the_invoker_closes_is_a_failure(make_invoker: MakeInvoker, log: Log) -> None:
     invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=60.0), max_workers_per_function=1)
-    await invoker.start()
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "z-0"))
-    await async_wait_until(lambda: "sleeping z-0" in log.lines("Slow"))
+    _, busy = await _one_busy_worker(invoker, log, "z-0", 3600)
     _, heard, first = _soon(invoker, "Slow", {"seconds": 0}, "z-1")
     await invoker.close()
     outcome = await asyncio.wait_for(first, DEADLINE_S)
@@ -685,10 +688,7 @@ async def test_invoke_soon_queued_behind_a_worker_that_dies_gets_a_new_one(make_
     # The busy worker times out and is killed: its slot, not a worker, goes to the
     # queued call, which starts a worker of its own in it.
     invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=0.5), max_workers_per_function=1)
-    await invoker.start()
-    (pid,) = invoker.worker_pids()["Slow"]
-    busy = asyncio.create_task(invoker.invoke("Slow", {"seconds": 3600}, "t-0"))
-    await async_wait_until(lambda: "sleeping t-0" in log.lines("Slow"))
+    pid, busy = await _one_busy_worker(invoker, log, "t-0", 3600)
     _, heard, first = _soon(invoker, "Slow", {"seconds": 0}, "t-1")
     assert isinstance(await busy, TimedOut)
     outcome = await asyncio.wait_for(first, DEADLINE_S)
