@@ -5,10 +5,10 @@ The core asks for an :class:`Invoke`; the invoker answers with one outcome:
 died, or its module could not be imported) or :class:`TimedOut` (it ran past its
 Lambda timeout and its worker was killed).
 
-Two ways to run one: await a coroutine (``run``, ``invoke``), or, on every message's hot
-path, start it and be called back with its outcome (``run_soon``, ``invoke_soon``), which spares the
-gateway a task and a chain of coroutines per message. A starter may decline (returns
-None, having started nothing): the caller awaits the coroutine instead.
+Two ways to run one: await a coroutine (``run``, ``invoke``), or, on every message's
+hot path, start it and be called back with its outcome (``run_soon``, ``invoke_soon``),
+which spares the gateway a task and a chain of coroutines per message. A starter may
+decline (returns None, having started nothing): the caller awaits the coroutine instead.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ OutcomeCallback = Callable[[Outcome], None]
 """Hears a started invocation's outcome, once, on the event loop."""
 
 Cancel = Callable[[], None]
-"""Stops a started invocation (its worker is killed); its callback is not called."""
+"""Stops a started invocation (out of its queue, or its worker killed); its callback
+is not called."""
 
 
 class InvocationService(Protocol):

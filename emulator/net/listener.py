@@ -161,7 +161,10 @@ class Listener:
             self._started.pop(tracked, None)
             if not tracked.done():
                 tracked.set_result(None)
-                done(outcome)
+                try:
+                    done(outcome)
+                except Exception:  # a bug of ours, as a spawned task's would be: logged
+                    log.exception("internal error after an integration")
 
         cancel = starter.run_soon(invoke, finished)
         if cancel is None:

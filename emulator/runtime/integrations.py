@@ -11,10 +11,9 @@ no hooks of its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-
-import asyncio
 
 from ..core.invocation import (
     Cancel, Failed, FaultSource, Integrations, InvocationObserver, InvocationService, Invoke, Outcome,
@@ -60,8 +59,9 @@ class InvokerIntegrations:
         return outcome
 
     def run_soon(self, invoke: Invoke, done: OutcomeCallback) -> Cancel | None:
-        """:meth:`run` without a coroutine when the invoker has an idle worker for a
-        Lambda proxy; None (nothing started) otherwise, or if the invoker raised."""
+        """:meth:`run` without a coroutine, for a Lambda proxy the invoker can start
+        now (an idle worker, or a place in the queue of a function whose workers are
+        all busy); None (nothing started) otherwise, or if the invoker raised."""
         starter = self._starter
         if starter is None or (invoke.integration is not None and self.others is not None):
             return None

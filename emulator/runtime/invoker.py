@@ -26,6 +26,7 @@ prints. One worker process is a :class:`~emulator.runtime.worker_process.WorkerP
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import signal
 import time
@@ -43,6 +44,11 @@ from .worker_process import INIT_TIMEOUT_S, REPORT_PREFIX, LogSink, ReplyOrError
 
 __all__ = ["DEBUGPY_ENV", "InitFailed", "Invoker", "LogSink"]
 
+
+# How a worker is lost mid-invocation: its Lambda timeout passed, or its end closed.
+_LOST = (TimeoutError, asyncio.IncompleteReadError, ConnectionError)
+
+log = logging.getLogger("wsgw.server")
 
 # run-local --debug-function: a function whose environment has DEBUGPY_ENV (host:port)
 # gets one worker (one debugpy port) and at least DEBUG_TIMEOUT_S per invocation.
@@ -182,7 +188,7 @@ class Invoker:
         call.assign(worker)
         try:
             reply = await worker.call(call.frame(event, event_json), request_id, call.timeout_s)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+        except _LOST as exc:
             return await call.lost(exc)
         except BaseException:  # cancelled mid-invocation: the worker's state is unknown
             await asyncio.shield(pool.drop(worker, kill=True))
@@ -364,6 +370,14 @@ class _Call:
             return
         if not isinstance(reply, BaseException):
             self._deliver(self.finished(reply))
+            return
+        if not isinstance(reply, _LOST):
+            # Its answer could not be read: as when invoke() raises, the worker is
+            # killed and the invocation fails (InvokerIntegrations.run's outcome).
+            log.error("invoking %s failed", self.spec.name, exc_info=reply)
+            assert self.worker is not None
+            self.pool.stop_worker(self.worker, kill=True)
+            self._deliver(Failed("Runtime.Unknown", str(reply), (time.perf_counter() - self.started) * 1000))
             return
         # Rare (a timeout, a crash): stopping the worker takes awaiting.
         task = asyncio.ensure_future(self.lost(reply))

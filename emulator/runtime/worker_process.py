@@ -27,8 +27,9 @@ from .frames import FrameChannel, FrameOrError
 
 ReplyOrError = Union[dict[str, Any], BaseException]
 """What :meth:`WorkerProcess.start_call`'s callback hears: the worker's result message,
-or ``TimeoutError`` (the Lambda timeout passed) or ``IncompleteReadError`` /
-``ConnectionError`` (the worker's end closed)."""
+or ``TimeoutError`` (the Lambda timeout passed), ``IncompleteReadError`` /
+``ConnectionError`` (the worker's end closed), or what reading its answer raised (a
+frame that is not a result message)."""
 
 LogSink = Callable[[str, str], None]
 """Receives ``(function_name, line)`` for every log line; it adds any prefix itself."""
@@ -143,11 +144,15 @@ class WorkerProcess(asyncio.SubprocessProtocol):
             if isinstance(body, BaseException):
                 done(body)
                 return
-            reply: dict[str, Any] = wire_json.loads(body)
-            log = reply.pop("log", None)
-            if isinstance(log, str):  # a quiet invocation's START/END/REPORT (worker.py)
-                for line in log.splitlines():
-                    self._emit_line(line)
+            try:
+                reply: dict[str, Any] = wire_json.loads(body)
+                log = reply.pop("log", None)
+                if isinstance(log, str):  # a quiet invocation's START/END/REPORT (worker.py)
+                    for line in log.splitlines():
+                        self._emit_line(line)
+            except Exception as exc:  # not a result message (or the log sink broke)
+                done(exc)
+                return
             # The worker writes REPORT before the result, and the loop reads both fds in
             # the same turn, so this wait is only for output larger than one read.
             if self._last_report == request_id or self._output_closed.done():

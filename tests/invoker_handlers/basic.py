@@ -120,3 +120,13 @@ def bytes_unflushed(event, context):
 
 def quiet(event, context):
     return "ok"
+
+
+def bogus_frame(event, context):
+    # Writes a frame that is not a result message straight onto the worker's pipe to
+    # the invoker (what a broken runtime would do), then waits to be stopped.
+    import sys
+
+    fd = int(sys.argv[sys.argv.index("--fd") + 1])
+    os.write(fd, len(b"[1]").to_bytes(4, "big") + b"[1]")
+    time.sleep(3600)

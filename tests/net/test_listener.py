@@ -5,11 +5,14 @@ test_http_session, test_hostile_input and the end-to-end tests.)"""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+from typing import Callable
 
 import pytest
 
 from emulator.core.errors import StartupError
+from emulator.core.invocation import Invoke, Outcome, Succeeded
 from emulator.net.listener import Listener, bind_listener, exposure_warning
 
 
@@ -96,3 +99,46 @@ def test_a_post_is_answered_before_it_is_delivered_and_a_failed_delivery_is_only
         listener.manage(request, "r1", lambda response: answered.append(response.status))
     assert answered == [200]
     assert any("carrying out" in record.getMessage() for record in caplog.records)
+
+
+class _Starting:
+    """Integrations that start every Invoke and let the test finish it."""
+
+    def __init__(self) -> None:
+        self.started: list[Callable[[Outcome], None]] = []
+        self.cancelled = 0
+
+    async def run(self, invoke: Invoke) -> Outcome:
+        raise AssertionError("not awaited: started")
+
+    def run_soon(self, invoke: Invoke, done: Callable[[Outcome], None]) -> Callable[[], None]:
+        self.started.append(done)
+
+        def cancel() -> None:
+            self.cancelled += 1
+
+        return cancel
+
+
+def test_a_started_integration_is_tracked_until_done_and_its_callbacks_bug_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> tuple[int, int, int]:
+        integrations = _Starting()
+        listener = Listener(None, None, integrations)  # type: ignore[arg-type]  # integrate_soon needs no more
+
+        def broken(outcome: Outcome) -> None:
+            raise RuntimeError("a bug after the integration")
+
+        assert listener.integrate_soon(Invoke("Fn", {}, "r-1", "c-1", "$default"), broken)
+        during = listener.background_tasks
+        integrations.started[0](Succeeded(None, 1.0))  # the outcome comes: the callback raises
+        # A second one still running when shutdown's deadline passes is cancelled.
+        assert listener.integrate_soon(Invoke("Fn", {}, "r-2", "c-1", "$default"), broken)
+        cut_short = await listener.shutdown(0.05)
+        return during, cut_short, integrations.cancelled
+
+    with caplog.at_level(logging.ERROR, logger="wsgw.server"):
+        during, cut_short, cancelled = asyncio.run(scenario())
+    assert (during, cut_short, cancelled) == (1, 1, 1)
+    assert any(r.getMessage() == "internal error after an integration" for r in caplog.records)

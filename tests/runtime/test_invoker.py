@@ -694,3 +694,19 @@ async def test_invoke_soon_queued_behind_a_worker_that_dies_gets_a_new_one(make_
     outcome = await asyncio.wait_for(first, DEADLINE_S)
     assert isinstance(outcome, Succeeded) and outcome.result["pid"] != pid
     assert invoker.worker_pids()["Slow"] == [outcome.result["pid"]] and len(heard) == 1
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_is_not_a_result_fails_the_invocation_and_kills_the_worker(make_invoker: MakeInvoker) -> None:
+    invoker = make_invoker(spec("Bogus", "basic.bogus_frame", timeout_s=60.0))
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Bogus"]
+    _, heard, first = _soon(invoker, "Bogus", {}, "b-1")
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, Failed) and outcome.error_type == "Runtime.Unknown"
+    await async_wait_until(lambda: gone(pid))
+    # Awaited, the same answer raises out of invoke() (InvokerIntegrations.run makes
+    # it a Runtime.Unknown failure), and that worker is killed too.
+    with pytest.raises(Exception):
+        await asyncio.wait_for(invoker.invoke("Bogus", {}, "b-2"), DEADLINE_S)
+    assert invoker.worker_pids()["Bogus"] == [] and len(heard) == 1
