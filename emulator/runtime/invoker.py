@@ -360,6 +360,10 @@ class _Call:
             self._deliver(self.invoker._lost(
                 self.pool.spec, self.request_id, 0.0, failure.status, failure.timed_out, INIT_TIMEOUT_S, []))
             return
+        except Exception as exc:  # a bug of ours: the invocation fails, it does not hang
+            self.pending = None
+            self._fail(exc)
+            return
         self.pending = None
         self.begin(worker, self.event, self.event_json)
 
@@ -373,18 +377,28 @@ class _Call:
             return
         if not isinstance(reply, _LOST):
             # Its answer could not be read: as when invoke() raises, the worker is
-            # killed and the invocation fails (InvokerIntegrations.run's outcome).
-            log.error("invoking %s failed", self.spec.name, exc_info=reply)
+            # killed and the invocation fails.
             assert self.worker is not None
             self.pool.stop_worker(self.worker, kill=True)
-            self._deliver(Failed("Runtime.Unknown", str(reply), (time.perf_counter() - self.started) * 1000))
+            self._fail(reply)
             return
         # Rare (a timeout, a crash): stopping the worker takes awaiting.
         task = asyncio.ensure_future(self.lost(reply))
         task.add_done_callback(self._lost_done)
 
     def _lost_done(self, task: asyncio.Future[Outcome]) -> None:
-        self._deliver(task.result())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._fail(error)
+        elif not task.cancelled():
+            self._deliver(task.result())
+
+    def _fail(self, error: BaseException) -> None:
+        """What InvokerIntegrations.run makes of an exception out of invoke(): logged,
+        and a ``Runtime.Unknown`` failure."""
+        log.error("invoking %s failed", self.spec.name, exc_info=error)
+        duration_ms = (time.perf_counter() - self.started) * 1000 if self.started else 0.0
+        self._deliver(Failed("Runtime.Unknown", str(error), duration_ms))
 
     def _deliver(self, outcome: Outcome) -> None:
         done, self.done = self.done, None

@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from emulator.core.invocation import Failed, Succeeded, TimedOut
 from emulator.runtime.invoker import Invoker
+from emulator.runtime.worker_pool import WorkerPool
 from emulator.core.model import FunctionSpec
 
 from conftest import DEADLINE_S, async_wait_until
@@ -710,3 +711,21 @@ async def test_an_answer_that_is_not_a_result_fails_the_invocation_and_kills_the
     with pytest.raises(Exception):
         await asyncio.wait_for(invoker.invoke("Bogus", {}, "b-2"), DEADLINE_S)
     assert invoker.worker_pids()["Bogus"] == [] and len(heard) == 1
+
+
+@pytest.mark.asyncio
+async def test_invoke_soon_fails_rather_than_hangs_when_starting_its_worker_breaks(
+    make_invoker: MakeInvoker, log: Log, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    invoker = make_invoker(spec("Slow", "basic.sleep_loud", timeout_s=0.5), max_workers_per_function=1)
+    _, busy = await _one_busy_worker(invoker, log, "u-0", 3600)
+    _, heard, first = _soon(invoker, "Slow", {"seconds": 0}, "u-1")
+
+    async def broken(self: object) -> None:
+        raise RuntimeError("cannot start")
+
+    monkeypatch.setattr(WorkerPool, "start_in_slot", broken)
+    assert isinstance(await busy, TimedOut)  # its slot goes to the queued call, which cannot start a worker
+    outcome = await asyncio.wait_for(first, DEADLINE_S)
+    assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("Runtime.Unknown", "cannot start")
+    assert len(heard) == 1
