@@ -185,9 +185,10 @@ class Invoker:
             # invocation; here its failure is the outcome (10 s: the init's timeout).
             return self._lost(pool.spec, request_id, 0.0, failure.status, failure.timed_out, INIT_TIMEOUT_S, [])
         call = _Call(self, pool, request_id)
+        call.event, call.event_json = event, event_json
         call.assign(worker)
         try:
-            reply = await worker.call(call.frame(event, event_json), request_id, call.timeout_s)
+            reply = await worker.call(call.frame(), request_id, call.timeout_s)
         except _LOST as exc:
             return await call.lost(exc)
         except BaseException:  # cancelled mid-invocation: the worker's state is unknown
@@ -220,11 +221,11 @@ class Invoker:
             else:
                 got.cancel()  # out of the queue
             raise
-        call.done = done
+        call.done, call.event, call.event_json = done, event, event_json
         if isinstance(got, WorkerProcess):
-            call.begin(got, event, event_json)
+            call.begin(got)
         else:
-            call.pending, call.event, call.event_json = got, event, event_json
+            call.pending = got
         return call.cancel
 
     def _pool_of(self, function: str) -> WorkerPool:
@@ -282,10 +283,9 @@ class _Call:
         self.started = 0.0
         self.done: OutcomeCallback | None = None  # invoke_soon()'s callback, until it is called or cancelled
         self.answered = False  # the worker answered, timed out or ended
-        # invoke_soon: its place in the pool's queue, or the task starting its worker;
-        # and what it will send once it has a worker.
+        # invoke_soon: its place in the pool's queue, or the task starting its worker.
         self.pending: asyncio.Future[Any] | None = None
-        self.event: Mapping[str, Any] = {}
+        self.event: Mapping[str, Any] = {}  # what it sends (set by its caller), and as JSON
         self.event_json = b""
 
     def assign(self, worker: WorkerProcess) -> None:
@@ -294,15 +294,16 @@ class _Call:
         spec = self.spec = worker.spec  # a reload may have changed the pool's since
         self.timeout_s = max(spec.timeout_s, DEBUG_TIMEOUT_S) if DEBUGPY_ENV in spec.environment else spec.timeout_s
 
-    def frame(self, event: Mapping[str, Any], event_json: bytes) -> bytes:
+    def frame(self) -> bytes:
         """The invoke frame (length prefix included); the invocation's clock starts."""
+        request_id = self.request_id
         self.started = time.perf_counter()  # like Lambda's Duration, leaves out init
         deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
         body = b"".join((
-            b'{"type":"invoke","requestId":', wire_json.dumps(self.request_id),
-            b',"traceId":', wire_json.dumps(invocation_trace_id(event, self.request_id)),
+            b'{"type":"invoke","requestId":', wire_json.dumps(request_id),
+            b',"traceId":', wire_json.dumps(invocation_trace_id(self.event, request_id)),
             b',"deadlineMs":', str(deadline_ms).encode(),
-            b',"context":', self.pool.context_json, b',"event":', event_json, b"}",
+            b',"context":', self.pool.context_json, b',"event":', self.event_json, b"}",
         ))
         return len(body).to_bytes(4, "big") + body
 
@@ -327,10 +328,10 @@ class _Call:
 
     # -- invoke_soon's steps ----------------------------------------------------------
 
-    def begin(self, worker: WorkerProcess, event: Mapping[str, Any], event_json: bytes) -> None:
+    def begin(self, worker: WorkerProcess) -> None:
         """Send the invocation to ``worker``; :meth:`replied` hears its answer."""
         self.assign(worker)
-        worker.start_call(self.frame(event, event_json), self.request_id, self.timeout_s, self.replied)
+        worker.start_call(self.frame(), self.request_id, self.timeout_s, self.replied)
 
     def handed(self, waiter: asyncio.Future[WorkerProcess | None]) -> None:
         """Its turn in the pool's queue came (see ``WorkerPool.take_or_queue``)."""
@@ -349,7 +350,7 @@ class _Call:
         if worker is None:  # a slot came free (a worker stopped): start one in it
             self.pending = asyncio.ensure_future(self._start_worker())
         else:
-            self.begin(worker, self.event, self.event_json)
+            self.begin(worker)
 
     async def _start_worker(self) -> None:
         try:
@@ -365,7 +366,7 @@ class _Call:
             self._fail(exc)
             return
         self.pending = None
-        self.begin(worker, self.event, self.event_json)
+        self.begin(worker)
 
     def replied(self, reply: ReplyOrError) -> None:
         """The worker's answer, or why there is none."""

@@ -80,11 +80,7 @@ class WorkerPool:
         if self._slots < self._limit:
             self._slots += 1
             return await self.start_in_slot()
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
-        self._waiters.append(waiter)
+        waiter = self._queue_up()
         try:
             handed = await waiter
         except asyncio.CancelledError:
@@ -150,12 +146,17 @@ class WorkerPool:
             return idle.pop() if idle[-1].alive else None
         if self._slots < self._limit:
             return None
+        waiter = self._queue_up()
+        waiter.add_done_callback(handed)
+        return waiter
+
+    def _queue_up(self) -> asyncio.Future[WorkerProcess | None]:
+        """A place at the end of the queue that :meth:`release` hands workers to."""
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
         self._waiters.append(waiter)
-        waiter.add_done_callback(handed)
         return waiter
 
     def stop_worker(self, worker: WorkerProcess, *, kill: bool = False) -> None:
