@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +226,12 @@ def load_watcher() -> None:
     thread while the gateway waits for its workers, so that :meth:`Reloader.start`
     does not pay for it on the way to Ready."""
     import watchfiles  # noqa: F401
+
+    # awatch's first step loads anyio's asyncio backend (~40 ms) on the loop's thread;
+    # load it here. Its module name is anyio's own business: if it moves, awatch loads
+    # whatever it is then, as before.
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio._backends._asyncio")
 
 
 class Reloader:

@@ -12,46 +12,46 @@ so boto3 reaches both the local gateway and real HTTPS endpoints.
 
 Files (private keys 0600; the directory 0700 when created here)::
 
-    ca.pem  ca-key.pem  server.pem  server-key.pem  ca-bundle.pem
+    ca.pem  ca-key.pem  server.pem  server-key.pem  ca-bundle.pem  .checked.json
+
+Checking the certificates takes ``cryptography`` (:mod:`emulator.net.tls_issue`; its
+import is about 0.1 s of CPU). A full check records what it found in ``.checked.json``
+with the SHA-256 of the four PEM files; a later call whose files are byte for byte
+the same and whose dates and names still hold decides from that record alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib
 import ipaddress
+import json
 import logging
 import os
 import ssl
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING, Any
 
 from ..core.loopback import LOOPBACK_NAMES
 
 if sys.platform != "win32":
     import fcntl
 
+if TYPE_CHECKING:  # imported when the files must be checked again (about 0.1 s)
+    from .tls_issue import CertFacts, Host
+
 _log = logging.getLogger(__name__)
 
-CA_VALIDITY = dt.timedelta(days=3650)
-SERVER_VALIDITY = dt.timedelta(days=397)  # browsers reject leaf certs valid > 398 days
-RENEW_BEFORE = dt.timedelta(days=30)
-_BACKDATE = dt.timedelta(hours=1)  # tolerate a little clock skew between machines/VMs
+RENEW_BEFORE = dt.timedelta(days=30)  # the server cert is reissued this long before it expires
 _FALLBACK_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
-
-_Host = Union[ipaddress.IPv4Address, ipaddress.IPv6Address, str]  # str: lower-case DNS name
-_Pair = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+_CHECKED = ".checked.json"  # what the last full check found, for the files as they were then
+_CHECKED_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -110,21 +110,9 @@ def _ensure(directory: Path, hosts: Sequence[str], now: dt.datetime) -> TlsMater
         if sys.platform != "win32":  # under the lock, so no other writer is mid-write
             for stale in directory.glob(".*.tmp"):  # left by a crash in _write
                 stale.unlink(missing_ok=True)
-        ca = _load_pair(m.ca_cert, m.ca_key)
-        if ca is None or not _ca_usable(ca[0], now):
-            ca = _new_ca(now)
-            _write(m.ca_key, _key_pem(ca[1]), 0o600)
-            _write(m.ca_cert, ca[0].public_bytes(serialization.Encoding.PEM), 0o644)
-            _log.info("created a new local CA: %s", m.ca_cert)
-        leaf = _load_pair(m.server_cert, m.server_key)
-        if leaf is None or not _leaf_ok(leaf[0], ca[0], wanted, now):
-            names = list(wanted)
-            if leaf is not None and _issued_by(leaf[0], ca[0]):
-                names += [h for h in _san_hosts(leaf[0]) if h not in wanted]
-            cert, key = _issue_server_cert(ca, names, now)
-            _write(m.server_key, _key_pem(key), 0o600)
-            _write(m.server_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-            _log.info("issued a server certificate for %s", ", ".join(map(str, names)))
+        pems = {path: _read(path) for path in (m.ca_cert, m.ca_key, m.server_cert, m.server_key)}
+        if not _still_good(directory / _CHECKED, pems, wanted, now):
+            _renew(m, pems, wanted, now)
         for key_path in (m.ca_key, m.server_key):
             os.chmod(key_path, 0o600)
         bundle = m.ca_cert.read_bytes() + _system_roots(m.ca_bundle)
@@ -133,8 +121,71 @@ def _ensure(directory: Path, hosts: Sequence[str], now: dt.datetime) -> TlsMater
     return m
 
 
-def _parse_hosts(hosts: Sequence[str]) -> list[_Host]:
-    parsed: list[_Host] = []
+def _renew(m: TlsMaterial, pems: dict[Path, bytes | None], wanted: list[Host], now: dt.datetime) -> None:
+    """The full check (and any reissue) with ``cryptography``; records what it found."""
+    from .tls_issue import PemPair, renew
+
+    def pair(cert: Path, key: Path) -> PemPair | None:
+        cert_pem, key_pem = pems[cert], pems[key]
+        return None if cert_pem is None or key_pem is None else PemPair(cert_pem, key_pem)
+
+    renewal = renew(pair(m.ca_cert, m.ca_key), pair(m.server_cert, m.server_key), wanted, now)
+    if renewal.new_ca is not None:
+        _write(m.ca_key, renewal.new_ca.key, 0o600)
+        _write(m.ca_cert, renewal.new_ca.cert, 0o644)
+        _log.info("created a new local CA: %s", m.ca_cert)
+    if renewal.new_server is not None:
+        _write(m.server_key, renewal.new_server.key, 0o600)
+        _write(m.server_cert, renewal.new_server.cert, 0o644)
+        _log.info("issued a server certificate for %s", ", ".join(renewal.facts.server_hosts))
+    written = {path: _read(path) for path in pems}
+    _write(m.directory / _CHECKED, _checked_record(written, renewal.facts), 0o644)
+
+
+def _still_good(record_path: Path, pems: dict[Path, bytes | None], wanted: list[Host], now: dt.datetime) -> bool:
+    """Whether the last full check's record (:func:`_checked_record`) is of these very
+    files, and what it found still holds at ``now`` for ``wanted``: then neither
+    certificate needs parsing. Any doubt (no record, another format, a changed file, a
+    date or a name outside it) means the full check."""
+    try:
+        record: Any = json.loads(record_path.read_bytes())
+        if record.get("format") != _CHECKED_FORMAT or record["sha256"] != _digests(pems):
+            return False
+        ca_from, ca_to, server_from, server_to = (
+            dt.datetime.fromisoformat(record[field]) for field in
+            ("ca_not_before", "ca_not_after", "server_not_before", "server_not_after")
+        )  # fmt: skip
+        hosts = set(record["server_hosts"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+    return (ca_from <= now < ca_to and server_from <= now and server_to - now > RENEW_BEFORE
+            and {str(host) for host in wanted} <= hosts)
+
+
+def _checked_record(pems: dict[Path, bytes | None], facts: CertFacts) -> bytes:
+    record = {
+        "format": _CHECKED_FORMAT, "sha256": _digests(pems),
+        "ca_not_before": facts.ca_not_before.isoformat(), "ca_not_after": facts.ca_not_after.isoformat(),
+        "server_not_before": facts.server_not_before.isoformat(),
+        "server_not_after": facts.server_not_after.isoformat(),
+        "server_hosts": list(facts.server_hosts),
+    }
+    return json.dumps(record, indent=1).encode()
+
+
+def _digests(pems: dict[Path, bytes | None]) -> dict[str, str | None]:
+    return {path.name: None if pem is None else hashlib.sha256(pem).hexdigest() for path, pem in pems.items()}
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _parse_hosts(hosts: Sequence[str]) -> list[Host]:
+    parsed: list[Host] = []
     for host in (hosts,) if isinstance(hosts, str) else hosts:  # a str is a Sequence[str]
         text = host.strip().strip("[]").rstrip(".")
         if not text:
@@ -146,124 +197,6 @@ def _parse_hosts(hosts: Sequence[str]) -> list[_Host]:
     if not parsed:
         raise ValueError("at least one host name is needed for the server certificate")
     return list(dict.fromkeys(parsed))
-
-
-def _san_hosts(cert: x509.Certificate) -> list[_Host]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    dns: list[_Host] = [name.lower() for name in san.get_values_for_type(x509.DNSName)]
-    ips: Iterable[object] = san.get_values_for_type(x509.IPAddress)
-    return dns + [ip for ip in ips if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address))]
-
-
-def _load_pair(cert_path: Path, key_path: Path) -> _Pair | None:
-    """The cert and its matching EC key, or None when either is missing or unusable."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
-        return None
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.public_key() == cert.public_key():
-        return cert, key
-    return None
-
-
-def _ca_usable(cert: x509.Certificate, now: dt.datetime) -> bool:
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    return is_ca and cert.not_valid_before_utc <= now < cert.not_valid_after_utc
-
-
-def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _leaf_ok(
-    cert: x509.Certificate, ca_cert: x509.Certificate, wanted: list[_Host], now: dt.datetime
-) -> bool:
-    if not _issued_by(cert, ca_cert):
-        return False
-    if not cert.not_valid_before_utc <= now or cert.not_valid_after_utc - now <= RENEW_BEFORE:
-        return False
-    return set(wanted) <= set(_san_hosts(cert))
-
-
-def _new_ca(now: dt.datetime) -> _Pair:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, "wsgw local CA"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "wsgw (local development only)"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"created {now:%Y-%m-%d %H:%M:%S} UTC"),
-    ])
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now - _BACKDATE + CA_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _issue_server_cert(
-    ca: _Pair, hosts: Sequence[_Host], now: dt.datetime, validity: dt.timedelta = SERVER_VALIDITY
-) -> _Pair:
-    """A fresh key and a leaf cert for ``hosts`` signed by ``ca``, valid from ``now`` (minus
-    a little skew) for ``validity``, but never beyond the CA's own expiry."""
-    ca_cert, ca_key = ca
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [
-        x509.DNSName(h) if isinstance(h, str) else x509.IPAddress(h) for h in hosts
-    ]
-    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())  # == CA's SKI
-    not_before = now - _BACKDATE
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wsgw local gateway")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(min(not_before + validity, ca_cert.not_valid_after_utc))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(aki, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
-    unused = ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement")
-    return x509.KeyUsage(
-        digital_signature=not cert_sign, key_cert_sign=cert_sign, crl_sign=cert_sign,
-        encipher_only=False, decipher_only=False, **dict.fromkeys(unused, False),
-    )
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def _system_roots(bundle: Path) -> bytes:

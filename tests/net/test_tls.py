@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import ipaddress
+import json
 import os
 import socket
 import ssl
 import stat
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from emulator.net import tls
+from emulator.net import tls, tls_issue
 from emulator.net.tls import TlsMaterial, client_ssl_context, ensure_tls_material, server_ssl_context
 
 
@@ -40,6 +44,10 @@ def _cert(path: Path) -> x509.Certificate:
 def _sans(path: Path) -> tuple[set[str], set[object]]:
     san = _cert(path).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return set(san.get_values_for_type(x509.DNSName)), set(san.get_values_for_type(x509.IPAddress))
+
+
+def _load_pair(cert: Path, key: Path) -> tls_issue.Pair | None:
+    return tls_issue.load_pair(tls_issue.PemPair(cert.read_bytes(), key.read_bytes()))
 
 
 def _mode(path: Path) -> int:
@@ -143,6 +151,63 @@ def test_second_call_reuses_ca_and_server_cert(material: TlsMaterial) -> None:
     assert {p: p.read_bytes() for p in before} == before
 
 
+_IMPORTS_CRYPTOGRAPHY = """
+import sys
+from pathlib import Path
+from emulator.net.tls import ensure_tls_material
+ensure_tls_material(Path(sys.argv[1]), sys.argv[2:] or ("localhost", "127.0.0.1", "::1"))
+print("cryptography" in sys.modules)
+"""
+
+
+def _start_imports_cryptography(directory: Path, *hosts: str) -> bool:
+    """Whether a new process's ensure_tls_material call needed cryptography."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_CRYPTOGRAPHY, str(directory), *hosts],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return {"True": True, "False": False}[done.stdout.strip()]
+
+
+def test_a_start_with_the_checked_files_skips_cryptography(tmp_path: Path) -> None:
+    directory = tmp_path / "tls"
+    assert _start_imports_cryptography(directory)  # creates the CA and the cert
+    assert not _start_imports_cryptography(directory)
+    # A name the certificate does not cover needs the full check (and a new cert)...
+    assert _start_imports_cryptography(directory, "localhost", "wsgw.test")
+    assert "wsgw.test" in _sans(directory / "server.pem")[0]
+    # ...after which the record knows it, and the default names are a subset of it.
+    assert not _start_imports_cryptography(directory, "wsgw.test")
+    assert not _start_imports_cryptography(directory)
+
+
+def test_the_record_holds_the_files_digests_and_what_the_check_found(material: TlsMaterial) -> None:
+    record = json.loads((material.directory / ".checked.json").read_text())
+    for path in (material.ca_cert, material.ca_key, material.server_cert, material.server_key):
+        assert record["sha256"][path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+    leaf = _cert(material.server_cert)
+    assert dt.datetime.fromisoformat(record["server_not_after"]) == leaf.not_valid_after_utc
+    assert dt.datetime.fromisoformat(record["ca_not_after"]) == _cert(material.ca_cert).not_valid_after_utc
+    assert set(record["server_hosts"]) == {"localhost", "127.0.0.1", "::1"}
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing", "other format", "a key changed"])
+def test_a_record_in_doubt_means_the_full_check(material: TlsMaterial, damage: str) -> None:
+    record_path = material.directory / ".checked.json"
+    if damage == "garbage":
+        record_path.write_text("{not json")
+    elif damage == "missing":
+        record_path.unlink()
+    elif damage == "other format":
+        record_path.write_text(json.dumps({**json.loads(record_path.read_text()), "format": 99}))
+    else:  # a valid server cert planted after the check: its digest differs from the record's
+        _plant_server_cert(material, dt.datetime.now(dt.timezone.utc), dt.timedelta(days=10))
+    assert _start_imports_cryptography(material.directory)
+    record = json.loads(record_path.read_text())
+    assert record["format"] == 1
+    assert record["sha256"]["server.pem"] == hashlib.sha256(material.server_cert.read_bytes()).hexdigest()
+    # The planted cert expired within 30 days, so the full check replaced it.
+    assert _cert(material.server_cert).not_valid_after_utc - dt.datetime.now(dt.timezone.utc) > dt.timedelta(days=300)
+
+
 def test_extra_host_reissues_server_cert_but_keeps_ca(material: TlsMaterial) -> None:
     ca_cert, ca_key = material.ca_cert.read_bytes(), material.ca_key.read_bytes()
     old_leaf = material.server_cert.read_bytes()
@@ -231,11 +296,11 @@ def _ca_pair(m: TlsMaterial) -> tuple[x509.Certificate, ec.EllipticCurvePrivateK
 
 
 def _plant_server_cert(m: TlsMaterial, now: dt.datetime, validity: dt.timedelta) -> bytes:
-    cert, key = tls._issue_server_cert(_ca_pair(m), tls._parse_hosts(["localhost", "127.0.0.1", "::1"]), now, validity)
-    m.server_key.write_bytes(tls._key_pem(key))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    m.server_cert.write_bytes(pem)
-    return pem
+    pair = tls_issue.issue_server_cert(_ca_pair(m), tls._parse_hosts(["localhost", "127.0.0.1", "::1"]), now, validity)
+    pem = tls_issue.to_pem(pair)
+    m.server_key.write_bytes(pem.key)
+    m.server_cert.write_bytes(pem.cert)
+    return pem.cert
 
 
 @pytest.mark.parametrize("days_left", [10, 29])
@@ -288,7 +353,7 @@ def test_corrupt_server_key_is_replaced_ca_kept(material: TlsMaterial) -> None:
     ensure_tls_material(material.directory)
 
     assert material.ca_cert.read_bytes() == ca
-    assert tls._load_pair(material.server_cert, material.server_key) is not None
+    assert _load_pair(material.server_cert, material.server_key) is not None
 
 
 def test_unusable_ca_is_replaced_and_server_cert_follows(material: TlsMaterial) -> None:
@@ -316,8 +381,8 @@ def test_concurrent_first_calls_agree_on_one_ca(tmp_path: Path) -> None:
         results = list(pool.map(lambda _: ensure_tls_material(directory), range(8)))
 
     m = results[0]
-    ca_pair = tls._load_pair(m.ca_cert, m.ca_key)
-    leaf_pair = tls._load_pair(m.server_cert, m.server_key)
+    ca_pair = _load_pair(m.ca_cert, m.ca_key)
+    leaf_pair = _load_pair(m.server_cert, m.server_key)
     assert ca_pair is not None and leaf_pair is not None  # every cert matches its key
     leaf_pair[0].verify_directly_issued_by(ca_pair[0])
     assert m.ca_bundle.read_bytes().startswith(m.ca_cert.read_bytes())
