@@ -66,7 +66,7 @@ def test_{index}(wsgw_connect):
 '''
 
 
-def _write_project(folder: Path, tests: int, assembly: Path) -> None:
+def write_project(folder: Path, tests: int, assembly: Path) -> None:
     test_file = _TEST_FILE + "".join(_ONE_TEST.format(index=index) for index in range(tests))
     (folder / "test_plugin_bench.py").write_text(textwrap.dedent(test_file), encoding="utf-8")
     (folder / "pytest.ini").write_text(
@@ -106,12 +106,12 @@ def user_plugins() -> list[str]:
                    for point in dist.entry_points if point.group == "pytest11"})
 
 
-def _one_run(folder: Path, tests: int, plugins: list[str] | None) -> dict[str, Any]:
-    """One ``pytest`` run of the project: with only ``plugins`` loaded, or (None) every
-    one installed."""
+def one_run(folder: Path, tests: int, plugins: list[str] | None, *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One ``pytest`` run of the project (:func:`write_project`): with only ``plugins``
+    loaded, or (None) every one installed; ``env`` is added to ours."""
     marks = folder / "marks.jsonl"
     marks.unlink(missing_ok=True)
-    env = {**os.environ, "WSGW_BENCH_MARKS": str(marks)}
+    env = {**os.environ, **(env or {}), "WSGW_BENCH_MARKS": str(marks)}
     loads: list[str] = []
     if plugins is not None:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -157,11 +157,11 @@ async def scenario(ctx: Context) -> ScenarioResult:
     dev_runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-plugin-") as temporary:
         folder = Path(temporary)
-        _write_project(folder, tests, assembly)
-        await asyncio.to_thread(_one_run, folder, tests, None)  # untimed: caches, bytecode
+        write_project(folder, tests, assembly)
+        await asyncio.to_thread(one_run, folder, tests, None)  # untimed: caches, bytecode
         for index in range(ctx.runs):
-            run = await asyncio.to_thread(_one_run, folder, tests, plugins)
-            dev_run = await asyncio.to_thread(_one_run, folder, tests, None)
+            run = await asyncio.to_thread(one_run, folder, tests, plugins)
+            dev_run = await asyncio.to_thread(one_run, folder, tests, None)
             runs.append(run)
             dev_runs.append(dev_run)
             ctx.progress(f"g run {index + 1}/{ctx.runs} wsgw: first test body after {run['first_test_s']:.2f} s "

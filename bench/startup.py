@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -65,13 +65,19 @@ async def _first_answer(url: str, message: str, deadline: float) -> None:
             await asyncio.sleep(0.01)
 
 
-async def _run_local_once(assembly: Path, state_dir: Path) -> dict[str, float]:
-    """One timed start of the real CLI; returns seconds to "Ready" and to the first answer."""
-    env = {**os.environ, "WSGW_STATE_FILE": str(state_dir / "run-local.json"), "NO_COLOR": "1"}
+async def run_local_once(
+    assembly: Path, state_dir: Path, *, command: Sequence[str] = (str(WSGW_CLI),), cwd: Path = PROJECT_ROOT,
+    env: Mapping[str, str] | None = None, on_answer: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """One timed start of the real CLI (``command`` run from ``cwd``, with ``env`` added
+    to ours); returns seconds to "Ready" and to the first answer. ``on_answer(pid)`` is
+    called at the first answer, before the process is stopped (bench.startup_ab reads
+    the CPU its processes used by then)."""
+    env = {**os.environ, **(env or {}), "WSGW_STATE_FILE": str(state_dir / "run-local.json"), "NO_COLOR": "1"}
     launched = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        str(WSGW_CLI), "run-local", "--port", "0", "--template", str(assembly), "--tls-dir", str(TLS_DIR),
-        cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        *command, "run-local", "--port", "0", "--template", str(assembly), "--tls-dir", str(TLS_DIR),
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     assert process.stdout is not None
     seen: list[str] = []
@@ -92,6 +98,8 @@ async def _run_local_once(assembly: Path, state_dir: Path) -> dict[str, float]:
         drain = asyncio.create_task(_drain(process))
         await _first_answer(url, WHOAMI, time.perf_counter() + _START_TIMEOUT_S)
         answered = time.perf_counter() - launched
+        if on_answer is not None:
+            on_answer(process.pid)
         stopping = time.perf_counter()
         process.send_signal(signal.SIGINT)  # Ctrl-C
         await stop_process(process, close_stdin=False)
@@ -189,10 +197,10 @@ async def scenario(ctx: Context) -> ScenarioResult:
     details: dict[str, Any] = {}
     missing: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-state-") as state:
-        first = await _run_local_once(assembly, Path(state))  # untimed: creates the bench CA once
+        first = await run_local_once(assembly, Path(state))  # untimed: creates the bench CA once
         ctx.progress(f"f warm-up wsgw run-local: first answer after {first['first_answer_s']:.2f} s")
         for index in range(ctx.runs):
-            run = await _run_local_once(assembly, Path(state))
+            run = await run_local_once(assembly, Path(state))
             details.setdefault("wsgw_runs", []).append(run)
             start.setdefault(WSGW, []).append(run["first_answer_s"])
             ctx.progress(f"f run {index + 1}/{ctx.runs} wsgw run-local: Ready after {run['ready_line_s']:.2f} s, "
