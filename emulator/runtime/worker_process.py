@@ -1,7 +1,7 @@
 """One worker process as the invoker sees it: started, fed invoke frames over a
 socketpair, its output read line by line, stopped.
 
-:class:`WorkerProcess` is the asyncio protocol of the ``python -I [-S] worker.py`` child
+:class:`WorkerProcess` is the protocol of the ``python -I [-S] worker.py`` child
 (``emulator/runtime/worker.py`` is what runs inside), or of the ``node worker.mjs``
 child of a Node.js function (``emulator/runtime/node/worker.mjs``, the same protocol). The invoker's pools start one with
 :meth:`WorkerProcess.launch`, wait for its init with :meth:`~WorkerProcess.wait_ready`,
@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
 
 from ..core.model import FunctionSpec
 from . import wire_json
+from .child_process import ChildProcess
 from .frames import FrameChannel, FrameOrError
 
 ReplyOrError = Union[dict[str, Any], BaseException]
@@ -50,8 +50,8 @@ REPORT_PREFIX = "REPORT RequestId: "
 MAX_LINE_BYTES = 256 * 1024
 
 
-class WorkerProcess(asyncio.SubprocessProtocol):
-    """One worker process: the protocol of its subprocess transport, and its pipe."""
+class WorkerProcess:
+    """One worker process: the protocol of its :class:`ChildProcess`, and its pipe."""
 
     def __init__(self, function: str, log: LogSink) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -60,7 +60,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         self.init_error: dict[str, Any] | None = None  # from its ready message
         self._function = function
         self._log = log
-        self._transport: asyncio.SubprocessTransport  # these two are set by launch()
+        self._transport: ChildProcess  # these two are set by launch()
         self._frames: FrameChannel
         self._partial = bytearray()  # the line being read, at most MAX_LINE_BYTES
         self._dropped = 0  # bytes of that line beyond MAX_LINE_BYTES
@@ -79,21 +79,21 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         interpreter, ``-I``, :data:`PYTHON_WORKER`)."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
-        transport: asyncio.SubprocessTransport | None = None
+        worker = cls(function, log)
+        transport: ChildProcess | None = None
         with theirs:  # the child has its own copy once started
             try:
-                transport, worker = await loop.subprocess_exec(
-                    lambda: cls(function, log),
-                    *(command or (sys.executable, "-I", PYTHON_WORKER)), "--fd", str(theirs.fileno()),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    pass_fds=(theirs.fileno(),), env=dict(env),
+                # Not loop.subprocess_exec: under uvloop it blocks the loop ~10 ms per
+                # spawn (child_process.py).
+                transport = worker._transport = await ChildProcess.spawn(
+                    worker, [*(command or (sys.executable, "-I", PYTHON_WORKER)), "--fd", str(theirs.fileno())],
+                    env=env, pass_fds=(theirs.fileno(),),
                 )  # fmt: skip
-                worker._transport = transport
                 _, worker._frames = await loop.create_unix_connection(FrameChannel, sock=ours)
             except BaseException:
                 ours.close()
                 if transport is not None:
-                    transport.close()  # kills it; the child watcher reaps it
+                    transport.close()  # kills it; it is reaped when it exits
                 raise
         return worker
 
@@ -195,7 +195,7 @@ class WorkerProcess(asyncio.SubprocessProtocol):
         self._transport.close()
         return self._transport.get_returncode()
 
-    # asyncio.SubprocessProtocol
+    # its ChildProcess's protocol (asyncio.SubprocessProtocol's names)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         *lines, rest = data.split(b"\n")
