@@ -12,32 +12,42 @@ real executable behind a shim (pyenv's ``python3.12`` is a shell script that wou
 cost every worker start), and whether it has pip. :meth:`InterpreterFinder.find`
 returns ``None`` when the machine has no such Python; the caller then runs the
 function on :meth:`InterpreterFinder.current` and says so.
+
+With a cache file (run-local's and the plugin's: ``interpreters.json`` in wsgw's cache
+folder), what a probe found is kept, and a later start takes it instead of running the
+candidate again (a spawn and ~20–50 ms of CPU on the way to the first worker) as long
+as the candidate is that very executable (not a shim: its file is the one that runs)
+and neither its file nor its ``site-packages`` folder (where pip is or is not) changed
+since: :class:`ProbeCache`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..core.errors import ConfigError
 
-__all__ = ["Interpreter", "InterpreterFinder", "probe", "runtime_version"]
+__all__ = ["Interpreter", "InterpreterFinder", "ProbeCache", "probe", "runtime_version"]
 
 _RUNTIME = re.compile(r"python(3\.\d+)")
 _PROBE = (
-    "import importlib.util, json, os, sys; print(json.dumps({'executable': sys.executable, "
+    "import importlib.util, json, os, sys, sysconfig; print(json.dumps({'executable': sys.executable, "
     "'version': list(sys.version_info[:3]), 'tag': sys.implementation.cache_tag, "
     "'platform': sys.platform, 'machine': os.uname().machine, "
-    "'pip': importlib.util.find_spec('pip') is not None}))"
+    "'pip': importlib.util.find_spec('pip') is not None, 'purelib': sysconfig.get_paths()['purelib']}))"
 )
+_CACHE_FORMAT = 1
 _PROBE_TIMEOUT_S = 20.0
 
 
@@ -76,9 +86,13 @@ def current() -> Interpreter:
     )
 
 
-async def probe(executable: Path | str) -> Interpreter | None:
+async def probe(executable: Path | str, cache: ProbeCache | None = None) -> Interpreter | None:
     """Run ``executable`` once to learn what it is; ``None`` if it does not run (a
-    pyenv shim of a version not selected exits with an error, say)."""
+    pyenv shim of a version not selected exits with an error, say). With ``cache``,
+    what an earlier probe found is taken when it still holds, and what this one
+    finds is kept."""
+    if cache is not None and (known := cache.get(executable)) is not None:
+        return known
     try:
         process = await asyncio.create_subprocess_exec(
             str(executable), "-I", "-c", _PROBE,
@@ -97,13 +111,88 @@ async def probe(executable: Path | str) -> Interpreter | None:
         return None
     try:
         found = json.loads(out)
-        major, minor, micro = (int(part) for part in found["version"])
-        return Interpreter(
-            executable=Path(found["executable"]), version=(major, minor, micro),
-            platform=f"{found['tag']}-{found['platform']}-{found['machine']}", has_pip=bool(found["pip"]),
-        )
+        interpreter = _interpreter(found)
     except (ValueError, KeyError, TypeError):
         return None
+    if cache is not None:
+        cache.put(executable, found)
+    return interpreter
+
+
+def _interpreter(found: Mapping[str, Any]) -> Interpreter:
+    """The :class:`Interpreter` a probe's answer describes (KeyError, ValueError or
+    TypeError if it is not one)."""
+    major, minor, micro = (int(part) for part in found["version"])
+    return Interpreter(
+        executable=Path(found["executable"]), version=(major, minor, micro),
+        platform=f"{found['tag']}-{found['platform']}-{found['machine']}", has_pip=bool(found["pip"]),
+    )
+
+
+class ProbeCache:
+    """What probes found, in a JSON file, for the candidates they ran (see the module
+    docstring). Read when first asked; written after each new probe (atomically: a
+    crash or another wsgw leaves the old file or the new one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, Any] | None = None
+
+    def get(self, executable: Path | str) -> Interpreter | None:
+        """What a probe of ``executable`` found, if it still holds."""
+        entry = self._load().get(str(executable))
+        try:
+            if entry is None or entry["identity"] != _identity(executable, entry["found"]["purelib"]):
+                return None
+            return _interpreter(entry["found"])
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    def put(self, executable: Path | str, found: Mapping[str, Any]) -> None:
+        """Keep ``found`` (a probe's answer) for ``executable``, unless ``executable``
+        is not the program that ran (a shim or a wrapper script: what it runs can
+        change without it changing)."""
+        try:
+            if os.path.realpath(executable) != os.path.realpath(str(found["executable"])):
+                return
+            identity = _identity(executable, str(found["purelib"]))
+        except (KeyError, TypeError):
+            return
+        if identity is None:
+            return
+        entries = self._load()
+        entries[str(executable)] = {"identity": identity, "found": dict(found)}
+        with contextlib.suppress(OSError):  # a read-only cache folder: probe next time
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    json.dump({"format": _CACHE_FORMAT, "entries": entries}, out, indent=1)
+                os.replace(temporary, self.path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+
+    def _load(self) -> dict[str, Any]:
+        if self._entries is None:
+            self._entries = {}
+            with contextlib.suppress(OSError, ValueError):
+                document = json.loads(self.path.read_bytes())
+                if isinstance(document, dict) and document.get("format") == _CACHE_FORMAT:
+                    entries = document.get("entries")
+                    self._entries = entries if isinstance(entries, dict) else {}
+        return self._entries
+
+
+def _identity(executable: Path | str, purelib: str) -> list[int] | None:
+    """What changes when the executable is replaced or its ``site-packages`` gains or
+    loses a package (pip): device, inode, size and mtime of the one, mtime of the
+    other. None if either cannot be read."""
+    try:
+        binary, packages = os.stat(executable), os.stat(purelib)
+    except OSError:
+        return None
+    return [binary.st_dev, binary.st_ino, binary.st_size, binary.st_mtime_ns, packages.st_mtime_ns]
 
 
 def candidates(minor: str, environ: Mapping[str, str]) -> list[Path]:
@@ -138,9 +227,11 @@ class InterpreterFinder:
     """Finds (and remembers) an interpreter per minor version. ``overrides`` maps a
     minor version (``3.12``) to the interpreter the user chose for it."""
 
-    def __init__(self, overrides: Mapping[str, Path] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, Path] | None = None, environ: Mapping[str, str] | None = None,
+                 cache: ProbeCache | None = None) -> None:
         self._overrides = dict(overrides or {})
         self._environ = os.environ if environ is None else environ
+        self._cache = cache
         self._current = current()
         self._found: dict[str, asyncio.Future[Interpreter | None]] = {}
 
@@ -157,7 +248,7 @@ class InterpreterFinder:
     async def _search(self, minor: str) -> Interpreter | None:
         chosen = self._overrides.get(minor)
         if chosen is not None:
-            interpreter = await probe(chosen)
+            interpreter = await probe(chosen, self._cache)
             if interpreter is None or interpreter.minor != minor:
                 what = "does not run" if interpreter is None else f"is {interpreter.describe()}"
                 raise ConfigError(f"--python {minor}={chosen}", f"{what}, not Python {minor}")
@@ -165,7 +256,7 @@ class InterpreterFinder:
         if self._current.minor == minor:
             return self._current
         for candidate in candidates(minor, self._environ):
-            interpreter = await probe(candidate)
+            interpreter = await probe(candidate, self._cache)
             if interpreter is not None and interpreter.minor == minor:
                 return interpreter
         return None

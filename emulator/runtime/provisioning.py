@@ -53,7 +53,7 @@ from ..core.model import FunctionSpec, LayerSpec
 from ..core.user_dirs import cache_dir
 from .dependencies import DependencyCache, InstallFailed, Requirements, read_requirements
 from ..npm import ToolError
-from .interpreters import Interpreter, InterpreterFinder, runtime_version
+from .interpreters import Interpreter, InterpreterFinder, ProbeCache, runtime_version
 from .node_runtime import NodeBinary, check_versions, find_node, is_node, node_plan_env, sdk_folder
 from .runtime_sdk import SDK_REQUIREMENTS, minimum_python, runtime_sdk_dir
 from .worker_process import NODE_WORKER, PYTHON_WORKER
@@ -107,7 +107,7 @@ class Provisioner:
         self.options = options
         self._say = say
         self.cache_root = options.cache_dir or cache_dir()
-        self._finder = InterpreterFinder(options.pythons)
+        self._finder = InterpreterFinder(options.pythons, cache=ProbeCache(self.cache_root / "interpreters.json"))
         self._deps = DependencyCache(self.cache_root / "deps", say)
         self._sdk: Path | None = None
         self._warned: set[str] = set()  # missing versions and layer ARNs already reported
