@@ -7,7 +7,8 @@ doing one ``whoAmI`` round trip. Every test body appends ``[start|end, time.time
 to a marks file. Timed, per ``pytest`` run (a real subprocess, as a user runs it):
 
 - start-up: from just before ``python -m pytest`` is launched to the first test
-  body's start (interpreter, pytest, the plugin, the gateway's start);
+  body's start (interpreter, pytest, the plugin, the gateway's start), and the CPU
+  that pytest and the processes under it had used by then;
 - per-test overhead: the median gap between one test body's end and the next one's
   start (the plugin's settling: clients closed, ``$disconnect`` done, fresh handles).
 
@@ -45,14 +46,29 @@ from .targets import Context
 RUN_TIMEOUT_S = 600.0
 
 _TEST_FILE = '''
-import json, os, time
+import glob, json, os, time
 
 MARKS = os.environ["WSGW_BENCH_MARKS"]
 
 
+def _tree_cpu_s(pid):
+    # On-CPU seconds of pid and the processes under it (the moto child, the workers):
+    # Linux's schedstat; 0 elsewhere.
+    total = 0
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            total += int(open(f"{task}/schedstat").read().split()[0])
+            children = open(f"{task}/children").read().split()
+        except OSError:
+            continue
+        total += sum(_tree_cpu_s(int(child)) * 1e9 for child in children)
+    return total / 1e9
+
+
 def _mark(what):
     with open(MARKS, "a", encoding="utf-8") as marks:
-        marks.write(json.dumps([what, time.time()]) + "\\n")
+        cpu = _tree_cpu_s(os.getpid()) if what == "start" else None
+        marks.write(json.dumps([what, time.time(), cpu]) + "\\n")
 
 '''
 _ONE_TEST = '''
@@ -125,13 +141,15 @@ def one_run(folder: Path, tests: int, plugins: list[str] | None, *, env: dict[st
     if done.returncode != 0:
         raise RuntimeError(f"the plugin's test run failed: {(done.stdout + done.stderr)[-1500:]}")
     rows = [json.loads(line) for line in marks.read_text(encoding="utf-8").splitlines()]
-    starts = [at for what, at in rows if what == "start"]
-    ends = [at for what, at in rows if what == "end"]
+    starts = [at for what, at, _ in rows if what == "start"]
+    ends = [at for what, at, _ in rows if what == "end"]
     if len(starts) != tests or len(ends) != tests:
         raise RuntimeError(f"expected {tests} tests' marks, got {len(starts)} starts and {len(ends)} ends")
     gaps = [(start - end) * 1000 for end, start in zip(ends, starts[1:])]
     return {
         "first_test_s": starts[0] - launched,
+        # CPU of pytest and every process under it by then (Linux; bench.startup_ab).
+        "first_test_cpu_s": next(cpu for what, _, cpu in rows if what == "start"),
         "per_test_overhead_ms": statistics.median(gaps) if gaps else 0.0,
         "test_body_ms": statistics.median((end - start) * 1000 for start, end in zip(starts, ends)),
         "whole_run_s": finished - launched,
