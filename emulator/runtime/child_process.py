@@ -24,7 +24,7 @@ import contextlib
 import os
 import subprocess
 import threading
-from typing import Mapping, Protocol, Sequence
+from typing import Literal, Mapping, Protocol, Sequence
 
 __all__ = ["ChildProcess", "ChildProtocol"]
 
@@ -69,7 +69,7 @@ class ChildProcess:
     @classmethod
     async def spawn(
         cls, protocol: ChildProtocol, args: Sequence[str], *, env: Mapping[str, str], pass_fds: Sequence[int] = (),
-        watch: str = "pidfd",
+        watch: Literal["pidfd", "thread"] = "pidfd",
     ) -> ChildProcess:
         """Start ``args`` with ``env`` and the descriptors ``pass_fds`` (stdin from
         /dev/null; stdout and stderr on one pipe, read into ``protocol``). Raises
@@ -90,7 +90,7 @@ class ChildProcess:
         child._watch(watch)
         return child
 
-    def _watch(self, how: str) -> None:
+    def _watch(self, how: Literal["pidfd", "thread"]) -> None:
         pidfd_open = getattr(os, "pidfd_open", None)
         if how == "pidfd" and pidfd_open is not None:
             try:

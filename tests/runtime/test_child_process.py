@@ -7,15 +7,15 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
 
 import pytest
 import uvloop
 
 from emulator.runtime.child_process import ChildProcess
 
-WATCHES = ["pidfd", "thread"]
+WATCHES: list[Literal["pidfd", "thread"]] = ["pidfd", "thread"]
 
 
 class Heard:
@@ -53,13 +53,13 @@ def _reaped(pid: int) -> bool:
     return False
 
 
-def _on_both_loops(test: Callable[[], Awaitable[None]]) -> None:
+def _on_both_loops(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(test())
     uvloop.run(test())
 
 
 @pytest.mark.parametrize("watch", WATCHES)
-def test_output_exit_status_and_reaping(watch: str) -> None:
+def test_output_exit_status_and_reaping(watch: Literal["pidfd", "thread"]) -> None:
     async def run() -> None:
         heard = Heard()
         code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
@@ -75,7 +75,7 @@ def test_output_exit_status_and_reaping(watch: str) -> None:
 
 
 @pytest.mark.parametrize("watch", WATCHES)
-def test_kill_and_close_of_a_running_child(watch: str) -> None:
+def test_kill_and_close_of_a_running_child(watch: Literal["pidfd", "thread"]) -> None:
     async def run() -> None:
         for stop in ("kill", "terminate", "close"):
             heard = Heard()
@@ -90,7 +90,7 @@ def test_kill_and_close_of_a_running_child(watch: str) -> None:
     _on_both_loops(run)
 
 
-def test_environment_descriptors_and_stdin(tmp_path: Path) -> None:
+def test_environment_descriptors_and_stdin() -> None:
     async def run() -> None:
         heard = Heard()
         ours, theirs = socket.socketpair()
