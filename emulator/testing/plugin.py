@@ -45,6 +45,8 @@ clock-driving test's own connections ever see the jump.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import pytest
@@ -138,9 +140,27 @@ def _wsgw_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPool
     except BaseException:
         early.stop()
         raise
-    pool = GatewayPool(tmp_path_factory.mktemp("wsgw-tls"), early=early)
+    pool = GatewayPool(_tls_dir(tmp_path_factory), early=early)
     yield pool
     pool.close()
+
+
+def _tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the plugin's gateways keep their local CA: ``pytest-tls`` in wsgw's cache
+    folder, kept between sessions (a session whose CA files are the ones last checked
+    never imports ``cryptography`` or makes keys: ~0.1 s of every ``pytest`` start,
+    emulator/net/tls.py), shared by xdist workers and projects (the files are written
+    under a lock); a session folder when the cache folder cannot be written."""
+    from ..core.user_dirs import cache_dir
+
+    folder = cache_dir() / "pytest-tls"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return tmp_path_factory.mktemp("wsgw-tls")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return tmp_path_factory.mktemp("wsgw-tls")
+    return folder
 
 
 @pytest.fixture

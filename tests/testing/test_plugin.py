@@ -528,3 +528,42 @@ def test_every_public_name_is_where_init_says_and_loading_the_plugin_imports_no_
              "if m in sys.modules)); print(p.WsgwClient.__name__)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["[]", "WsgwClient"]
+
+
+CA_TESTS = """
+import json, os, sys
+from pathlib import Path
+
+def test_where_the_ca_is(wsgw_gateway, wsgw_connect):
+    client = wsgw_connect(secure=True)  # the CA really serves wss://
+    client.close()
+    line = {"ca": str(wsgw_gateway.ca_path), "pem": wsgw_gateway.ca_path.read_text(),
+            "cryptography": "cryptography" in sys.modules}
+    with open(os.environ["CA_OUT"], "a") as out:
+        out.write(json.dumps(line) + "\\n")
+"""
+
+
+def test_the_ca_is_kept_in_the_cache_folder_between_sessions(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_ca=CA_TESTS)
+    out = tmp_path / "ca.jsonl"
+    monkeypatch.setenv("CA_OUT", str(out))
+    monkeypatch.setenv("WSGW_CACHE_DIR", str(tmp_path / "cache"))
+    for _ in range(2):
+        pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    first, second = (json.loads(line) for line in out.read_text().splitlines())
+    assert first["ca"] == second["ca"] == str(tmp_path / "cache" / "pytest-tls" / "ca.pem")
+    assert first["pem"] == second["pem"]  # the same CA, kept
+    assert first["cryptography"] and not second["cryptography"]  # made once; then taken as it is
+
+    # Where the folder cannot be made (here: a file in its place): a session folder, as before.
+    other_cache = tmp_path / "other-cache"
+    other_cache.mkdir()
+    (other_cache / "pytest-tls").write_text("")
+    monkeypatch.setenv("WSGW_CACHE_DIR", str(other_cache))
+    pytester.runpytest_subprocess(f"--wsgw-template={PROBE_APP}", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    third = json.loads(out.read_text().splitlines()[2])
+    assert "wsgw-tls" in third["ca"] and not third["ca"].startswith(str(other_cache))
