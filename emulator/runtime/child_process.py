@@ -80,14 +80,13 @@ class ChildProcess:
             pass_fds=tuple(pass_fds), env=dict(env),
         )  # fmt: skip
         child = cls(popen, protocol)
+        child._watch(watch)  # from now on it is reaped whatever happens
         try:
             assert popen.stdout is not None
             child._output, _ = await child._loop.connect_read_pipe(lambda: _OutputReader(protocol), popen.stdout)
         except BaseException:
-            child._watch(watch)
             child.close()
             raise
-        child._watch(watch)
         return child
 
     def _watch(self, how: Literal["pidfd", "thread"]) -> None:
