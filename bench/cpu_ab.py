@@ -16,6 +16,12 @@ difference from the first (with the range): the figure to quote for a change.
     python -m bench.cpu_ab --rounds 8 new=. base=/tmp/wsgw-base
     git worktree remove /tmp/wsgw-base
 
+``--server run-local`` measures ``wsgw run-local`` itself instead (each checkout's
+CLI, the same echo app, its console printing to a file as it would to a terminal):
+the server's CPU is run-local's process, the workers' is every process below it
+(its workers, and the embedded moto, idle in this app); ``--loop`` does not apply
+(run-local takes uvloop when it is installed).
+
 Linux only. The client is this process; run nothing else heavy meanwhile if you can.
 """
 
@@ -26,15 +32,21 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Protocol, TypeVar
 
 from .concurrent import measure_concurrent
 from .lifecycle import REPLY_PREFIX, URL_PREFIX
+from .procstats import descendants
 from .roundtrip import measure_run
 
 
@@ -103,6 +115,49 @@ class Checkout:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+_RUN_LOCAL_URL = re.compile(r"WebSocket URL:\s+(ws://\S+)")
+
+
+@dataclass
+class RunLocalCheckout(Checkout):
+    """One checkout's ``wsgw run-local`` (``python -m cli``, PYTHONPATH at the
+    checkout) on the echo app, its output in a file of a throw-away folder."""
+
+    folder: Path = Path()
+
+    @classmethod
+    def start(cls, name: str, root: Path, loop: str) -> RunLocalCheckout:
+        folder = Path(tempfile.mkdtemp(prefix="wsgw-cpu-ab-"))
+        app = root / "bench" / "apps" / "echo" / "wsgw.json"
+        env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1", "WSGW_STATE_FILE": str(folder / "state.json")}
+        with open(folder / "output.txt", "wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "run-local", "--template", str(app), "--port", "0",
+                 "--tls-dir", str(folder / "tls"), "--no-reload"],
+                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            text = (folder / "output.txt").read_text("utf-8", "replace")
+            if "Ready." in text and (match := _RUN_LOCAL_URL.search(text)):
+                return cls(name, root, process, match.group(1), folder=folder)
+            time.sleep(0.1)
+        process.kill()
+        raise SystemExit(f"bench.cpu_ab: run-local of {name} ({root}) did not get ready; see {folder / 'output.txt'}")
+
+    def cpu(self) -> tuple[int, int]:
+        return cpu_ns(self.process.pid) or 0, sum(cpu_ns(pid) or 0 for pid in descendants(self.process.pid))
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 async def _one_run(checkout: Checkout, scenario: str, messages: int) -> tuple[int, float, float]:
@@ -184,7 +239,9 @@ async def compare(checkouts: list[Checkout], *, scenario: str, rounds: int, mess
     for other in checkouts[1:]:
         gateway = [b - a for a, b in zip(first.gateway_us, other.gateway_us)]
         workers = [b - a for a, b in zip(first.workers_us, other.workers_us)]
-        print(f"  {other.name} − {first.name}, per round: gateway {median_range(gateway)}, workers {median_range(workers)}")
+        p50 = [(b - a) * 1000 for a, b in zip(first.p50_ms, other.p50_ms)]
+        print(f"  {other.name} − {first.name}, per round: gateway {median_range(gateway)}, workers {median_range(workers)}, "
+              f"p50 {median_range(p50)}")
 
 
 def main(argv: list[str]) -> int:
@@ -194,9 +251,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=8, help="rounds (each runs every checkout once)")
     parser.add_argument("--messages", type=int, default=6000, help="timed messages per run (b: in all)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop", help="the gateways' event loop")
+    parser.add_argument("--server", choices=["gateway", "run-local"], default="gateway",
+                        help="gateway: the bench's gateway child; run-local: the CLI, console output to a file")
     args = parser.parse_args(argv)  # fmt: skip
     roots = parse_checkouts(parser, args.checkouts)
-    with started(roots, lambda name, root: Checkout.start(name, root, args.loop)) as checkouts:
+    kind = RunLocalCheckout if args.server == "run-local" else Checkout
+    with started(roots, lambda name, root: kind.start(name, root, args.loop)) as checkouts:
         asyncio.run(compare(checkouts, scenario=args.scenario, rounds=args.rounds, messages=args.messages))
     return 0
 

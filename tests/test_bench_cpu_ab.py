@@ -26,18 +26,18 @@ def test_cpu_ns_reads_this_process_and_is_none_for_a_gone_one() -> None:
     assert cpu_ns(2**22 + 12345) is None  # beyond pid_max: no such process
 
 
-@pytest.mark.parametrize("scenario", ["a", "b"])
-def test_two_checkouts_side_by_side(scenario: str) -> None:
+@pytest.mark.parametrize(("scenario", "server"), [("a", "gateway"), ("b", "gateway"), ("a", "run-local")])
+def test_two_checkouts_side_by_side(scenario: str, server: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.cpu_ab", "--scenario", scenario, "--rounds", "2", "--messages", "100",
-         f"one={ROOT}", f"two={ROOT}"],
+        [sys.executable, "-m", "bench.cpu_ab", "--scenario", scenario, "--server", server, "--rounds", "2",
+         "--messages", "100", f"one={ROOT}", f"two={ROOT}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = re.findall(r"^round (\d) (one|two): gateway ([\d.]+) µs, workers ([\d.]+) µs", done.stdout, re.MULTILINE)
     assert sorted((r[0], r[1]) for r in runs) == [("1", "one"), ("1", "two"), ("2", "one"), ("2", "two")]
     assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in runs)  # both processes did work
-    assert re.search(r"^  two − one, per round: gateway [+-][\d.]+ µs", done.stdout, re.MULTILINE)
+    assert re.search(r"^  two − one, per round: gateway [+-][\d.]+ µs .*, p50 [+-][\d.]+ µs", done.stdout, re.MULTILINE)
 
 
 def test_a_checkout_without_its_name_is_a_usage_error() -> None:

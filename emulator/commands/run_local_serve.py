@@ -190,11 +190,22 @@ async def serve(model: ApiModel, options: GatewayOptions, console: Console | Non
     console = console or Console()
     say = console.message
     gateway = LocalGateway(model, options, function_log=None, reload_log=say, aws=aws)
-    # The console hears the gateway's records (core/activity.py), as the inspector does.
+    # The console hears the gateway's records (core/activity.py), as the inspector does,
+    # and prints them after the loop's current turn: a reply leaves before its lines.
     console.subscribe(gateway.activity)
+    loop = asyncio.get_running_loop()
+    console.print_after(loop.call_soon)
+    try:
+        await _serve_until_stopped(gateway, model, options, console, loop)
+    finally:
+        console.flush()  # what the last turns heard, if the loop ends before printing it
+
+
+async def _serve_until_stopped(gateway: LocalGateway, model: ApiModel, options: GatewayOptions, console: Console,
+                               loop: asyncio.AbstractEventLoop) -> None:
+    say = console.message
     # Handlers first: a Ctrl-C during start-up stops cleanly once start() returns.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     services = " and the embedded AWS services" if options.aws_endpoint_url is None else ""

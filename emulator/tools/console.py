@@ -36,11 +36,18 @@ instead, for machines (``type``: ``invocation``, ``log``, ``refusal``, ``access`
 ``message`` (wsgw's own lines) and, unless ``quiet``, the traffic: ``opened``,
 ``connected``, ``received``, ``sent``, ``closed``, ``managed``). ``quiet`` drops handler
 lines, ``verbose`` adds each invocation's event.
+
+In run-local the console prints *after* the event loop's current turn
+(:meth:`Console.print_after`): a message's reply frame is written to its client
+before the invocation's lines are formatted and written, and the records of one turn
+go out in one write. A record printed later is the same record: order and content
+do not change, only the moment.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -57,6 +64,10 @@ from ..core.activity import (
 from ..core.invocation import Failed
 
 Format = Literal["text", "json"]
+Schedule = Callable[[Callable[[], None]], object]
+"""Runs a callback after the event loop's current callbacks (``loop.call_soon``)."""
+
+log = logging.getLogger("wsgw.server")
 
 _START, _END, _REPORT = "START RequestId: ", "END RequestId: ", "REPORT RequestId: "
 _MAX_HELD = 1000  # requests whose lines are held; beyond, the oldest are printed as they are
@@ -118,6 +129,8 @@ class Console:
         self._write = write
         self._clock = clock
         self._held: OrderedDict[str, _Held] = OrderedDict()  # request id -> its lines
+        self._schedule: Schedule | None = None  # see print_after
+        self._pending: list[object] = []  # records heard, to print on the loop's next turn
 
     # -- the stream -------------------------------------------------------------
 
@@ -132,8 +145,46 @@ class Console:
                 kinds |= TRAFFIC
         return activity.subscribe(self.receive, kinds)
 
+    def print_after(self, schedule: Schedule) -> None:
+        """From now on, print the records heard during one turn of the event loop after
+        that turn's callbacks, all in one write (``schedule`` is the running loop's
+        ``call_soon``): off the path of the message that made them. A message's reply
+        is written before the console formats its invocation, which took run-local's
+        reply ~50 µs on every message (BENCHMARKS.md, round nine). Call :meth:`flush`
+        before the loop ends; :meth:`message` prints what is pending first."""
+        self._schedule = schedule
+
     def receive(self, record: object) -> None:
-        """The subscriber: print ``record`` (its kind decides how)."""
+        """The subscriber: print ``record`` (its kind decides how), now or, after
+        :meth:`print_after`, once the loop's current callbacks are done."""
+        if self._schedule is None:
+            self._print(record)
+            return
+        if not self._pending:
+            self._schedule(self.flush)
+        self._pending.append(record)
+
+    def flush(self) -> None:
+        """Print the records heard and not printed yet, in the order they came, in
+        one write. A record that cannot be printed (a bug of ours) is logged and skipped;
+        the others are printed."""
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        lines: list[str] = []
+        write, self._write = self._write, lines.append
+        try:
+            for record in records:
+                try:
+                    self._print(record)
+                except Exception:  # as Activity.publish does for a broken subscriber
+                    log.exception("the console could not print %s", type(record).__name__)
+        finally:
+            self._write = write
+        if lines:
+            write("\n".join(lines))
+
+    def _print(self, record: object) -> None:
         if isinstance(record, LogLine):
             self.log_line(record)
         elif isinstance(record, Invocation):
@@ -152,7 +203,9 @@ class Console:
     # -- sinks ------------------------------------------------------------------
 
     def message(self, text: str) -> None:
-        """One of wsgw's own lines (start-up, reload, shutdown)."""
+        """One of wsgw's own lines (start-up, reload, shutdown), after the records
+        heard before it."""
+        self.flush()
         if self.fmt == "json":
             self._json({"time": self._iso(self._clock()), "type": "message", "line": text})
         else:

@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import DEADLINE_S
+from conftest import DEADLINE_S, wait_until
 from websockets.sync.client import connect
 
 import cli
+from emulator.app import GatewayOptions, GatewayThread, LocalGateway
 from emulator.commands.run_local_serve import debug_overrides
-from emulator.core.activity import Invocation, MessageRefused, Refused
+from emulator.core.activity import Invocation, LogLine, MessageRefused, Refused
 from emulator.core.invocation import Failed, Invoke, Succeeded, TimedOut
 from emulator.core.model import FunctionSpec
 from emulator.runtime.invoker import DEBUGPY_ENV, Invoker
@@ -78,6 +79,108 @@ def test_an_invocation_and_its_lines_are_one_write() -> None:
     assert len(writes) == 1 and writes[0].count("\n") == 4  # the invocation line and its four lines
     console.invocation(Invocation(NOW, invoke("r2"), Succeeded(None, 1.0), False))  # printed nothing
     assert len(writes) == 2 and "\n" not in writes[1]
+
+
+
+def test_print_after_prints_one_turns_records_after_it_in_one_write() -> None:
+    writes: list[str] = []
+    scheduled: list[Any] = []
+    console = Console(write=writes.append, clock=lambda: NOW)
+    console.print_after(scheduled.append)
+    for line in ("START RequestId: r1 Version: $LATEST", "hello from the handler", "END RequestId: r1",
+                 "REPORT RequestId: r1\tDuration: 4.20 ms"):
+        console.receive(LogLine(NOW, "Echo", line))
+    console.receive(Invocation(NOW, invoke(), Succeeded({"statusCode": 200}, 4.21), False))
+    console.receive(Invocation(NOW, invoke("r2"), Succeeded(None, 1.0), False))
+    assert writes == [] and len(scheduled) == 1  # one callback for the turn's records
+    scheduled.pop()()
+    assert writes == [
+        "14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  4.2 ms\n"
+        "    [Echo] START RequestId: r1 Version: $LATEST\n"
+        "    [Echo] hello from the handler\n"
+        "    [Echo] END RequestId: r1\n"
+        "    [Echo] REPORT RequestId: r1\tDuration: 4.20 ms\n"
+        "14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  1.0 ms"
+    ]
+    console.receive(Invocation(NOW, invoke("r3"), Succeeded(None, 1.0), False))
+    assert len(scheduled) == 1  # the next turn's records: a callback of their own
+    console.flush()
+    console.flush()  # nothing left: no write
+    assert len(writes) == 2 and "r3" not in writes[1] and writes[1].endswith("1.0 ms")
+    scheduled.pop()()  # the callback finds nothing left
+    assert len(writes) == 2
+
+
+def test_a_message_is_printed_after_the_records_heard_before_it() -> None:
+    console, out = make_console()
+    console.print_after(lambda callback: None)  # a turn that never ends: message() must flush
+    console.receive(Invocation(NOW, invoke(), Succeeded(None, 1.0), False))
+    console.message("wsgw: stopped.")
+    assert out == ["14:02:11.357  Yx3kQc0BIAMF1hQ=  echo  Echo  ok  1.0 ms", "wsgw: stopped."]
+
+
+def test_a_record_that_cannot_be_printed_does_not_keep_the_others(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    console, out = make_console()
+    console.print_after(lambda callback: None)
+    printed = console.invocation
+
+    def invocation(record: Invocation) -> None:
+        if record.invoke.request_id == "r2":
+            raise RuntimeError("a bug")
+        printed(record)
+
+    monkeypatch.setattr(console, "invocation", invocation)
+    for request_id in ("r1", "r2", "r3"):
+        console.receive(Invocation(NOW, invoke(request_id), Succeeded(None, 1.0), False))
+    console.flush()
+    assert len(out) == 2 and "could not print Invocation" in caplog.text
+
+
+def test_run_local_writes_a_reply_before_printing_its_invocation(tls_dir: Path) -> None:
+    """The console runs after the loop's turn (print_after): when the echo's line is
+    written, the reply frame is already in the client's socket."""
+    peek: socket.socket | None = None  # the client's socket, never waiting
+    seen: list[tuple[str, bytes]] = []  # each write, and what the client's socket held then
+
+    def write(text: str) -> None:
+        held = b""
+        if peek is not None:
+            try:
+                held = peek.recv(65536, socket.MSG_PEEK)
+            except OSError:  # nothing there (BlockingIOError), or closed at the end
+                pass
+        seen.append((text, held))
+
+    console = Console(write=write)
+    client: socket.socket | None = None
+    local = LocalGateway(load_model(PROBE), GatewayOptions(port=0, tls_dir=tls_dir), function_log=None)
+    console.subscribe(local.activity)
+    background = GatewayThread(local)
+    console.print_after(background.loop.call_soon)
+    background.start()
+    try:
+        client = socket.create_connection(("127.0.0.1", local.port), timeout=DEADLINE_S)
+        peek = socket.socket(fileno=os.dup(client.fileno()))
+        peek.setblocking(False)
+        client.sendall(f"GET /{local.model.stage} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(1)
+        assert head.startswith(b"HTTP/1.1 101")
+        payload = b'{"action": "echo", "n": 1}'
+        mask = b"\x01\x02\x03\x04"
+        client.sendall(bytes((0x81, 0x80 | len(payload))) + mask
+                       + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload)))
+        line = wait_until(lambda: next((entry for entry in seen if "  echo  Echo  ok" in entry[0]), None))
+        assert line[1] == bytes((0x81, len(payload))) + payload
+    finally:
+        for sock in (client, peek):
+            if sock is not None:
+                sock.close()
+        background.stop()
 
 
 @pytest.mark.parametrize(("outcome", "injected", "status"), [
