@@ -149,8 +149,8 @@ class Console:
         """From now on, print the records heard during one turn of the event loop after
         that turn's callbacks, all in one write (``schedule`` is the running loop's
         ``call_soon``): off the path of the message that made them. A message's reply
-        is written before the console formats its invocation, which took run-local's
-        reply ~50 µs on every message (BENCHMARKS.md, round nine). Call :meth:`flush`
+        is written before the console formats and prints its invocation, which had
+        cost every reply 30–35 µs of run-local's p50 (BENCHMARKS.md, round nine). Call :meth:`flush`
         before the loop ends; :meth:`message` prints what is pending first."""
         self._schedule = schedule
 
