@@ -239,9 +239,9 @@ async def compare(checkouts: list[Checkout], *, scenario: str, rounds: int, mess
     for other in checkouts[1:]:
         gateway = [b - a for a, b in zip(first.gateway_us, other.gateway_us)]
         workers = [b - a for a, b in zip(first.workers_us, other.workers_us)]
-        p50 = [(b - a) * 1000 for a, b in zip(first.p50_ms, other.p50_ms)]
+        p50_us = [(b - a) * 1000 for a, b in zip(first.p50_ms, other.p50_ms)]
         print(f"  {other.name} − {first.name}, per round: gateway {median_range(gateway)}, workers {median_range(workers)}, "
-              f"p50 {median_range(p50)}")
+              f"p50 {median_range(p50_us)}")
 
 
 def main(argv: list[str]) -> int:
