@@ -254,12 +254,14 @@ class WebSocketSession:
         message = _MessageInFlight(self, decision)
         if not self.host.integrate_soon(decision, message.finished):
             self.host.spawn(self._run_message(message))
+        message.arm()  # after the invocation is on its way (every message's hot path)
 
     async def _run_message(self, message: _MessageInFlight) -> None:
         try:
             outcome = await self.host.integrate(message.invoke)
         except BaseException:
-            message.timer.cancel()
+            if message.timer is not None:
+                message.timer.cancel()
             raise
         message.finished(outcome)
 
@@ -393,8 +395,14 @@ class _MessageInFlight:
         self.session = session
         self.invoke = invoke
         self.timed_out = False
-        lifecycle = session.host.lifecycle
-        self.timer = session._loop.call_later(lifecycle.integration_timeout_ms(invoke) / 1000, self._time_out)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        """Start the integration timeout; call once the integration was started (its
+        outcome comes later, from the loop, so never before this)."""
+        lifecycle = self.session.host.lifecycle
+        self.timer = self.session._loop.call_later(lifecycle.integration_timeout_ms(self.invoke) / 1000,
+                                                   self._time_out)
 
     def _time_out(self) -> None:
         self.timed_out = True
@@ -402,7 +410,8 @@ class _MessageInFlight:
 
     def finished(self, outcome: Outcome) -> None:
         """The integration's outcome: the route's reply (or error frame) goes out."""
-        self.timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         if self.timed_out:
             return
         reply = self.session.host.lifecycle.message_finished(self.invoke, outcome)

@@ -137,7 +137,6 @@ class WorkerProcess:
         now; ``done`` hears the result message, or the exception :meth:`call` would
         raise, exactly once: from the event loop later, or at once (before this
         returns) when the worker's end is already closed."""
-        timer = self._loop.call_later(timeout_s, self._time_out)
 
         def replied(body: FrameOrError) -> None:
             timer.cancel()
@@ -170,6 +169,9 @@ class WorkerProcess:
             seen.add_done_callback(drained)
 
         self._frames.send(frame)
+        # The timer after the frame is on its way (every message's hot path: the worker
+        # starts that much sooner); Lambda's timeout runs from here, microseconds later.
+        timer = self._loop.call_later(timeout_s, self._time_out)
         self._frames.expect(replied)
 
     def _time_out(self) -> None:
