@@ -17,7 +17,7 @@ import time
 from websockets.asyncio.client import ClientConnection
 
 from .clients import abort_all, open_connections
-from .model import Figure, Goal, ScenarioResult, floor_notes
+from .model import Figure, Goal, ScenarioResult, floor_notes, run_local_notes
 from .roundtrip import MESSAGE, RunResult, UnexpectedReply, percentile_ns
 from .targets import Context, shared_targets
 
@@ -75,7 +75,7 @@ async def scenario(ctx: Context) -> ScenarioResult:
     runs: dict[str, list[RunResult]] = {}
     async with shared_targets(ctx) as targets:
         for index in range(ctx.runs):
-            for target, endpoint in targets.items(floor=True):
+            for target, endpoint in targets.items(extras=True):
                 run = await targets.attempt(target, measure_concurrent(
                     target, endpoint.url, connections=connections, messages=messages, warmup=warmup,
                     timeout_s=timeout_s,
@@ -95,4 +95,5 @@ async def scenario(ctx: Context) -> ScenarioResult:
     for metric in (rate, p50, p99):
         metric.missing.update(targets.missing)
     result.notes += floor_notes(rate, p50)
+    result.notes += run_local_notes(rate, p50)
     return result

@@ -7,8 +7,8 @@ CPU model: an AMD EPYC figure is not comparable with an Intel Xeon one), the eve
 loop, the 1-minute load average when the bench started and ended (other work on a
 shared machine skews timings; the chart draws such entries hollow), where the
 figures come from, and per scenario each figure's medians per target
-(bare, wsgw, serverless-offline) with wsgw's ratios to the bare server and to
-serverless-offline.
+(bare, wsgw, serverless-offline; in a and b also the floor and, from round nine on,
+``wsgw run-local``) with wsgw's ratios to the bare server and to serverless-offline.
 
 - ``add FILE...``: append (or replace, for the same commit and machine) the entry of
   one or more ``bench/results/bench-*.json`` files of one commit; with several files
@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .model import BARE, FLOOR, PEER, WSGW
+from .model import BARE, FLOOR, PEER, RUN_LOCAL, WSGW
 from .servers import PROJECT_ROOT
 from .summarize import combine
 
@@ -88,7 +88,7 @@ def entry_from_results(documents: list[dict[str, Any]], *, commit: str | None = 
     for result in combine(documents):
         figures = scenarios.setdefault(result.key, {})
         for metric in result.metrics:
-            values: dict[str, float | None] = {t: _rounded(metric.median(t)) for t in (BARE, WSGW, PEER, FLOOR)
+            values: dict[str, float | None] = {t: _rounded(metric.median(t)) for t in (BARE, WSGW, PEER, FLOOR, RUN_LOCAL)
                                                  if t in metric.figures}
             if not values:
                 continue

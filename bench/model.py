@@ -2,9 +2,11 @@
 
 Every scenario measures the same figures on up to three targets: the bare
 ``websockets`` echo server (the ceiling), wsgw, and serverless-offline (the peer).
-Scenarios a and b measure a fourth, the floor (:mod:`bench.relay_echo`: the bare
-server relaying each message through a child process), shown in a note
-(:func:`floor_notes`), not in the table's columns.
+Scenarios a and b measure two more, each shown in a note, not in the table's columns:
+the floor (:mod:`bench.relay_echo`: the bare server relaying each message through a
+child process; :func:`floor_notes`) and ``wsgw run-local`` itself, its console printing
+every invocation to a file as a user's terminal would (:func:`run_local_notes`; the wsgw
+column is the bench's gateway child, which prints nothing).
 A :class:`Metric` holds one figure's runs per target and, for wsgw, the goal it is
 held to: either relative to the bare server (``p50 ≤ 2.5× bare``) or absolute
 (``≥ 200 cycles/s``); "ahead of serverless-offline" compares medians.
@@ -21,6 +23,7 @@ WSGW = "wsgw"
 PEER = "serverless-offline"
 TARGETS = (BARE, WSGW, PEER)
 FLOOR = "floor"
+RUN_LOCAL = "wsgw run-local"
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,22 @@ def floor_notes(*metrics: Metric) -> list[str]:
             lines.append(f"  {metric.label}: {value}; wsgw's own share above it: "
                          f"{share:,.{metric.decimals}f} {metric.unit} ({share / ours:.0%} of wsgw's)")
     return [FLOOR_TEXT, *lines] if lines else []
+
+
+RUN_LOCAL_TEXT = ("wsgw run-local: the CLI as a user runs it, its console printing each invocation to a file "
+                  "(the wsgw column: the bench's gateway, no console; serverless-offline prints its lines too)")
+
+
+def run_local_notes(*metrics: Metric) -> list[str]:
+    """``wsgw run-local``'s median for each of ``metrics``, against the bare server,
+    the wsgw column and serverless-offline (those measured). Empty if it was not measured."""
+    lines = []
+    for metric in metrics:
+        ours = metric.median(RUN_LOCAL)
+        if not ours:
+            continue
+        ratios = [f"×{ours / other:.2f} {name}" for name, other in (
+            ("bare", metric.median(BARE)), ("the wsgw column", metric.median(WSGW)), (PEER, metric.median(PEER))
+        ) if other]  # fmt: skip
+        lines.append(f"  {metric.label}: {ours:,.{metric.decimals}f} {metric.unit}" + (f", {', '.join(ratios)}" if ratios else ""))
+    return [RUN_LOCAL_TEXT, *lines] if lines else []

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .model import Figure, Goal, ScenarioResult, floor_notes
+from .model import Figure, Goal, ScenarioResult, floor_notes, run_local_notes
 from .procstats import cpu_by_group
 from .targets import Context, Targets, shared_targets
 
@@ -112,7 +112,7 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
     # target -> (server, handler processes or None if it has none) per run
     cpu_us: dict[str, list[tuple[float, float | None]]] = {}
     for index in range(ctx.runs):
-        for target, endpoint in targets.items(floor=True):
+        for target, endpoint in targets.items(extras=True):
             before = cpu_by_group(endpoint.pid, _CPU_GROUPS, own=False)
             run = await targets.attempt(
                 target, measure_run(target, endpoint.url, messages=messages, warmup=warmup, timeout_s=timeout_s)
@@ -145,6 +145,7 @@ async def measure_scenario(ctx: Context, targets: Targets, key: str, title: str,
     for metric in (p50, p99, rate, server, handlers):
         metric.missing.update(targets.missing)
     result.notes += floor_notes(p50, rate, server, handlers)
+    result.notes += run_local_notes(p50, rate, server, handlers)
     return result
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Mapping, Sequence
@@ -94,6 +97,40 @@ async def running_server(
             await stop_process(process)
             if reader is not None:
                 reader.cancel()
+
+
+_RUN_LOCAL_URL = re.compile(r"WebSocket URL:\s+(ws://\S+)")
+
+
+@contextlib.asynccontextmanager
+async def running_run_local(app: Path, *, start_timeout_s: float = 120.0) -> AsyncIterator[ServerHandle]:
+    """``wsgw run-local`` of this checkout serving ``app`` for the duration of the block,
+    as a user runs it: its console prints to a file (as serverless-offline's output
+    does here), its state file and local CA are in a throw-away folder. Yields a handle
+    without a command channel; on the way out, SIGTERM (run-local stops as on Ctrl-C),
+    then SIGKILL. Raises :class:`ServerStartError` if it is not ready in time."""
+    with tempfile.TemporaryDirectory(prefix="wsgw-bench-run-local-") as folder:
+        output_path = Path(folder) / "output.txt"
+        env = {**os.environ, "NO_COLOR": "1", "WSGW_STATE_FILE": str(Path(folder) / "state.json")}
+        with open(output_path, "wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(PROJECT_ROOT / "cli.py"), "run-local", "--template", str(app), "--port", "0",
+                "--tls-dir", str(Path(folder) / "tls"), "--no-reload",
+                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while True:
+                text = output_path.read_text("utf-8", "replace")
+                if "Ready." in text and (match := _RUN_LOCAL_URL.search(text)):
+                    break
+                if process.returncode is not None or time.monotonic() > deadline:
+                    what = "exited" if process.returncode is not None else f"was not ready within {start_timeout_s:g} s"
+                    raise ServerStartError(f"wsgw run-local {what}; its output ends with:\n{text[-_STDERR_TAIL_BYTES:]}")
+                await asyncio.sleep(0.05)
+            yield ServerHandle("wsgw run-local", match.group(1), process)
+        finally:
+            await stop_process(process, close_stdin=False)
 
 
 async def _read_url(name: str, process: asyncio.subprocess.Process, stderr: IO[bytes], timeout_s: float) -> str:

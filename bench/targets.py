@@ -1,7 +1,8 @@
 """Starting a scenario's servers side by side: bare echo, wsgw, serverless-offline.
 
 :func:`start_targets` starts the bare ``websockets`` echo child and the wsgw gateway
-child (:mod:`bench.servers`), with ``floor=True`` the floor (:mod:`bench.relay_echo`),
+child (:mod:`bench.servers`), with ``floor=True`` the floor (:mod:`bench.relay_echo`), with
+``run_local=True`` wsgw's CLI itself (:func:`~bench.servers.running_run_local`),
 and serverless-offline (:mod:`bench.peer`) unless it
 cannot run here; it launches the peer first, since it takes longest to start, and
 waits for it last. A peer that fails to start does not fail the scenario: the
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
-from .model import BARE, FLOOR, PEER, WSGW
+from .model import BARE, FLOOR, PEER, RUN_LOCAL, WSGW
 from .peer import PeerProcess, running_peer
-from .servers import PROJECT_ROOT, ServerHandle, ServerStartError, running_server
+from .servers import PROJECT_ROOT, ServerHandle, ServerStartError, running_run_local, running_server
 
 T = TypeVar("T")
 
@@ -57,14 +58,18 @@ class Endpoint:
 class Targets:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # target -> why it is not running
-    # The floor (bench/relay_echo.py), if started: only the scenarios that ask for it
-    # with items(floor=True) measure it (sequential and concurrent round trips).
+    # The floor (bench/relay_echo.py) and wsgw run-local itself, if started: only the
+    # scenarios that ask for them with items(extras=True) measure them (sequential and
+    # concurrent round trips).
     floor: Endpoint | None = None
+    run_local: Endpoint | None = None
 
-    def items(self, *, floor: bool = False) -> list[tuple[str, Endpoint]]:
+    def items(self, *, extras: bool = False) -> list[tuple[str, Endpoint]]:
         items = list(self.endpoints.items())
-        if floor and self.floor is not None:
+        if extras and self.floor is not None:
             items.append((FLOOR, self.floor))
+        if extras and self.run_local is not None:
+            items.append((RUN_LOCAL, self.run_local))
         return items
 
     async def attempt(self, target: str, measurement: Awaitable[T]) -> T | None:
@@ -84,15 +89,15 @@ class Targets:
 
 @contextlib.asynccontextmanager
 async def shared_targets(ctx: Context) -> AsyncIterator[Targets]:
-    """The bench app's servers (and the floor), started once per invocation and kept running
+    """The bench app's servers (the floor and run-local too), started once per invocation and kept running
     until ``ctx.stack`` closes (each start of serverless-offline takes seconds), or
     for the block alone if there is no stack."""
     if ctx.stack is None:
-        async with start_targets(ctx, floor=True) as targets:
+        async with start_targets(ctx, floor=True, run_local=True) as targets:
             yield targets
         return
     if ctx.shared is None:
-        ctx.shared = await ctx.stack.enter_async_context(start_targets(ctx, floor=True))
+        ctx.shared = await ctx.stack.enter_async_context(start_targets(ctx, floor=True, run_local=True))
     yield ctx.shared
 
 
@@ -106,6 +111,7 @@ async def start_targets(
     peer_env: Callable[[], Mapping[str, str]] | None = None,
     bare: bool = True,
     floor: bool = False,
+    run_local: bool = False,
 ) -> AsyncIterator[Targets]:
     """Run the scenario's targets for the duration of the block; stop all of them."""
     targets = Targets()
@@ -128,6 +134,9 @@ async def start_targets(
             running_server("the wsgw gateway", "bench.gateway_child", ["--app", str(app), "--loop", ctx.loop, *wsgw_args])
         )
         targets.endpoints[WSGW] = Endpoint(WSGW, handle.url, handle.pid, server=handle)
+        if run_local:
+            handle = await stack.enter_async_context(running_run_local(app))
+            targets.run_local = Endpoint(RUN_LOCAL, handle.url, handle.pid, server=handle)
         if peer is not None:
             try:
                 await peer.wait_listening()

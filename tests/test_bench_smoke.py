@@ -54,10 +54,14 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     # g: start-up with a user's plugins (the goal's figure) and with every one installed here.
     assert {"pytest start → first test body, a user's plugins", "pytest start → first test body",
             "overhead between tests"} <= set(_wsgw_figures(scenarios["g"]))
-    # a and b measured the floor (bench/relay_echo.py) beside the others, and say so under the table.
+    # a and b measured the floor (bench/relay_echo.py) and wsgw run-local itself beside the others,
+    # and say so under the table.
     for name in ("a", "b"):
         assert all("floor" in metric["targets"] for metric in scenarios[name]["metrics"]), name
         assert any(note.startswith("floor: ") for note in scenarios[name]["notes"]), name
+        assert all("wsgw run-local" in metric["targets"] for metric in scenarios[name]["metrics"]
+                   if "wsgw" in metric["targets"]), name
+        assert any(note.startswith("wsgw run-local: ") for note in scenarios[name]["notes"]), name
     # a: CPU per message of the server and of its handler processes, for wsgw and the floor alike.
     assert {"server CPU per message", "handler processes CPU per message"} <= set(_wsgw_figures(scenarios["a"]))
     # e's 20 idle connections were held by three client processes of at most 8.
@@ -74,6 +78,7 @@ def test_every_scenario_runs_and_its_run_joins_the_history_chart(tmp_path: Path)
     assert added["commit"].rstrip("+") == document["revision"]["commit"]
     assert sorted(added["scenarios"]) == SCENARIOS
     assert added["scenarios"]["a"]["p50 latency (ms)"]["wsgw/bare"] > 0
+    assert added["scenarios"]["a"]["p50 latency (ms)"]["wsgw run-local"] > 0
     assert bench_history.main(["--history", str(history), "add", str(out)]) == 0  # the same commit: replaced
     assert len(json.loads(history.read_text())["entries"]) == seeded + 1
 
