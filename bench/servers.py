@@ -103,10 +103,11 @@ _RUN_LOCAL_URL = re.compile(r"WebSocket URL:\s+(ws://\S+)")
 
 
 @contextlib.asynccontextmanager
-async def running_run_local(app: Path, *, start_timeout_s: float = 120.0) -> AsyncIterator[ServerHandle]:
+async def running_run_local(app: Path, loop: str, *, start_timeout_s: float = 120.0) -> AsyncIterator[ServerHandle]:
     """``wsgw run-local`` of this checkout serving ``app`` for the duration of the block,
-    as a user runs it: its console prints to a file (as serverless-offline's output
-    does here), its state file and local CA are in a throw-away folder. Yields a handle
+    as a user runs it (``--event-loop loop``): its console prints to a file (as
+    serverless-offline's output does here), its state file and local CA are in a
+    throw-away folder. Yields a handle
     without a command channel; on the way out, SIGTERM (run-local stops as on Ctrl-C),
     then SIGKILL. Raises :class:`ServerStartError` if it is not ready in time."""
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-run-local-") as folder:
@@ -115,7 +116,7 @@ async def running_run_local(app: Path, *, start_timeout_s: float = 120.0) -> Asy
         with open(output_path, "wb") as output:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, str(PROJECT_ROOT / "cli.py"), "run-local", "--template", str(app), "--port", "0",
-                "--tls-dir", str(Path(folder) / "tls"), "--no-reload",
+                "--tls-dir", str(Path(folder) / "tls"), "--no-reload", "--event-loop", loop,
                 cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:

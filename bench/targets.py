@@ -135,7 +135,7 @@ async def start_targets(
         )
         targets.endpoints[WSGW] = Endpoint(WSGW, handle.url, handle.pid, server=handle)
         if run_local:
-            handle = await stack.enter_async_context(running_run_local(app))
+            handle = await stack.enter_async_context(running_run_local(app, ctx.loop))
             targets.run_local = Endpoint(RUN_LOCAL, handle.url, handle.pid, server=handle)
         if peer is not None:
             try:
