@@ -5,6 +5,7 @@ on stdin (closing it asks the child to stop, and happens by itself if the bench
 dies), waits for the ``URL`` line of :mod:`bench.lifecycle`, and on the way out
 stops the child: end of file, then SIGTERM, then SIGKILL, each after a grace period.
 :meth:`ServerHandle.query` sends the child a command line and returns its reply.
+:func:`running_run_local` runs ``wsgw run-local`` itself, as a user would.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ async def running_run_local(app: Path, loop: str, *, start_timeout_s: float = 12
     """``wsgw run-local`` of this checkout serving ``app`` for the duration of the block,
     as a user runs it (``--event-loop loop``): its console prints to a file (as
     serverless-offline's output does here), its state file and local CA are in a
-    throw-away folder. Yields a handle
-    without a command channel; on the way out, SIGTERM (run-local stops as on Ctrl-C),
-    then SIGKILL. Raises :class:`ServerStartError` if it is not ready in time."""
+    throw-away folder. Yields a handle without a command channel; on the way out,
+    SIGTERM (run-local stops as on Ctrl-C), then SIGKILL. Raises
+    :class:`ServerStartError` if it is not ready in time."""
     with tempfile.TemporaryDirectory(prefix="wsgw-bench-run-local-") as folder:
         output_path = Path(folder) / "output.txt"
         env = {**os.environ, "NO_COLOR": "1", "WSGW_STATE_FILE": str(Path(folder) / "state.json")}
