@@ -19,8 +19,8 @@ difference from the first (with the range): the figure to quote for a change.
 ``--server run-local`` measures ``wsgw run-local`` itself instead (each checkout's
 CLI, the same echo app, its console printing to a file as it would to a terminal):
 the server's CPU is run-local's process, the workers' is every process below it
-(its workers, and the embedded moto, idle in this app); ``--loop`` does not apply
-(run-local takes uvloop when it is installed).
+(its workers, and the embedded moto, idle in this app); ``--loop`` is its
+``--event-loop``.
 
 Linux only. The client is this process; run nothing else heavy meanwhile if you can.
 """
@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -48,6 +47,7 @@ from .concurrent import measure_concurrent
 from .lifecycle import REPLY_PREFIX, URL_PREFIX
 from .procstats import descendants
 from .roundtrip import measure_run
+from .servers import run_local_command, run_local_url
 
 
 def cpu_ns(pid: int) -> int | None:
@@ -117,32 +117,24 @@ class Checkout:
             self.process.wait()
 
 
-_RUN_LOCAL_URL = re.compile(r"WebSocket URL:\s+(ws://\S+)")
-
-
 @dataclass
 class RunLocalCheckout(Checkout):
-    """One checkout's ``wsgw run-local`` (``python -m cli``, PYTHONPATH at the
-    checkout) on the echo app, its output in a file of a throw-away folder."""
+    """One checkout's ``wsgw run-local`` on the echo app, started as the bench starts it
+    (:func:`bench.servers.run_local_command`), its output in a file of a throw-away folder."""
 
     folder: Path = Path()
 
     @classmethod
     def start(cls, name: str, root: Path, loop: str) -> RunLocalCheckout:
         folder = Path(tempfile.mkdtemp(prefix="wsgw-cpu-ab-"))
-        app = root / "bench" / "apps" / "echo" / "wsgw.json"
-        env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1", "WSGW_STATE_FILE": str(folder / "state.json")}
+        command, env = run_local_command(root, root / "bench" / "apps" / "echo" / "wsgw.json", folder, loop)
         with open(folder / "output.txt", "wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cli", "run-local", "--template", str(app), "--port", "0",
-                 "--tls-dir", str(folder / "tls"), "--no-reload"],
-                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+            process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                       stderr=subprocess.STDOUT, text=True)  # fmt: skip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
-            text = (folder / "output.txt").read_text("utf-8", "replace")
-            if "Ready." in text and (match := _RUN_LOCAL_URL.search(text)):
-                return cls(name, root, process, match.group(1), folder=folder)
+            if url := run_local_url(folder / "output.txt"):
+                return cls(name, root, process, url, folder=folder)
             time.sleep(0.1)
         process.kill()
         raise SystemExit(f"bench.cpu_ab: run-local of {name} ({root}) did not get ready; see {folder / 'output.txt'}")

@@ -103,34 +103,47 @@ async def running_server(
 _RUN_LOCAL_URL = re.compile(r"WebSocket URL:\s+(ws://\S+)")
 
 
+def run_local_command(root: Path, app: Path, folder: Path, loop: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start checkout ``root``'s ``wsgw run-local``
+    on ``app`` as the bench runs it: from ``folder`` (its state file and local CA go
+    there), hot reload off, ``--event-loop loop``, no colour. Run it with stdout and
+    stderr to a file and wait for :func:`run_local_url`."""
+    command = [sys.executable, str(root / "cli.py"), "run-local", "--template", str(app), "--port", "0",
+               "--tls-dir", str(folder / "tls"), "--no-reload", "--event-loop", loop]  # fmt: skip
+    return command, {**os.environ, "NO_COLOR": "1", "WSGW_STATE_FILE": str(folder / "state.json")}
+
+
+def run_local_url(output: Path) -> str | None:
+    """run-local's WebSocket URL once its output (the file) says it is ready, else None."""
+    text = output.read_text("utf-8", "replace")
+    match = _RUN_LOCAL_URL.search(text) if "Ready." in text else None
+    return match.group(1) if match else None
+
+
 @contextlib.asynccontextmanager
 async def running_run_local(app: Path, loop: str, *, start_timeout_s: float = 120.0) -> AsyncIterator[ServerHandle]:
     """``wsgw run-local`` of this checkout serving ``app`` for the duration of the block,
-    as a user runs it (``--event-loop loop``): its console prints to a file (as
+    as a user runs it (:func:`run_local_command`): its console prints to a file (as
     serverless-offline's output does here), its state file and local CA are in a
     throw-away folder. Yields a handle without a command channel; on the way out,
     SIGTERM (run-local stops as on Ctrl-C), then SIGKILL. Raises
     :class:`ServerStartError` if it is not ready in time."""
-    with tempfile.TemporaryDirectory(prefix="wsgw-bench-run-local-") as folder:
-        output_path = Path(folder) / "output.txt"
-        env = {**os.environ, "NO_COLOR": "1", "WSGW_STATE_FILE": str(Path(folder) / "state.json")}
-        with open(output_path, "wb") as output:
+    with tempfile.TemporaryDirectory(prefix="wsgw-bench-run-local-") as name:
+        folder = Path(name)
+        command, env = run_local_command(PROJECT_ROOT, app, folder, loop)
+        with open(folder / "output.txt", "wb") as output:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, str(PROJECT_ROOT / "cli.py"), "run-local", "--template", str(app), "--port", "0",
-                "--tls-dir", str(Path(folder) / "tls"), "--no-reload", "--event-loop", loop,
-                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                *command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
             deadline = time.monotonic() + start_timeout_s
-            while True:
-                text = output_path.read_text("utf-8", "replace")
-                if "Ready." in text and (match := _RUN_LOCAL_URL.search(text)):
-                    break
+            while (url := run_local_url(folder / "output.txt")) is None:
                 if process.returncode is not None or time.monotonic() > deadline:
                     what = "exited" if process.returncode is not None else f"was not ready within {start_timeout_s:g} s"
+                    text = (folder / "output.txt").read_text("utf-8", "replace")
                     raise ServerStartError(f"wsgw run-local {what}; its output ends with:\n{text[-_STDERR_TAIL_BYTES:]}")
                 await asyncio.sleep(0.05)
-            yield ServerHandle("wsgw run-local", match.group(1), process)
+            yield ServerHandle("wsgw run-local", url, process)
         finally:
             await stop_process(process, close_stdin=False)
 
