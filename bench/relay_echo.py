@@ -3,8 +3,8 @@
 wsgw runs each handler in a worker process, so every message crosses two more
 process boundaries than in the bare echo server (gateway → worker → gateway). This
 server does the least that costs: each text message is written as one frame to a
-child (:mod:`bench.relay_child`, started like wsgw's workers: ``python -I -S`` on a
-``socketpair``), the child writes it back, and the server sends it to the client.
+child (:mod:`bench.relay_child`, started like wsgw's workers: ``python -I -S`` on two
+pipes), the child writes it back, and the server sends it to the client.
 One message in flight per child; a message that finds every child busy starts
 another (as wsgw's pools grow with concurrency), and the children stay until the
 server stops.
@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
+import os
 import sys
 from pathlib import Path
-from typing import cast
 
 from emulator.net import event_loop
 from websockets.asyncio.server import ServerConnection, serve
@@ -36,15 +35,13 @@ _HEADER = 4
 
 
 class ChildChannel(asyncio.Protocol):
-    """The server's end of one child's socketpair: one frame out, one frame back."""
+    """The server's ends of one child's pipes: one frame out, one frame back (the
+    protocol of the pipe from the child; :attr:`writer` is the pipe to it)."""
 
     def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
+        self.writer: asyncio.WriteTransport | None = None
         self._buffer = b""
         self._reply: asyncio.Future[bytes] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -61,9 +58,9 @@ class ChildChannel(asyncio.Protocol):
 
     async def round_trip(self, payload: bytes) -> bytes:
         """Send ``payload`` to the child and return what it sent back."""
-        assert self._transport is not None
+        assert self.writer is not None
         self._reply = asyncio.get_running_loop().create_future()
-        self._transport.write(len(payload).to_bytes(_HEADER, "big") + payload)
+        self.writer.write(len(payload).to_bytes(_HEADER, "big") + payload)
         try:
             return await self._reply
         finally:
@@ -78,13 +75,19 @@ class ChildPool:
         self.processes: list[asyncio.subprocess.Process] = []
 
     async def start_one(self) -> ChildChannel:
-        ours, theirs = socket.socketpair()
-        with theirs:
+        loop = asyncio.get_running_loop()
+        their_in, our_out = os.pipe()
+        our_in, their_out = os.pipe()
+        try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-S", CHILD_SCRIPT, str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                sys.executable, "-I", "-S", CHILD_SCRIPT, str(their_in), str(their_out), pass_fds=(their_in, their_out),
             )
+        finally:
+            os.close(their_in)
+            os.close(their_out)
         self.processes.append(process)
-        _, channel = await asyncio.get_running_loop().connect_accepted_socket(ChildChannel, ours)
+        _, channel = await loop.connect_read_pipe(ChildChannel, open(our_in, "rb", buffering=0))
+        channel.writer, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, open(our_out, "wb", buffering=0))
         return channel
 
     async def relay(self, message: str) -> str:

@@ -50,8 +50,9 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # Resident memory after the last round may exceed the first round's by this much
 # (allocator noise); more would mean each round leaves something behind.
 RSS_ROUND_SLACK_KIB = 8 * 1024
-# Descriptors per worker process the pools may have added (pipe, socketpair, pidfd).
-FDS_PER_WORKER = 4
+# Descriptors per worker process the pools may have added (its output pipe, the pipes
+# of its frames both ways, its pidfd), and one to spare.
+FDS_PER_WORKER = 5
 # The longest an open inspector page may go without a byte (rows every 0.1 s, a
 # keep-alive comment every 15 s when there is nothing): more means the page starved.
 PAGE_GAP_LIMIT_S = 20.0

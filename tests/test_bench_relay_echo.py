@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 
 import pytest
@@ -18,24 +17,35 @@ from bench.relay_echo import ChildPool
 from bench.servers import running_server
 
 
+def _write_all(fd: int, *parts: bytes) -> None:
+    for data in parts:
+        while data:
+            data = data[os.write(fd, data) :]
+
+
 def test_the_child_sends_back_each_frame_however_the_bytes_arrive() -> None:
-    ours, theirs = socket.socketpair()
-    child = threading.Thread(target=relay_child.serve, args=(theirs,))
+    their_in, our_out = os.pipe()
+    our_in, their_out = os.pipe()
+    child = threading.Thread(target=relay_child.serve, args=(their_in, their_out))
     child.start()
     try:
         first, second = b"hello", "é".encode() * 40000  # the second spans several reads
         frames = [len(first).to_bytes(4, "big") + first, len(second).to_bytes(4, "big") + second]
-        ours.sendall(frames[0][:2])  # a header cut in two
-        ours.sendall(frames[0][2:] + frames[1])  # the rest, and a whole frame after it
+        # A header cut in two, then the rest and a whole frame after it; from a thread,
+        # as a pipe holds 64 KiB and the child's answers must be read meanwhile.
+        sender = threading.Thread(target=_write_all, args=(our_out, frames[0][:2], frames[0][2:] + frames[1]))
+        sender.start()
         wanted = b"".join(frames)
         got = b""
         while len(got) < len(wanted):
-            got += ours.recv(65536)
+            got += os.read(our_in, 65536)
+        sender.join(timeout=10)
         assert got == wanted
     finally:
-        ours.close()  # end of file: serve() returns
+        os.close(our_out)  # end of file: serve() returns
         child.join(timeout=10)
-        theirs.close()
+        for fd in (their_in, their_out, our_in):
+            os.close(fd)
     assert not child.is_alive()
 
 

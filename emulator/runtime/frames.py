@@ -1,11 +1,22 @@
-"""The invoker's end of a worker's socketpair: length-prefixed JSON frames.
+"""The invoker's ends of a worker's two pipes: length-prefixed JSON frames.
 
 A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON, both ways
-(``worker.py`` has the other end). :class:`FrameChannel` is a plain asyncio protocol,
-not a stream pair: one invocation's reply is one ``data_received`` and one call of the
-callback given to :meth:`~FrameChannel.expect` (no future, no task to wake), with no
-reader buffer, no ``readexactly`` and no per-call timeout object (the caller arms a
-timer; see :meth:`FrameChannel.fail`). This is every message's hot path.
+(``worker.py`` and ``node/worker.mjs`` have the other ends). :class:`FrameChannel` is
+a plain asyncio protocol, not a stream pair: one invocation's reply is one
+``data_received`` and one call of the callback given to :meth:`~FrameChannel.expect`
+(no future, no task to wake), with no reader buffer, no ``readexactly`` and no
+per-call timeout object (the caller arms a timer; see :meth:`FrameChannel.fail`).
+This is every message's hot path.
+
+Why two pipes and not one socketpair: a blocked reader of a Unix socket sleeps on the
+socket's one wait queue, which also hears "there is room to write" (Linux's
+``unix_write_space``, which wakes every sleeper whatever it waits for). With one
+socketpair the worker, asleep in ``recv`` for its next frame, was woken for nothing
+each time the invoker read its reply, and the invoker paid for the wake-up: two
+context switches per message instead of one. A pipe has a wait queue for readers and
+one for writers, and reading it wakes a writer only when the pipe was full: scenario a
+measured 13 µs less gateway CPU and 25 µs less worker CPU per message (BENCHMARKS.md,
+round ten).
 """
 
 from __future__ import annotations
@@ -25,24 +36,47 @@ there is none (``IncompleteReadError``: the worker's end closed; or what
 
 
 class FrameChannel(asyncio.Protocol):
-    """Frames from the worker, in order; write frames to it with :meth:`send`."""
+    """Frames from the worker, in order (the protocol of the pipe from it); write
+    frames to it with :meth:`send` (the pipe to it). Made by :meth:`connect`."""
 
     def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
+        self._transport: asyncio.ReadTransport | None = None  # the pipe from the worker
+        self._writer: asyncio.WriteTransport | None = None  # the pipe to it
         self._buffer = bytearray()
         self._frames: deque[bytes] = deque()
         self._waiter: Callable[[FrameOrError], None] | None = None
         self._ended = False
-        # Created by create_unix_connection on the running loop; kept, since
+        # Created by connect_read_pipe on the running loop; kept, since
         # asyncio.get_running_loop() costs a getpid() system call (CPython 3.11).
         self._loop = asyncio.get_running_loop()
+
+    @classmethod
+    async def connect(cls, from_worker: int, to_worker: int) -> FrameChannel:
+        """Take over our ends of the two pipes (file descriptors: frames are read from
+        ``from_worker`` and written to ``to_worker``); they are closed with the
+        channel, or here if connecting fails."""
+        loop = asyncio.get_running_loop()
+        reader, writer = open(from_worker, "rb", buffering=0), open(to_worker, "wb", buffering=0)
+        try:
+            _, channel = await loop.connect_read_pipe(cls, reader)
+        except BaseException:
+            reader.close()
+            writer.close()
+            raise
+        try:
+            channel._writer, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, writer)
+        except BaseException:
+            channel.close()
+            writer.close()
+            raise
+        return channel
 
     # -- use ----------------------------------------------------------------------
 
     def send(self, frame: bytes) -> None:
         """Write one frame (length prefix included by the caller)."""
-        assert self._transport is not None, "not connected"
-        self._transport.write(frame)
+        assert self._writer is not None, "not connected"
+        self._writer.write(frame)
 
     def expect(self, callback: Callable[[FrameOrError], None]) -> None:
         """Have ``callback`` hear the next frame's body, or the error that ends the wait
@@ -80,14 +114,16 @@ class FrameChannel(asyncio.Protocol):
             waiter(error)
 
     def close(self) -> None:
-        """Close our end: the worker reads end of file and exits when idle."""
+        """Close our ends: the worker reads end of file and exits when idle."""
+        if self._writer is not None:
+            self._writer.close()  # after what is still buffered for it
         if self._transport is not None:
             self._transport.close()
 
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
+        self._transport = cast(asyncio.ReadTransport, transport)
 
     def data_received(self, data: bytes) -> None:
         if not self._buffer and len(data) >= _HEADER and len(data) == _HEADER + int.from_bytes(data[:_HEADER], "big"):

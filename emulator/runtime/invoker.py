@@ -4,7 +4,7 @@ Each function gets a pool of worker processes (``worker_pool.py``; ``worker.py``
 each), each one a Lambda execution environment with its own environment variables and
 warm module state. Build an :class:`Invoker` from the model's functions, ``await
 start()`` to pre-warm one worker per function, ``await invoke(...)`` for an integration
-call (one JSON frame each way over a ``socketpair``), and ``await close()`` at
+call (one JSON frame each way, over a pipe each way), and ``await close()`` at
 shutdown. Every message's hot path uses :meth:`Invoker.invoke_soon` instead: the same
 invocation on an idle worker, its outcome delivered to a callback, without a task or a
 chain of coroutines (it declines when :meth:`~Invoker.invoke` would have to wait). A

@@ -91,7 +91,7 @@ class LaunchPlan:
 
     @property
     def command(self) -> tuple[str, ...]:
-        """The program before ``--fd N`` (``WorkerProcess.launch``)."""
+        """The program before ``--fds IN OUT`` (``WorkerProcess.launch``)."""
         return (*self.argv, self.script)
 
 

@@ -1,7 +1,7 @@
 """The process side of the invoker: one Lambda execution environment.
 
-:mod:`emulator.runtime.invoker` starts this file as ``python -I worker.py --fd N``; nobody
-imports it. It is stdlib only and self-contained because isolated mode (``-I``) puts
+:mod:`emulator.runtime.invoker` starts this file as ``python -I worker.py --fds IN
+OUT``; nobody imports it. It is stdlib only and self-contained because isolated mode (``-I``) puts
 neither this folder nor the user site on ``sys.path``, and because it shares the
 process with user code that must not see the emulator.
 
@@ -21,8 +21,9 @@ Life of a worker, like a Lambda execution environment (awslambdaric ``bootstrap.
    ``START``/``END``/``REPORT`` lines go in the result's ``"log"`` instead (one write).
 3. Exit when the invoker closes its end of the pipe (end of file).
 
-Frames on fd ``N`` (one end of a ``socketpair``) are a 4-byte big-endian length and
-UTF-8 JSON. stdout and stderr are line-buffered and share one pipe that the invoker
+Frames from the invoker arrive on pipe ``IN`` and go back on pipe ``OUT`` (``--fds IN
+OUT``; two pipes rather than a socketpair: see ``frames.py``); each is a 4-byte
+big-endian length and UTF-8 JSON. stdout and stderr are line-buffered and share one pipe that the invoker
 reads, passing every line to its log sink. ``REPORT`` is written before the result
 is sent, so the invoker hands on an invocation's log lines before its outcome.
 """
@@ -39,7 +40,6 @@ import math
 import os
 import resource
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -302,23 +302,29 @@ else:
 
 
 class _Channel:
-    """This end of the socketpair: length-prefixed JSON frames."""
+    """Our ends of the invoker's two pipes: length-prefixed JSON frames in, frames out."""
 
-    def __init__(self, fd: int) -> None:
-        self._sock = socket.socket(fileno=fd)
-        self._rfile = self._sock.makefile("rb")
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        # Not inherited by a handler's child processes: one that outlived us, holding
+        # the pipe's write end, would keep the invoker from seeing us exit.
+        os.set_inheritable(in_fd, False)
+        os.set_inheritable(out_fd, False)
+        self._in = open(in_fd, "rb")  # buffered: a frame's header and body, one read
+        self._out = out_fd
 
     def receive(self) -> dict[str, Any] | None:
         """The next message, or ``None`` once the invoker has closed the pipe."""
-        header = self._rfile.read(4)
+        header = self._in.read(4)
         if len(header) < 4:
             return None
-        body = self._rfile.read(int.from_bytes(header, "big"))
+        body = self._in.read(int.from_bytes(header, "big"))
         message: dict[str, Any] = _decode(body)
         return message
 
     def send_raw(self, body: bytes) -> None:
-        self._sock.sendall(len(body).to_bytes(4, "big") + body)
+        data = memoryview(len(body).to_bytes(4, "big") + body)
+        while data:  # a blocking pipe takes it all at once, but for a signal
+            data = data[os.write(self._out, data) :]
 
 
 class _Runtime:
@@ -431,10 +437,10 @@ def _install_site_builtins() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "--fd":
-        sys.stderr.write("usage: worker.py --fd N\n")
+    if len(argv) != 3 or argv[0] != "--fds":
+        sys.stderr.write("usage: worker.py --fds IN OUT\n")
         return 2
-    channel = _Channel(int(argv[1]))
+    channel = _Channel(int(argv[1]), int(argv[2]))
     global _std
     _std = _replace_std_streams()
     # Ctrl+C in a terminal reaches the whole process group; the invoker stops us.

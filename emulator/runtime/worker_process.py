@@ -1,5 +1,5 @@
 """One worker process as the invoker sees it: started, fed invoke frames over a
-socketpair, its output read line by line, stopped.
+pipe (its answers come back on another), its output read line by line, stopped.
 
 :class:`WorkerProcess` is the protocol of the ``python -I [-S] worker.py`` child
 (``emulator/runtime/worker.py`` is what runs inside), or of the ``node worker.mjs``
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import os
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
@@ -51,7 +51,7 @@ MAX_LINE_BYTES = 256 * 1024
 
 
 class WorkerProcess:
-    """One worker process: the protocol of its :class:`ChildProcess`, and its pipe."""
+    """One worker process: the protocol of its :class:`ChildProcess`, and its two pipes."""
 
     def __init__(self, function: str, log: LogSink) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -74,27 +74,33 @@ class WorkerProcess:
         cls, function: str, env: Mapping[str, str], log: LogSink, command: Sequence[str] = (),
     ) -> WorkerProcess:
         """Start the process; it loads the handler next (see :meth:`wait_ready`).
-        ``command`` is the program before ``--fd N``: an interpreter, its flags and the
-        worker script (provisioning.py's ``LaunchPlan.command``; default: wsgw's own
-        interpreter, ``-I``, :data:`PYTHON_WORKER`)."""
-        loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
+        ``command`` is the program before ``--fds IN OUT``: an interpreter, its flags and
+        the worker script (provisioning.py's ``LaunchPlan.command``; default: wsgw's own
+        interpreter, ``-I``, :data:`PYTHON_WORKER`). IN and OUT are its ends of two
+        pipes, frames to it and frames from it (frames.py says why not a socketpair)."""
+        their_in, our_out = os.pipe()
+        our_in, their_out = os.pipe()
         worker = cls(function, log)
-        transport: ChildProcess | None = None
-        with theirs:  # the child has its own copy once started
+        try:
             try:
                 # Not loop.subprocess_exec: under uvloop it blocks the loop ~10 ms per
                 # spawn (child_process.py).
-                transport = worker._transport = await ChildProcess.spawn(
-                    worker, [*(command or (sys.executable, "-I", PYTHON_WORKER)), "--fd", str(theirs.fileno())],
-                    env=env, pass_fds=(theirs.fileno(),),
+                worker._transport = await ChildProcess.spawn(
+                    worker, [*(command or (sys.executable, "-I", PYTHON_WORKER)), "--fds", str(their_in), str(their_out)],
+                    env=env, pass_fds=(their_in, their_out),
                 )  # fmt: skip
-                _, worker._frames = await loop.create_unix_connection(FrameChannel, sock=ours)
-            except BaseException:
-                ours.close()
-                if transport is not None:
-                    transport.close()  # kills it; it is reaped when it exits
-                raise
+            finally:  # the child has its own copies once started
+                os.close(their_in)
+                os.close(their_out)
+        except BaseException:
+            os.close(our_in)
+            os.close(our_out)
+            raise
+        try:
+            worker._frames = await FrameChannel.connect(our_in, our_out)
+        except BaseException:
+            worker._transport.close()  # kills it; it is reaped when it exits
+            raise
         return worker
 
     @property

@@ -127,6 +127,6 @@ def bogus_frame(event, context):
     # the invoker (what a broken runtime would do), then waits to be stopped.
     import sys
 
-    fd = int(sys.argv[sys.argv.index("--fd") + 1])
+    fd = int(sys.argv[sys.argv.index("--fds") + 2])  # OUT: frames to the invoker
     os.write(fd, len(b"[1]").to_bytes(4, "big") + b"[1]")
     time.sleep(3600)

@@ -1,10 +1,10 @@
-"""emulator.runtime.frames: the invoker's end of a worker's socketpair, over a real
-socketpair (the worker's end written by hand)."""
+"""emulator.runtime.frames: the invoker's ends of a worker's two pipes, over real
+pipes (the worker's ends written by hand)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
+import os
 
 import pytest
 
@@ -15,11 +15,29 @@ def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-async def _channel() -> tuple[FrameChannel, socket.socket]:
-    ours, theirs = socket.socketpair()
-    _, channel = await asyncio.get_running_loop().create_unix_connection(FrameChannel, sock=ours)
-    theirs.setblocking(True)
-    return channel, theirs
+class _WorkerEnds:
+    """The worker's ends of the two pipes, blocking, as worker.py uses them."""
+
+    def __init__(self, frames_in: int, frames_out: int) -> None:
+        self._in, self._out = frames_in, frames_out
+
+    def sendall(self, data: bytes) -> None:
+        while data:
+            data = data[os.write(self._out, data) :]
+
+    def recv(self, size: int) -> bytes:
+        return os.read(self._in, size)
+
+    def close(self) -> None:
+        for fd in (self._in, self._out):
+            os.close(fd)
+
+
+async def _channel() -> tuple[FrameChannel, _WorkerEnds]:
+    their_in, our_out = os.pipe()
+    our_in, their_out = os.pipe()
+    channel = await FrameChannel.connect(our_in, our_out)
+    return channel, _WorkerEnds(their_in, their_out)
 
 
 def test_frames_arrive_whole_split_and_several_at_once() -> None:

@@ -729,3 +729,30 @@ async def test_invoke_soon_fails_rather_than_hangs_when_starting_its_worker_brea
     outcome = await asyncio.wait_for(first, DEADLINE_S)
     assert isinstance(outcome, Failed) and (outcome.error_type, outcome.error_message) == ("Runtime.Unknown", "cannot start")
     assert len(heard) == 1
+
+
+def _voluntary_switches(pid: int) -> int:
+    """How many times process ``pid`` has blocked (Linux: /proc/PID/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads context switches from /proc (Linux)")
+@pytest.mark.asyncio
+async def test_reading_a_reply_does_not_wake_the_worker(make_invoker: MakeInvoker) -> None:
+    # frames.py: over one socketpair, the invoker reading a reply woke the worker, asleep
+    # waiting for its next frame (Linux's unix_write_space), which then slept again: it
+    # blocked twice per invocation. Over two pipes it blocks once. Here the invoker is
+    # busy (the loop blocked on purpose) until the worker has answered and is waiting.
+    invoker = make_invoker(spec("Quiet", "basic.quiet"))
+    await invoker.start()
+    (pid,) = invoker.worker_pids()["Quiet"]
+    assert isinstance(await invoker.invoke("Quiet", {}, "warm"), Succeeded)
+    before = _voluntary_switches(pid)
+    for number in range(100):
+        cancel, _, answered = _soon(invoker, "Quiet", {}, f"req-{number}")
+        assert cancel is not None  # sent at once: the worker is idle
+        time.sleep(0.003)
+        assert isinstance(await answered, Succeeded)
+    blocked = _voluntary_switches(pid) - before
+    assert 100 <= blocked < 130, f"the worker blocked {blocked} times in 100 invocations"

@@ -1,7 +1,7 @@
 // One Lambda execution environment for a Node.js function: the Node.js twin of
 // ../worker.py, speaking the same protocol (../frames.py).
 //
-// emulator/runtime/invoker.py starts this file as `node worker.mjs --fd N`; nothing
+// emulator/runtime/invoker.py starts this file as `node worker.mjs --fds IN OUT`; nothing
 // imports it. It uses only Node's own modules (it shares the process with user code)
 // and loads its siblings by path: endpoint_redirect.mjs, fallback_resolve.mjs and,
 // for --debug-function, worker_debug.mjs.
@@ -16,7 +16,7 @@
 //    with it, and it is logged once, here).
 // 2. Invoke, one at a time: read {"type":"invoke",...}, run the handler (a returned
 //    promise, or the callback, §6.3), write START/END/REPORT and send the result.
-// 3. Exit when the invoker closes the socket (the invoker kills us on a timeout).
+// 3. Exit when the invoker closes its pipe to us (the invoker kills us on a timeout).
 //
 // Frames: a 4-byte big-endian length, then that many bytes of UTF-8 JSON, both ways.
 
@@ -171,13 +171,16 @@ async function loadHandler(taskRoot, handlerString) {
 // -- the frame channel ----------------------------------------------------------------------
 
 class Channel {
-  constructor(fd) {
-    this.socket = new net.Socket({ fd, readable: true, writable: true });
+  // Frames come in on pipe IN and go out on pipe OUT (two pipes: ../frames.py says why),
+  // opened as Node opens its own stdin and stdout when they are pipes.
+  constructor(inFd, outFd) {
+    this.input = new net.Socket({ fd: inFd, readable: true, writable: false });
+    this.output = new net.Socket({ fd: outFd, readable: false, writable: true });
     this.buffer = Buffer.alloc(0);
     this.frames = [];
     this.waiter = null;
     this.ended = false;
-    this.socket.on("data", (chunk) => {
+    this.input.on("data", (chunk) => {
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
       while (this.buffer.length >= 4) {
         const end = 4 + this.buffer.readUInt32BE(0);
@@ -188,8 +191,9 @@ class Channel {
       this.wake();
     });
     const end = () => { this.ended = true; this.wake(); };
-    this.socket.on("end", end);
-    this.socket.on("error", end);
+    this.input.on("end", end);
+    this.input.on("error", end);
+    this.output.on("error", end); // the invoker is gone: nothing more to send
   }
 
   wake() {
@@ -212,14 +216,14 @@ class Channel {
     const body = Buffer.from(text, "utf8");
     const header = Buffer.alloc(4);
     header.writeUInt32BE(body.length, 0);
-    this.socket.write(Buffer.concat([header, body]));
+    this.output.write(Buffer.concat([header, body]));
   }
 
-  // While a handler runs, our socket must not keep the event loop alive: the loop
+  // While a handler runs, our pipes must not keep the event loop alive: the loop
   // draining is how a callback handler's result (callbackWaitsForEmptyEventLoop) and a
   // never-settled promise are detected ("beforeExit", as NODERIC does).
-  ref() { this.socket.ref(); }
-  unref() { this.socket.unref(); }
+  ref() { this.input.ref(); this.output.ref(); }
+  unref() { this.input.unref(); this.output.unref(); }
 }
 
 // -- one invocation (NODERIC Runtime.js, CallbackContext.js, InvokeContext.js) -------------
@@ -349,13 +353,13 @@ async function init(taskRoot) {
 }
 
 async function main() {
-  const [flag, fdText] = process.argv.slice(2);
-  if (flag !== "--fd" || !fdText) {
-    rawErr("usage: worker.mjs --fd N\n");
+  const [flag, inText, outText] = process.argv.slice(2);
+  if (flag !== "--fds" || !inText || !outText) {
+    rawErr("usage: worker.mjs --fds IN OUT\n");
     return 2;
   }
   process.on("SIGINT", () => {}); // Ctrl+C reaches the process group; the invoker stops us
-  const channel = new Channel(Number(fdText));
+  const channel = new Channel(Number(inText), Number(outText));
   const started = performance.now();
   const taskRoot = process.env.LAMBDA_TASK_ROOT;
   process.chdir(taskRoot);
@@ -427,7 +431,7 @@ async function main() {
     }
     channel.send(body);
     if (exitAfterResult !== null) {
-      channel.socket.end(() => process.exit(exitAfterResult));
+      channel.output.end(() => process.exit(exitAfterResult));
       return null;
     }
   }
