@@ -130,3 +130,13 @@ def bogus_frame(event, context):
     fd = int(sys.argv[sys.argv.index("--fds") + 2])  # OUT: frames to the invoker
     os.write(fd, len(b"[1]").to_bytes(4, "big") + b"[1]")
     time.sleep(3600)
+
+
+def inherited_frame_pipes(event, context):
+    # Which of the worker's two frame pipes a child process started with close_fds=False
+    # (as os.system or an old library would) still holds.
+    import subprocess
+
+    fds = sys.argv[sys.argv.index("--fds") + 1 :][:2]
+    listing = subprocess.run(["ls", "/proc/self/fd"], close_fds=False, capture_output=True, text=True, check=True)
+    return sorted(set(fds) & set(listing.stdout.split()))

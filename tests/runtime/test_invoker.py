@@ -731,6 +731,16 @@ async def test_invoke_soon_fails_rather_than_hangs_when_starting_its_worker_brea
     assert len(heard) == 1
 
 
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="lists descriptors in /proc (Linux)")
+@pytest.mark.asyncio
+async def test_a_handlers_child_processes_do_not_inherit_the_frame_pipes(make_invoker: MakeInvoker) -> None:
+    # One that outlived its worker, holding the pipe to the invoker, would hide the worker's exit.
+    invoker = make_invoker(spec("Child", "basic.inherited_frame_pipes"))
+    outcome = await invoker.invoke("Child", {}, "req-1")
+    assert outcome == Succeeded([], outcome.duration_ms)
+
+
 def _voluntary_switches(pid: int) -> int:
     """How many times process ``pid`` has blocked (Linux: /proc/PID/status)."""
     status = Path(f"/proc/{pid}/status").read_text()
