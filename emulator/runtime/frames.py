@@ -14,8 +14,8 @@ socket's one wait queue, which also hears "there is room to write" (Linux's
 socketpair the worker, asleep in ``recv`` for its next frame, was woken for nothing
 each time the invoker read its reply, and the invoker paid for the wake-up: two
 context switches per message instead of one. A pipe has a wait queue for readers and
-one for writers, and reading it wakes a writer only when the pipe was full: scenario a
-measured 13 µs less gateway CPU and 25 µs less worker CPU per message (BENCHMARKS.md,
+one for writers, and reading it wakes a writer only when the pipe was full: in scenario
+a, 26–28 µs less CPU per message in the gateway and in the worker each (BENCHMARKS.md,
 round ten).
 """
 

@@ -1,9 +1,9 @@
 """The process side of the invoker: one Lambda execution environment.
 
 :mod:`emulator.runtime.invoker` starts this file as ``python -I worker.py --fds IN
-OUT``; nobody imports it. It is stdlib only and self-contained because isolated mode (``-I``) puts
-neither this folder nor the user site on ``sys.path``, and because it shares the
-process with user code that must not see the emulator.
+OUT``; nobody imports it. It is stdlib only and self-contained because isolated mode
+(``-I``) puts neither this folder nor the user site on ``sys.path``, and because it
+shares the process with user code that must not see the emulator.
 
 Life of a worker, like a Lambda execution environment (awslambdaric ``bootstrap.py``):
 
@@ -19,11 +19,11 @@ Life of a worker, like a Lambda execution environment (awslambdaric ``bootstrap.
    handler, print ``END`` and ``REPORT``, answer ``{"type": "result", ...}``. Module
    state stays warm between invocations. For a handler that printed nothing, the
    ``START``/``END``/``REPORT`` lines go in the result's ``"log"`` instead (one write).
-3. Exit when the invoker closes its end of the pipe (end of file).
+3. Exit when the invoker closes its end of pipe ``IN`` (end of file).
 
-Frames from the invoker arrive on pipe ``IN`` and go back on pipe ``OUT`` (``--fds IN
-OUT``; two pipes rather than a socketpair: see ``frames.py``); each is a 4-byte
-big-endian length and UTF-8 JSON. stdout and stderr are line-buffered and share one pipe that the invoker
+Frames from the invoker arrive on pipe ``IN`` and go back on pipe ``OUT`` (two pipes
+rather than a socketpair: see ``frames.py``); each is a 4-byte big-endian length and
+UTF-8 JSON. stdout and stderr are line-buffered and share one pipe that the invoker
 reads, passing every line to its log sink. ``REPORT`` is written before the result
 is sent, so the invoker hands on an invocation's log lines before its outcome.
 """
