@@ -45,7 +45,13 @@ test: bytecode
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/python -m mkdocs build --strict --clean --site-dir site
 
-bench: bytecode
+# serverless-offline 13 (npm, pinned in bench/peers/package-lock.json), the bench's peer column.
+PEERS_STAMP := bench/peers/node_modules/.installed
+$(PEERS_STAMP): bench/peers/package.json bench/peers/package-lock.json
+	npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
+	touch $(PEERS_STAMP)
+
+bench: bytecode $(PEERS_STAMP)
 	$(VENV)/bin/python -m bench $(ARGS)
 
 # The bounded load/soak check (5,000 connections, 2 minutes of traffic, leak checks).
