@@ -140,3 +140,14 @@ def inherited_frame_pipes(event, context):
     fds = sys.argv[sys.argv.index("--fds") + 1 :][:2]
     listing = subprocess.run(["ls", "/proc/self/fd"], close_fds=False, capture_output=True, text=True, check=True)
     return sorted(set(fds) & set(listing.stdout.split()))
+
+
+SHARED = {"value": set()}  # one object across invocations, as module state often is
+
+
+def shared_result(event, context):
+    # The first result cannot be marshalled (a set inside it); the second, the same
+    # object now holding a number, can.
+    if event.get("fix"):
+        SHARED["value"] = 1
+    return SHARED

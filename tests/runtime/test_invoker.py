@@ -353,6 +353,20 @@ async def test_result_that_is_not_json_is_a_marshal_error(make_invoker: MakeInvo
 
 
 @pytest.mark.asyncio
+async def test_a_result_that_failed_to_marshal_leaves_no_trace_in_the_next(make_invoker: MakeInvoker) -> None:
+    # The worker keeps one JSON encoder; one that raised mid-way may hold marks of the
+    # objects it was inside, which would make the same object "circular" next time.
+    invoker = make_invoker(spec("Shared", "basic.shared_result"))
+
+    first = await invoker.invoke("Shared", {}, "req-1")
+    second = await invoker.invoke("Shared", {"fix": True}, "req-2")
+
+    assert isinstance(first, Failed) and first.error_type == "Runtime.MarshalError"
+    assert first.error_message == "Unable to marshal response: Object of type set is not JSON serializable"
+    assert second == Succeeded({"value": 1}, second.duration_ms)
+
+
+@pytest.mark.asyncio
 async def test_decimals_in_a_result_become_numbers(make_invoker: MakeInvoker) -> None:
     invoker = make_invoker(spec("Decimals", "basic.decimals"))
 
