@@ -245,7 +245,9 @@ def test_shutdown_closes_a_connection_whose_connect_was_running_and_runs_its_dis
         thread.start()
         running.log.wait_for(lambda f, line: f == "Connect" and line == "CONNECT-HELD")  # inside $connect
         idle = socket.create_connection(("127.0.0.1", running.local.port))
-        wait_until(lambda: running.background.call(lambda: len(server._adopting)) > 0)  # accepted, silent
+        acceptor = server._acceptor
+        assert acceptor is not None
+        wait_until(lambda: running.background.call(lambda: acceptor.silent) > 0)  # accepted, silent
         shutdown = asyncio.run_coroutine_threadsafe(server.shutdown(), running.background.loop)
         wait_until(lambda: running.background.call(lambda: server.draining))
         assert not shutdown.done()  # waiting for $connect

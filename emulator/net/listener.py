@@ -2,10 +2,11 @@
 
 Like API Gateway, one host:port serves both the WebSocket endpoint
 (``ws[s]://host:port/{stage}``) and the management API
-(``http[s]://host:port/{stage}/@connections/{id}``). Each accepted socket is sniffed:
-a first byte of 0x16 is a TLS ClientHello (→ TLS, so ``https://{domainName}/{stage}``
-callbacks work), anything else is plain. Then the first request head decides between
-a :class:`WebSocketSession` (upgrade) and an :class:`HttpSession` (anything else).
+(``http[s]://host:port/{stage}/@connections/{id}``). Each accepted socket is sniffed
+(:mod:`emulator.net.accepting`): a first byte of 0x16 is a TLS ClientHello (→ TLS, so
+``https://{domainName}/{stage}`` callbacks work), anything else is plain. Then the
+first request head decides between a :class:`WebSocketSession` (upgrade) and an
+:class:`HttpSession` (anything else).
 The listener is the sessions' :class:`~emulator.net.session_host.SessionHost`: it
 holds the open connections, runs integrations and tracks background work.
 
@@ -29,6 +30,7 @@ from ..core.invocation import Cancel, Integrations, Invoke, Outcome, OutcomeCall
 from ..core.lifecycle import ConnectionLifecycle
 from ..core.loopback import is_loopback_host
 from ..core.management import HttpResponse, ManagementApi, ManagementRequest
+from .accepting import Acceptor
 from .http_mount import HttpMount
 from .http_session import MAX_HEAD_BYTES, HttpSession
 from .open_connections import OpenConnections
@@ -37,7 +39,6 @@ from .websocket_session import CLOSE_TIMEOUT_S, WebSocketSession
 
 log = logging.getLogger("wsgw.server")
 
-TLS_RECORD_HANDSHAKE = 0x16
 HANDSHAKE_TIMEOUT_S = 10.0
 PROGRESS_INTERVAL_S = 2.0  # how often shutdown reports the invocations it waits for
 _UPGRADE = re.compile(rb"^upgrade[ \t]*:[^\r\n]*websocket", re.IGNORECASE | re.MULTILINE)
@@ -100,11 +101,11 @@ class Listener:
         # _tasks too; shutdown cancels them through these.
         self._started: dict[asyncio.Future[None], Cancel] = {}
         self._listener: socket.socket | None = None
-        self._accept_task: asyncio.Task[None] | None = None
+        self._acceptor: Acceptor | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._transports: set[asyncio.Transport] = set()
         self._draining = False  # shutting down: no new WebSocket connections
-        self._adopting: set[asyncio.Future[None]] = set()  # accepted, kind not known yet
+        self._adopting: set[asyncio.Future[None]] = set()  # sockets becoming connections
         self._abandoned = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None  # the one it serves on, once known
 
@@ -211,7 +212,9 @@ class Listener:
         listener.setblocking(False)
         self._listener = listener
         loop = asyncio.get_running_loop()
-        self._accept_task = loop.create_task(self._accept_loop(listener))
+        # The timeout is read as each socket is accepted (tests change it meanwhile).
+        self._acceptor = Acceptor(listener, self._arrived, lambda: HANDSHAKE_TIMEOUT_S)
+        self._acceptor.start()
         if sweep_interval_s > 0:
             self._sweep_task = loop.create_task(self._sweep_loop(sweep_interval_s))
 
@@ -232,48 +235,28 @@ class Listener:
 
     # -- accepting --------------------------------------------------------------
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sock, _ = await loop.sock_accept(listener)
-            except OSError as exc:  # e.g. EMFILE: keep serving the others
-                log.warning("accept failed: %s", exc)
-                await asyncio.sleep(0.1)
-                continue
-            self._start_adopting(sock)
+    def _arrived(self, sock: socket.socket, tls: bool) -> None:
+        """The acceptor's callback: a new socket sent its first byte."""
+        self._start_adopting(sock, secure=tls and self.ssl_context is not None)
 
-    def _start_adopting(self, sock: socket.socket) -> asyncio.Future[None]:
-        """Find out what an accepted socket speaks, in the background. Tracked apart
-        from invocations: a socket that never sends a byte must not hold up a
-        shutdown for its handshake timeout. Shutdown cancels these; a task cancelled
-        before it ever ran would leave its socket open, so the socket is closed here."""
-        adopting = asyncio.ensure_future(self._adopt(sock))
+    def _start_adopting(self, sock: socket.socket, *, secure: bool) -> asyncio.Future[None]:
+        """Make ``sock`` a connection (its TLS handshake first if ``secure``), in the
+        background. Tracked apart from invocations: a socket whose TLS handshake stalls
+        must not hold up a shutdown for its timeout. Shutdown cancels these; a task
+        cancelled before it ever ran would leave its socket open, so the socket is
+        closed here."""
+        adopting = asyncio.ensure_future(self._adopt(sock, secure))
         self._adopting.add(adopting)
         adopting.add_done_callback(self._adopting.discard)
         adopting.add_done_callback(lambda task: sock.close() if task.cancelled() else None)
         return adopting
 
-    async def _adopt(self, sock: socket.socket) -> None:
+    async def _adopt(self, sock: socket.socket, secure: bool) -> None:
         loop = asyncio.get_running_loop()
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            first = await asyncio.wait_for(_peek_byte(loop, sock), HANDSHAKE_TIMEOUT_S)
-        except (asyncio.TimeoutError, OSError):
-            sock.close()
-            return
-        except asyncio.CancelledError:  # shutdown: a socket that never sent a byte
-            sock.close()
-            raise
-        if not first:
-            sock.close()
-            return
-        secure = first[0] == TLS_RECORD_HANDSHAKE and self.ssl_context is not None
         if secure:
             self.tls_connections += 1
         try:
-            transport, _ = await loop.connect_accepted_socket(
+            await loop.connect_accepted_socket(
                 lambda: _Connection(self, secure=secure), sock,
                 ssl=self.ssl_context if secure else None,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if secure else None,
@@ -336,9 +319,9 @@ class Listener:
             cancel()  # its worker is killed; its outcome never comes
             self._tasks.discard(tracked)
         self._started.clear()
-        if self._accept_task is not None:
-            self._accept_task.cancel()
-            self._accept_task = None
+        if self._acceptor is not None:
+            self._acceptor.stop()  # and the sockets that never sent a byte are closed
+            self._acceptor = None
         if self._listener is not None:
             self._listener.close()
         for transport in list(self._transports):
@@ -348,21 +331,6 @@ class Listener:
     def abandon(self) -> None:
         """Make a running :meth:`shutdown` stop waiting and cancel what still runs."""
         self._abandoned.set()
-
-
-async def _peek_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
-    readable: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not readable.done():
-            readable.set_result(None)
-
-    loop.add_reader(sock.fileno(), ready)
-    try:
-        await readable
-    finally:
-        loop.remove_reader(sock.fileno())
-    return sock.recv(1, socket.MSG_PEEK)
 
 
 class _Connection(asyncio.Protocol):

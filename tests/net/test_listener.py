@@ -23,7 +23,7 @@ def test_a_socket_whose_adoption_is_cancelled_before_it_ran_is_closed() -> None:
         listener = Listener(None, None, None)  # type: ignore[arg-type]  # adoption needs none of them
         ours, theirs = socket.socketpair()
         try:
-            task = listener._start_adopting(ours)
+            task = listener._start_adopting(ours, secure=False)
             task.cancel()
             await asyncio.sleep(0)
             await asyncio.sleep(0)
